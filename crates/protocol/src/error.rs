@@ -1,0 +1,89 @@
+//! Error codes: the part of an error that programs match on.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. Serialized in kebab-case (`invalid-argument`), the same strings the JavaScript
+/// API exposes as `LivepathError.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The request is malformed: bad JSON, a bad path, data that is not an object, a field of the wrong type.
+    InvalidArgument,
+    /// The document does not exist (an `update` of a missing document).
+    NotFound,
+    /// The rules deny this read or write.
+    PermissionDenied,
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// A limit was reached: too many subscriptions, a document too large, a rate limit.
+    ResourceExhausted,
+    /// The service cannot answer now; retrying later may succeed.
+    Unavailable,
+    /// A bug or a storage failure on the server.
+    Internal,
+    /// The operation is not allowed in the current state (a closed client). Client-side only.
+    FailedPrecondition,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire and in JavaScript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "invalid-argument",
+            Self::NotFound => "not-found",
+            Self::PermissionDenied => "permission-denied",
+            Self::Unauthenticated => "unauthenticated",
+            Self::ResourceExhausted => "resource-exhausted",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::FailedPrecondition => "failed-precondition",
+        }
+    }
+
+    /// The inverse of [`ErrorCode::as_str`].
+    pub fn parse(code: &str) -> Option<Self> {
+        Some(match code {
+            "invalid-argument" => Self::InvalidArgument,
+            "not-found" => Self::NotFound,
+            "permission-denied" => Self::PermissionDenied,
+            "unauthenticated" => Self::Unauthenticated,
+            "resource-exhausted" => Self::ResourceExhausted,
+            "unavailable" => Self::Unavailable,
+            "internal" => Self::Internal,
+            "failed-precondition" => Self::FailedPrecondition,
+            _ => return None,
+        })
+    }
+}
+
+impl core::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [ErrorCode; 8] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotFound,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Unauthenticated,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+        ErrorCode::FailedPrecondition,
+    ];
+
+    #[test]
+    fn as_str_matches_the_serde_name_and_parses_back() {
+        for code in ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("nope"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! The livepath wire protocol: the one definition of what client and server say to each other.
+//!
+//! Frames are JSON text over a WebSocket opened with the subprotocol [`SUBPROTOCOL`]. Every message is an
+//! object whose `type` field names its variant; see [`ClientMessage`] and [`ServerMessage`].
+//!
+//! # Layout
+//! - [`message`]: the messages in each direction, generic over how a document's data is held
+//!   (`serde_json::Value` or raw JSON on the server, a `JsValue` in the browser).
+//! - [`error`]: [`ErrorCode`], the codes users match on.
+//! - [`path`]: [`Path`], the parsed and validated form of `rooms/r1/messages/m1`.
+//!
+//! Golden JSON fixtures for every message live in `tests/fixtures/`: a change to the wire is a visible diff.
+
+pub mod error;
+pub mod message;
+pub mod path;
+
+pub use error::ErrorCode;
+pub use message::{Change, ChangeType, ClientMessage, DocEntry, ServerMessage};
+pub use path::{Path, PathError, PathKind};
+
+/// The WebSocket subprotocol a client must offer at the upgrade.
+pub const SUBPROTOCOL: &str = "livepath.v1";
+
+/// The protocol revision announced in `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,189 @@
+//! The messages, one enum per direction.
+//!
+//! Both enums are generic over `D`, the type that holds a document's data (always a JSON object on the
+//! wire). The server uses parsed or raw JSON; the browser client keeps the `JsValue` that `JSON.parse`
+//! produced, so data is never converted twice.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClientMessage<D> {
+    /// Presents credentials. Optional until the server requires authentication.
+    Hello {
+        /// A bearer token (a JWT once auth exists).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Starts a subscription to a document or a collection.
+    Subscribe {
+        /// Chosen by the client, unique among this connection's live subscriptions.
+        id: u64,
+        /// The document or collection path.
+        path: String,
+        /// The last version the client has seen; lets the server answer `unchanged` or a delta.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+    },
+    /// Ends a subscription.
+    Unsubscribe {
+        /// The id given in `subscribe`.
+        id: u64,
+    },
+    /// Creates or replaces a document.
+    Set {
+        /// Chosen by the client; echoed in the `ack` or `error`.
+        req: u64,
+        /// The document path.
+        path: String,
+        /// The new data: a JSON object.
+        data: D,
+        /// An idempotency key: a retry with the same key is applied once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// Merges top-level fields into an existing document.
+    Update {
+        /// Chosen by the client; echoed in the `ack` or `error`.
+        req: u64,
+        /// The document path.
+        path: String,
+        /// The fields to replace: a JSON object.
+        data: D,
+        /// An idempotency key: a retry with the same key is applied once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// Deletes a document (the server keeps a tombstone so resuming clients learn of it).
+    Delete {
+        /// Chosen by the client; echoed in the `ack` or `error`.
+        req: u64,
+        /// The document path.
+        path: String,
+        /// An idempotency key: a retry with the same key is applied once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+    },
+    /// Asks for a `pong`.
+    Ping,
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerMessage<D> {
+    /// Sent right after the upgrade.
+    #[serde(rename_all = "camelCase")]
+    Welcome {
+        /// An opaque id for this connection, for logs.
+        session: String,
+        /// The server sends something at least this often; silence for twice as long means a dead link.
+        heartbeat_ms: u64,
+        /// The protocol revision, [`crate::PROTOCOL_VERSION`].
+        protocol: u32,
+    },
+    /// The state of a subscribed document.
+    Snapshot {
+        /// The subscription id.
+        id: u64,
+        /// The document path.
+        path: String,
+        /// The version of the document's last write (0: never written).
+        version: u64,
+        /// Whether the document exists (false after a delete or before the first write).
+        exists: bool,
+        /// The document's data when it exists, `null` otherwise.
+        data: Option<D>,
+    },
+    /// The full state of a subscribed collection.
+    Collection {
+        /// The subscription id.
+        id: u64,
+        /// The collection path.
+        path: String,
+        /// The highest version among the collection's documents and tombstones.
+        version: u64,
+        /// The documents, ordered by id (byte order).
+        docs: Vec<DocEntry<D>>,
+    },
+    /// What changed in a subscribed collection since the last message for this subscription.
+    Changes {
+        /// The subscription id.
+        id: u64,
+        /// The collection's version after these changes.
+        version: u64,
+        /// The changes, in version order.
+        changes: Vec<Change<D>>,
+    },
+    /// The answer to `subscribe` with a `since` that is already current.
+    Unchanged {
+        /// The subscription id.
+        id: u64,
+        /// The current version.
+        version: u64,
+    },
+    /// A write was committed durably.
+    Ack {
+        /// The write's `req`.
+        req: u64,
+        /// The version the write committed (the original one for an idempotent retry).
+        version: u64,
+    },
+    /// A request failed. `id` names a subscription, `req` a write; neither: the connection.
+    Error {
+        /// The failed subscription, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// The failed write, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+        /// What programs match on.
+        code: ErrorCode,
+        /// What people read.
+        message: String,
+    },
+    /// The answer to `ping`.
+    Pong,
+    /// A heartbeat, sent after `heartbeatMs` without any other frame.
+    Ping,
+}
+
+/// One document in a `collection` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocEntry<D> {
+    /// The document id: the last segment of its path.
+    pub id: String,
+    /// The version of its last write.
+    pub version: u64,
+    /// Its data.
+    pub data: D,
+}
+
+/// One entry of a `changes` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change<D> {
+    /// Added, modified or removed.
+    #[serde(rename = "type")]
+    pub kind: ChangeType,
+    /// The document id.
+    pub id: String,
+    /// The version of the write that caused this change.
+    pub version: u64,
+    /// The new data; `null` for a removal.
+    pub data: Option<D>,
+}
+
+/// What happened to a document of a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChangeType {
+    /// It did not exist before.
+    Added,
+    /// It existed and still does.
+    Modified,
+    /// It was deleted.
+    Removed,
+}

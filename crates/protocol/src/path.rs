@@ -1,0 +1,180 @@
+//! Paths: `/`-separated segments naming a document (an even count) or a collection (an odd count).
+
+use core::fmt;
+
+/// The most segments a path may have.
+pub const MAX_SEGMENTS: usize = 64;
+/// The longest a segment may be, in bytes of UTF-8.
+pub const MAX_SEGMENT_BYTES: usize = 256;
+
+/// Whether a path names a document or a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// An even number of segments: `rooms/r1`.
+    Document,
+    /// An odd number of segments: `rooms`, `rooms/r1/messages`.
+    Collection,
+}
+
+/// A validated path. Holds the original text; segments are found by splitting on `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Path(String);
+
+/// Why a path was refused; the `Display` text names the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// The path is the empty string.
+    Empty,
+    /// More than [`MAX_SEGMENTS`] segments.
+    TooManySegments,
+    /// Segment `index` (from 1) is empty: a leading, trailing or doubled `/`.
+    EmptySegment(usize),
+    /// Segment `index` is longer than [`MAX_SEGMENT_BYTES`].
+    SegmentTooLong(usize),
+    /// Segment `index` is `.` or `..`.
+    DotSegment(usize),
+    /// Segment `index` holds a control character.
+    ControlCharacter(usize),
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("path is empty"),
+            Self::TooManySegments => write!(f, "path has more than {MAX_SEGMENTS} segments"),
+            Self::EmptySegment(i) => write!(f, "path segment {i} is empty (no leading, trailing or double '/')"),
+            Self::SegmentTooLong(i) => write!(f, "path segment {i} is longer than {MAX_SEGMENT_BYTES} bytes"),
+            Self::DotSegment(i) => write!(f, "path segment {i} is '.' or '..'"),
+            Self::ControlCharacter(i) => write!(f, "path segment {i} contains a control character"),
+        }
+    }
+}
+
+impl std::error::Error for PathError {}
+
+impl Path {
+    /// Validates `text` as a path.
+    pub fn parse(text: &str) -> Result<Self, PathError> {
+        if text.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let mut count = 0;
+        for (i, segment) in text.split('/').enumerate() {
+            let n = i + 1;
+            count = n;
+            if n > MAX_SEGMENTS {
+                return Err(PathError::TooManySegments);
+            }
+            if segment.is_empty() {
+                return Err(PathError::EmptySegment(n));
+            }
+            if segment.len() > MAX_SEGMENT_BYTES {
+                return Err(PathError::SegmentTooLong(n));
+            }
+            if segment == "." || segment == ".." {
+                return Err(PathError::DotSegment(n));
+            }
+            if segment.chars().any(char::is_control) {
+                return Err(PathError::ControlCharacter(n));
+            }
+        }
+        debug_assert!(count > 0);
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Document or collection, by the parity of the segment count.
+    pub fn kind(&self) -> PathKind {
+        if self.segments().count() % 2 == 0 { PathKind::Document } else { PathKind::Collection }
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// The last segment: a document's id, or a collection's name.
+    pub fn id(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The path one segment up: a document's collection, or a subcollection's document. `None` for a
+    /// top-level collection.
+    pub fn parent(&self) -> Option<Path> {
+        self.0.rsplit_once('/').map(|(parent, _)| Path(parent.to_owned()))
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Path {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_segment_counts_are_documents_and_odd_are_collections() {
+        assert_eq!(Path::parse("rooms").unwrap().kind(), PathKind::Collection);
+        assert_eq!(Path::parse("rooms/r1").unwrap().kind(), PathKind::Document);
+        assert_eq!(Path::parse("rooms/r1/messages").unwrap().kind(), PathKind::Collection);
+        assert_eq!(Path::parse("rooms/r1/messages/m1").unwrap().kind(), PathKind::Document);
+    }
+
+    #[test]
+    fn id_is_the_last_segment_and_parent_drops_it() {
+        let p = Path::parse("rooms/r1/messages/m1").unwrap();
+        assert_eq!(p.id(), "m1");
+        assert_eq!(p.parent().unwrap().as_str(), "rooms/r1/messages");
+        assert_eq!(Path::parse("rooms").unwrap().parent(), None);
+    }
+
+    #[test]
+    fn bad_paths_name_the_rule_they_broke() {
+        let cases: &[(&str, PathError)] = &[
+            ("", PathError::Empty),
+            ("/rooms", PathError::EmptySegment(1)),
+            ("rooms/", PathError::EmptySegment(2)),
+            ("rooms//r1", PathError::EmptySegment(2)),
+            ("rooms/..", PathError::DotSegment(2)),
+            ("./r1", PathError::DotSegment(1)),
+            ("rooms/a\u{0}b", PathError::ControlCharacter(2)),
+            ("rooms/a\nb", PathError::ControlCharacter(2)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Path::parse(text).unwrap_err(), *expected, "{text:?}");
+        }
+        let long = format!("rooms/{}", "x".repeat(MAX_SEGMENT_BYTES + 1));
+        assert_eq!(Path::parse(&long).unwrap_err(), PathError::SegmentTooLong(2));
+        assert!(PathError::SegmentTooLong(2).to_string().contains("256 bytes"));
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let max_segment = format!("rooms/{}", "é".repeat(MAX_SEGMENT_BYTES / 2));
+        assert!(Path::parse(&max_segment).is_ok());
+        let max_depth = vec!["a"; MAX_SEGMENTS].join("/");
+        assert!(Path::parse(&max_depth).is_ok());
+        let too_deep = vec!["a"; MAX_SEGMENTS + 1].join("/");
+        assert_eq!(Path::parse(&too_deep).unwrap_err(), PathError::TooManySegments);
+    }
+
+    #[test]
+    fn dots_inside_a_segment_and_unicode_are_fine() {
+        for ok in ["rooms/r.1", "rooms/...", "räume/zimmer-1", "a/b c"] {
+            assert!(Path::parse(ok).is_ok(), "{ok:?}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Golden fixtures: every message, byte for byte as it goes on the wire.
+//!
+//! Each fixture is built here from the typed message and compared with the file, then parsed back. A change
+//! to the protocol shows up as a diff of `tests/fixtures/`; adding a fixture without listing it here fails.
+
+use std::{collections::BTreeSet, fs, path::PathBuf};
+
+use livepath_protocol::{Change, ChangeType, ClientMessage, DocEntry, ErrorCode, ServerMessage};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+fn fixture_dir(side: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(side)
+}
+
+fn check<M: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(side: &str, name: &str, message: M) {
+    let file = fixture_dir(side).join(format!("{name}.json"));
+    let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let text = text.trim_end();
+    assert_eq!(serde_json::to_string(&message).unwrap(), text, "{side}/{name} serializes differently");
+    let parsed: M = serde_json::from_str(text).unwrap_or_else(|e| panic!("{side}/{name} does not parse: {e}"));
+    assert_eq!(parsed, message, "{side}/{name} parses differently");
+}
+
+fn listed_files(side: &str) -> BTreeSet<String> {
+    fs::read_dir(fixture_dir(side))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
+        .collect()
+}
+
+#[test]
+fn client_messages_match_their_fixtures() {
+    type M = ClientMessage<Value>;
+    let cases: Vec<(&str, M)> = vec![
+        ("hello", M::Hello { token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".into()) }),
+        ("hello-anonymous", M::Hello { token: None }),
+        ("subscribe", M::Subscribe { id: 1, path: "rooms/r1".into(), since: Some(41) }),
+        ("subscribe-fresh", M::Subscribe { id: 2, path: "rooms".into(), since: None }),
+        ("unsubscribe", M::Unsubscribe { id: 1 }),
+        (
+            "set",
+            M::Set {
+                req: 7,
+                path: "rooms/r1".into(),
+                data: json!({"open": true, "title": "Lobby"}),
+                key: Some("k-7f3a".into()),
+            },
+        ),
+        (
+            "update",
+            M::Update { req: 8, path: "rooms/r1".into(), data: json!({"open": false}), key: Some("k-7f3b".into()) },
+        ),
+        ("delete", M::Delete { req: 9, path: "rooms/r1".into(), key: Some("k-7f3c".into()) }),
+        ("ping", M::Ping),
+    ];
+    let names: BTreeSet<String> = cases.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(names, listed_files("client"), "every client fixture is checked, and only those");
+    for (name, message) in cases {
+        check("client", name, message);
+    }
+}
+
+#[test]
+fn server_messages_match_their_fixtures() {
+    type M = ServerMessage<Value>;
+    let cases: Vec<(&str, M)> = vec![
+        ("welcome", M::Welcome { session: "s-1a2b".into(), heartbeat_ms: 25000, protocol: 1 }),
+        (
+            "snapshot",
+            M::Snapshot {
+                id: 1,
+                path: "rooms/r1".into(),
+                version: 42,
+                exists: true,
+                data: Some(json!({"title": "Lobby"})),
+            },
+        ),
+        ("snapshot-missing", M::Snapshot { id: 1, path: "rooms/r9".into(), version: 0, exists: false, data: None }),
+        (
+            "collection",
+            M::Collection {
+                id: 2,
+                path: "rooms".into(),
+                version: 42,
+                docs: vec![DocEntry { id: "r1".into(), version: 42, data: json!({"title": "Lobby"}) }],
+            },
+        ),
+        (
+            "changes",
+            M::Changes {
+                id: 2,
+                version: 44,
+                changes: vec![
+                    Change { kind: ChangeType::Added, id: "r2".into(), version: 43, data: Some(json!({"title": "Den"})) },
+                    Change {
+                        kind: ChangeType::Modified,
+                        id: "r1".into(),
+                        version: 43,
+                        data: Some(json!({"title": "Hall"})),
+                    },
+                    Change { kind: ChangeType::Removed, id: "r3".into(), version: 44, data: None },
+                ],
+            },
+        ),
+        ("unchanged", M::Unchanged { id: 1, version: 42 }),
+        ("ack", M::Ack { req: 7, version: 43 }),
+        (
+            "error-subscription",
+            M::Error {
+                id: Some(1),
+                req: None,
+                code: ErrorCode::InvalidArgument,
+                message: "path segment 2 is empty (no leading, trailing or double '/')".into(),
+            },
+        ),
+        (
+            "error-write",
+            M::Error {
+                id: None,
+                req: Some(8),
+                code: ErrorCode::NotFound,
+                message: "document rooms/r1 does not exist".into(),
+            },
+        ),
+        (
+            "error-connection",
+            M::Error {
+                id: None,
+                req: None,
+                code: ErrorCode::InvalidArgument,
+                message: "frame is not valid JSON: expected value at line 1 column 1".into(),
+            },
+        ),
+        ("pong", M::Pong),
+        ("ping", M::Ping),
+    ];
+    let names: BTreeSet<String> = cases.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(names, listed_files("server"), "every server fixture is checked, and only those");
+    for (name, message) in cases {
+        check("server", name, message);
+    }
+}
+
+#[test]
+fn unknown_types_and_wrong_field_types_are_rejected() {
+    for bad in [
+        r#"{"type":"subscribe","id":"1","path":"rooms"}"#,
+        r#"{"type":"subscribe","id":-1,"path":"rooms"}"#,
+        r#"{"type":"subscribe","path":"rooms"}"#,
+        r#"{"type":"explode"}"#,
+        r#"{"id":1}"#,
+        r#"[1,2]"#,
+    ] {
+        assert!(serde_json::from_str::<ClientMessage<Value>>(bad).is_err(), "{bad}");
+    }
+}

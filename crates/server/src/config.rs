@@ -1,0 +1,51 @@
+//! Configuration: the command-line flags of `livepath-server`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+
+/// How the server runs. Each field is a flag (`--max-frame-bytes`), with the default shown by `--help`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "livepath-server", version, about = "Real-time JSON documents over WebSocket")]
+pub struct Config {
+    /// Address to listen on (HTTP and WebSocket share it).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Directory of the SQLite database (created if missing).
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Keep everything in memory instead (tests, throwaway demos).
+    #[arg(long)]
+    pub memory: bool,
+    /// The server sends a frame at least this often; clients silent for twice as long are closed.
+    #[arg(long, default_value_t = 25_000)]
+    pub heartbeat_ms: u64,
+    /// Largest inbound WebSocket frame; a larger one closes the connection with 1009.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_frame_bytes: usize,
+    /// Largest document, as serialized JSON.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_document_bytes: usize,
+    /// Live subscriptions per connection.
+    #[arg(long, default_value_t = 1000)]
+    pub max_subscriptions: usize,
+    /// Simultaneous WebSocket connections; more are answered 503.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Frames queued per connection before pending snapshots coalesce to the latest.
+    #[arg(long, default_value_t = 256)]
+    pub outbox_frames: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::parse_from(["livepath-server"])
+    }
+}
+
+impl Config {
+    /// The defaults with an in-memory store: what tests start from.
+    pub fn in_memory() -> Self {
+        Self { memory: true, ..Self::default() }
+    }
+}

@@ -1,0 +1,260 @@
+//! One WebSocket session: the reader answers client messages in order; the writer drains the
+//! connection's [`Outbox`] and keeps the link alive.
+//!
+//! Close codes the server sends: 1001 (shutting down), 1003 (a binary frame), 1009 (a frame over
+//! `--max-frame-bytes`), 4408 (no frame from the client for two heartbeats).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use livepath_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, Path, ServerMessage};
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use crate::{
+    ApiError, Db,
+    http::AppState,
+    hub::{Subscriber, encode},
+    outbox::{CloseReason, Next, Outbox},
+    store::Mutation,
+};
+
+/// Connection ids, unique for the process's lifetime.
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Serves one upgraded WebSocket until either side ends it. Holds `permit` (the connection limit) and
+/// a clone of the server's `done` sender until the end, so shutdown waits for it.
+pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePermit) {
+    let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(1));
+    let outbox = Arc::new(Outbox::new(state.config.outbox_frames));
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    outbox.push(encode(&ServerMessage::<()>::Welcome {
+        session: format!("s-{started:x}-{conn:x}"),
+        heartbeat_ms: state.config.heartbeat_ms,
+        protocol: PROTOCOL_VERSION,
+    }));
+    tracing::debug!(conn, "connected");
+
+    let (sink, stream) = socket.split();
+    let writer = tokio::spawn(write_loop(sink, outbox.clone(), heartbeat));
+    let mut session = Session {
+        conn,
+        db: state.db.clone(),
+        outbox: outbox.clone(),
+        subscriptions: HashMap::new(),
+        max_subscriptions: state.config.max_subscriptions,
+    };
+    let end = session.read_loop(stream, heartbeat, state.shutdown.clone()).await;
+    session.release_all();
+    tracing::debug!(conn, ?end, "disconnected");
+    outbox.close(end);
+    // Let the writer flush what is queued and the close frame; a peer that reads nothing gets 5 s.
+    if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
+        tracing::debug!(conn, "writer did not finish; dropping the socket");
+    }
+    drop(permit);
+    drop(state.done);
+}
+
+struct Session {
+    /// This connection's id, for the hub.
+    conn: u64,
+    /// The shared store and hub.
+    db: Db,
+    /// Where answers go.
+    outbox: Arc<Outbox>,
+    /// Live subscriptions: client id → path, to unsubscribe and to clean up at the end.
+    subscriptions: HashMap<u64, Path>,
+    /// `--max-subscriptions`.
+    max_subscriptions: usize,
+}
+
+impl Session {
+    /// Reads until the client leaves (`None`) or the connection must close with a reason.
+    async fn read_loop(
+        &mut self,
+        mut stream: futures_util::stream::SplitStream<WebSocket>,
+        heartbeat: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Option<CloseReason> {
+        let mut last_heard = Instant::now();
+        let mut check = tokio::time::interval(heartbeat);
+        let mut shutdown = shutdown;
+        let stopping = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
+        };
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let message = match message {
+                        None => return None,
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => return too_big(e),
+                    };
+                    last_heard = Instant::now();
+                    match message {
+                        Message::Text(text) => self.handle(text.as_str()).await,
+                        Message::Binary(_) => {
+                            return Some((1003, "binary frames are not supported: send JSON text".into()));
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => return None,
+                    }
+                }
+                _ = check.tick() => {
+                    if last_heard.elapsed() > 2 * heartbeat {
+                        return Some((4408, "no frame from the client for two heartbeats".into()));
+                    }
+                }
+                _ = &mut stopping => {
+                    return Some((1001, "server shutting down".into()));
+                }
+            }
+        }
+    }
+
+    fn send_error(&self, id: Option<u64>, req: Option<u64>, error: ApiError) {
+        self.outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
+    }
+
+    /// Answers one text frame. Bad input gets an `error` frame; the connection carries on.
+    async fn handle(&mut self, text: &str) {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => return self.send_error(None, None, ApiError::invalid(format!("frame is not valid JSON: {e}"))),
+        };
+        // Name the subscription or write in the error even when the rest of the message is wrong.
+        let id = value.get("id").and_then(Value::as_u64);
+        let req = value.get("req").and_then(Value::as_u64);
+        let message: ClientMessage<Value> = match serde_json::from_value(value) {
+            Ok(message) => message,
+            Err(e) => return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}"))),
+        };
+        match message {
+            ClientMessage::Hello { .. } => {} // accepted; authentication arrives with --auth-secret
+            ClientMessage::Ping => self.outbox.push(encode(&ServerMessage::<()>::Pong)),
+            ClientMessage::Subscribe { id, path, since } => {
+                if let Err(e) = self.subscribe(id, &path, since).await {
+                    self.send_error(Some(id), None, e);
+                }
+            }
+            ClientMessage::Unsubscribe { id } => {
+                if let Some(path) = self.subscriptions.remove(&id) {
+                    self.db.unsubscribe(&path, self.conn, id);
+                    self.outbox.forget(id);
+                }
+            }
+            ClientMessage::Set { req, path, data, key } => self.write(req, &path, object(data).map(Mutation::Set), key).await,
+            ClientMessage::Update { req, path, data, key } => {
+                self.write(req, &path, object(data).map(Mutation::Update), key).await
+            }
+            ClientMessage::Delete { req, path, key } => self.write(req, &path, Ok(Mutation::Delete), key).await,
+        }
+    }
+
+    async fn subscribe(&mut self, id: u64, path: &str, since: Option<u64>) -> Result<(), ApiError> {
+        if self.subscriptions.contains_key(&id) {
+            return Err(ApiError::invalid(format!("subscription id {id} is already in use on this connection")));
+        }
+        if self.subscriptions.len() >= self.max_subscriptions {
+            return Err(ApiError::new(
+                ErrorCode::ResourceExhausted,
+                format!("a connection may hold at most {} subscriptions", self.max_subscriptions),
+            ));
+        }
+        let path = Path::parse(path)?;
+        let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
+        self.db.subscribe(subscriber, path.clone(), since).await?;
+        self.subscriptions.insert(id, path);
+        Ok(())
+    }
+
+    async fn write(&self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
+        let result = match mutation {
+            Ok(mutation) => self.db.write(path, mutation, key).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(version) => self.outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
+            Err(e) => self.send_error(None, Some(req), e),
+        }
+    }
+
+    fn release_all(&mut self) {
+        for (id, path) in self.subscriptions.drain() {
+            self.db.unsubscribe(&path, self.conn, id);
+        }
+    }
+}
+
+/// A document's data must be a JSON object.
+fn object(data: Value) -> Result<crate::store::Object, ApiError> {
+    match data {
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::invalid(format!("data must be a JSON object, not {}", kind(&other)))),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A read error: an oversized frame closes with 1009; anything else means the peer is gone.
+fn too_big(error: axum::Error) -> Option<CloseReason> {
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => Some((1009, "frame too large".into())),
+        _ => None,
+    }
+}
+
+/// Writes queued frames; sends `{"type":"ping"}` after a heartbeat without other frames, and a
+/// WebSocket Ping every heartbeat (browsers answer those even in throttled background tabs).
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>, heartbeat: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut last_sent = Instant::now();
+    loop {
+        tokio::select! {
+            next = outbox.next() => match next {
+                Next::Frame(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                    last_sent = Instant::now();
+                }
+                Next::Close(reason) => {
+                    let frame = reason.map(|(code, reason)| CloseFrame { code, reason: reason.into() });
+                    let _ = sink.send(Message::Close(frame)).await;
+                    return;
+                }
+            },
+            _ = tick.tick() => {
+                if last_sent.elapsed() >= heartbeat {
+                    if sink.send(Message::Text(encode(&ServerMessage::<()>::Ping).into())).await.is_err() {
+                        return;
+                    }
+                    last_sent = Instant::now();
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

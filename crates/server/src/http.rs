@@ -1,0 +1,155 @@
+//! The router: `GET /v1/ws` (the WebSocket), the `/v1/docs/{path}` REST API, `GET /healthz`.
+//!
+//! The REST API answers CORS requests from any origin: it authenticates with bearer tokens (once auth
+//! exists), never cookies, so a cross-origin page gains nothing a direct request would not have.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use livepath_protocol::{ErrorCode, SUBPROTOCOL};
+use serde_json::{Value, json, value::RawValue};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::{
+    ApiError, Config, Db, connection,
+    db::Read,
+    store::{Mutation, Object},
+};
+
+/// What every handler and connection shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store and the hub.
+    pub db: Db,
+    /// The flags.
+    pub config: Arc<Config>,
+    /// One permit per open WebSocket (`--max-connections`).
+    pub connections: Arc<Semaphore>,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every connection task; `run` waits until all are dropped.
+    pub done: mpsc::Sender<()>,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    // Room for a maximal document plus JSON escaping; the store enforces the exact limit.
+    let body_limit = state.config.max_document_bytes.saturating_mul(2).max(1024);
+    Router::new()
+        .route("/v1/ws", get(websocket))
+        .route("/v1/docs/{*path}", get(get_doc).put(put_doc).patch(patch_doc).delete(delete_doc))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(cors)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL);
+    if !offered {
+        let message = format!("livepath requires the WebSocket subprotocol {SUBPROTOCOL}");
+        return (StatusCode::BAD_REQUEST, message).into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        let message = format!("the server is at its limit of {} connections", state.config.max_connections);
+        return ApiError::new(ErrorCode::Unavailable, message).into_response();
+    };
+    let max = state.config.max_frame_bytes;
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection::serve(socket, state, permit))
+}
+
+/// `GET`: a document (404 if absent or deleted), or a collection's documents ordered by id.
+async fn get_doc(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Result<Response, ApiError> {
+    let raw = |text: String| RawValue::from_string(text).map_err(|e| ApiError::internal("reading a document", e));
+    match state.db.read(&path).await? {
+        Read::Document(Some(doc)) if doc.data.is_some() => {
+            let data = raw(doc.data.unwrap_or_default())?;
+            let id = path.rsplit('/').next().unwrap_or_default();
+            Ok(Json(json!({ "path": path, "id": id, "version": doc.version, "exists": true, "data": data }))
+                .into_response())
+        }
+        Read::Document(_) => Err(ApiError::new(ErrorCode::NotFound, format!("document {path} does not exist"))),
+        Read::Collection(listing) => {
+            let mut docs = Vec::with_capacity(listing.docs.len());
+            for d in listing.docs {
+                docs.push(json!({ "id": d.id, "version": d.version, "data": raw(d.data)? }));
+            }
+            Ok(Json(json!({ "path": path, "version": listing.version, "docs": docs })).into_response())
+        }
+    }
+}
+
+fn body_object(body: &[u8]) -> Result<Object, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid("the body must be a JSON object")),
+        Err(e) => Err(ApiError::invalid(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
+    let version = state.db.write(path, mutation, idempotency_key(headers)).await?;
+    Ok(Json(json!({ "version": version })))
+}
+
+/// `PUT`: create or replace, answering `{"version":N}`.
+async fn put_doc(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    write(&state, &path, Mutation::Set(body_object(&body)?), &headers).await
+}
+
+/// `PATCH`: merge top-level fields into an existing document.
+async fn patch_doc(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    write(&state, &path, Mutation::Update(body_object(&body)?), &headers).await
+}
+
+/// `DELETE`: delete, leaving a tombstone.
+async fn delete_doc(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    write(&state, &path, Mutation::Delete, &headers).await
+}

@@ -1,0 +1,67 @@
+//! livepath-server: JSON documents stored by path, pushed to WebSocket subscribers.
+//!
+//! # Layout
+//! - [`config`]: the command-line flags, which are also the library's configuration.
+//! - `store`: the [`store::Store`] trait and its SQLite implementation (a file under `--data-dir`, or
+//!   in memory with `--memory`). Storage knows documents and versions, nothing of sockets.
+//! - `db`: [`Db`], the cheap, cloneable handle every connection holds: it orders writes, commits them to
+//!   the store and publishes the result to the hub, so subscribers see versions in commit order.
+//! - `hub`: who is subscribed to which path, and the frames a write sends them.
+//! - `outbox`: each connection's bounded outbound queue; when full, snapshots coalesce to the latest.
+//! - `connection`: one WebSocket session: reads client messages, answers, and runs the heartbeat.
+//! - `http`: the router: `GET /v1/ws`, the `/v1/docs/{path}` REST API, `/healthz`.
+//! - `error`: [`ApiError`], an [`livepath_protocol::ErrorCode`] with a message, for both WebSocket and HTTP.
+//!
+//! `bin/main.rs`-style entry: `src/main.rs` only parses flags and calls [`run`].
+
+pub mod config;
+mod connection;
+mod db;
+mod error;
+mod http;
+mod hub;
+mod outbox;
+pub mod store;
+
+use std::{future::Future, sync::Arc};
+
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, mpsc, watch},
+};
+
+pub use config::Config;
+pub use db::Db;
+pub use error::ApiError;
+
+/// Serves livepath on `listener` until `shutdown` completes, then closes every WebSocket with 1001 and
+/// returns once each connection has finished. Tests bind port 0 and pass their own shutdown future.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let db = Db::open(&config)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Every connection task holds a clone of `done_tx`; `recv` returns `None` once all have ended.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let state = http::AppState {
+        db,
+        config: Arc::new(config),
+        connections: Arc::new(Semaphore::new(0)),
+        shutdown: shutdown_rx,
+        done: done_tx,
+    };
+    state.connections.add_permits(state.config.max_connections);
+    let app = http::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+    // The router (and its `done` sender) is dropped by now; wait for the WebSocket tasks.
+    let _ = done_rx.recv().await;
+    Ok(())
+}

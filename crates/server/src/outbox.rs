@@ -1,0 +1,184 @@
+//! [`Outbox`]: a connection's outbound queue, bounded for snapshots.
+//!
+//! A reader that falls behind must neither grow the server's memory without bound nor be dropped (the
+//! axum chat example's answer) nor miss the final state. So once the queue holds `capacity` frames, a new
+//! snapshot for a subscription that already has one waiting replaces it in place: the reader skips
+//! versions it had no time to see and still gets the latest. The queue then holds at most `capacity`
+//! frames plus one per subscription (itself bounded by `--max-subscriptions`).
+
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard},
+};
+
+use tokio::sync::Notify;
+
+/// A close frame to send once the queue has drained: code and reason.
+pub type CloseReason = (u16, String);
+
+/// What the writer does next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Send this text frame.
+    Frame(String),
+    /// Send a close frame (or none) and stop.
+    Close(Option<CloseReason>),
+}
+
+/// A connection's queue of frames waiting to be written. One consumer (the connection's writer task),
+/// any number of producers (the hub publishing writes, the connection answering requests).
+#[derive(Debug)]
+pub struct Outbox {
+    /// The frames and the close request; a std mutex, never held across an await.
+    state: Mutex<State>,
+    /// Wakes the writer when a frame or the close request arrives.
+    ready: Notify,
+    /// Frames past which snapshots coalesce.
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Frames in send order; `sub` marks a document snapshot that a newer one may replace.
+    queue: VecDeque<(Option<u64>, String)>,
+    /// Set by [`Outbox::close`]; the writer sends it after the queue drains.
+    close: Option<Option<CloseReason>>,
+    /// Snapshots replaced in place because the reader was behind (reported in metrics later).
+    coalesced: u64,
+}
+
+impl Outbox {
+    /// An empty outbox that coalesces past `capacity` frames.
+    pub fn new(capacity: usize) -> Self {
+        Self { state: Mutex::new(State::default()), ready: Notify::new(), capacity: capacity.max(1) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a frame that must not be dropped (welcome, ack, error, pong).
+    pub fn push(&self, frame: String) {
+        let mut state = self.state();
+        if state.close.is_some() {
+            return;
+        }
+        state.queue.push_back((None, frame));
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// Queues the latest document snapshot for subscription `sub`; past capacity, it replaces a
+    /// snapshot of the same subscription still waiting.
+    pub fn push_snapshot(&self, sub: u64, frame: String) {
+        let mut state = self.state();
+        if state.close.is_some() {
+            return;
+        }
+        if state.queue.len() >= self.capacity {
+            if let Some(waiting) = state.queue.iter_mut().find(|(s, _)| *s == Some(sub)) {
+                waiting.1 = frame;
+                state.coalesced += 1;
+                return;
+            }
+        }
+        state.queue.push_back((Some(sub), frame));
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// Drops the waiting snapshots of a subscription that just ended.
+    pub fn forget(&self, sub: u64) {
+        self.state().queue.retain(|(s, _)| *s != Some(sub));
+    }
+
+    /// Asks the writer to send `reason` (or no close frame) once the queue is drained, and stop. Later
+    /// pushes are ignored; the first close wins.
+    pub fn close(&self, reason: Option<CloseReason>) {
+        let mut state = self.state();
+        if state.close.is_none() {
+            state.close = Some(reason);
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// How many snapshots were replaced by newer ones because the reader was behind.
+    pub fn coalesced(&self) -> u64 {
+        self.state().coalesced
+    }
+
+    /// Waits for the next thing to write. Cancel-safe: a frame is taken only in the poll that returns it.
+    pub async fn next(&self) -> Next {
+        loop {
+            {
+                let mut state = self.state();
+                if let Some((_, frame)) = state.queue.pop_front() {
+                    return Next::Frame(frame);
+                }
+                if let Some(reason) = state.close.take() {
+                    state.close = Some(None); // stay closed
+                    return Next::Close(reason);
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn drain(outbox: &Outbox) -> Vec<String> {
+        outbox.close(None);
+        let mut frames = Vec::new();
+        while let Next::Frame(f) = outbox.next().await {
+            frames.push(f);
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn past_capacity_snapshots_coalesce_to_the_latest_per_subscription() {
+        let outbox = Outbox::new(2);
+        outbox.push_snapshot(1, "s1v1".into());
+        outbox.push_snapshot(2, "s2v1".into());
+        outbox.push_snapshot(1, "s1v2".into());
+        outbox.push_snapshot(1, "s1v3".into());
+        outbox.push_snapshot(2, "s2v2".into());
+        assert_eq!(drain(&outbox).await, ["s1v3", "s2v2"]);
+        assert_eq!(outbox.coalesced(), 3);
+    }
+
+    #[tokio::test]
+    async fn frames_that_must_arrive_are_never_coalesced() {
+        let outbox = Outbox::new(1);
+        outbox.push_snapshot(1, "s1v1".into());
+        outbox.push("ack1".into());
+        outbox.push_snapshot(1, "s1v2".into());
+        outbox.push("ack2".into());
+        // The newer snapshot takes the older one's place, so it still precedes the ack its write caused.
+        assert_eq!(drain(&outbox).await, ["s1v2", "ack1", "ack2"]);
+    }
+
+    #[tokio::test]
+    async fn a_subscription_that_ends_loses_its_waiting_snapshots() {
+        let outbox = Outbox::new(8);
+        outbox.push_snapshot(1, "s1".into());
+        outbox.push_snapshot(2, "s2".into());
+        outbox.forget(1);
+        assert_eq!(drain(&outbox).await, ["s2"]);
+    }
+
+    #[tokio::test]
+    async fn close_is_sent_after_the_queue_drains_and_later_pushes_are_ignored() {
+        let outbox = Outbox::new(8);
+        outbox.push("a".into());
+        outbox.close(Some((1001, "bye".into())));
+        outbox.push("b".into());
+        assert_eq!(outbox.next().await, Next::Frame("a".into()));
+        assert_eq!(outbox.next().await, Next::Close(Some((1001, "bye".into()))));
+        assert_eq!(outbox.next().await, Next::Close(None));
+    }
+}

@@ -1,0 +1,151 @@
+//! Storage: documents by path, each with the version of its last write, behind the [`Store`] trait.
+//!
+//! A store knows nothing of sockets or subscribers; `Db` calls it and publishes what it returns. The
+//! embedded default is [`sqlite::SqliteStore`]; a networked database would be another implementation.
+
+pub mod sqlite;
+
+use serde_json::{Map, Value};
+
+use crate::ApiError;
+
+/// A JSON object: what a document holds.
+pub type Object = Map<String, Value>;
+
+/// A stored document or tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    /// The version of its last write.
+    pub version: u64,
+    /// Its data as JSON text; `None` for a tombstone (deleted).
+    pub data: Option<String>,
+}
+
+/// A document in a collection listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDoc {
+    /// The last segment of its path.
+    pub id: String,
+    /// The version of its last write.
+    pub version: u64,
+    /// Its data as JSON text.
+    pub data: String,
+}
+
+/// A collection's live documents, ordered by id (byte order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The highest version among the collection's documents and tombstones (0: never written).
+    pub version: u64,
+    /// The live documents.
+    pub docs: Vec<ListedDoc>,
+}
+
+/// A write to one document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mutation {
+    /// Create or replace.
+    Set(Object),
+    /// Merge top-level fields into an existing document.
+    Update(Object),
+    /// Delete, leaving a tombstone.
+    Delete,
+}
+
+/// What a committed write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The write's version (for a replayed idempotency key, the original write's).
+    pub version: u64,
+    /// Whether the document existed (not a tombstone) before the write.
+    pub existed: bool,
+    /// The document's data after the write; `None` if it is now deleted.
+    pub data: Option<String>,
+    /// True when the idempotency key had been seen: nothing was written.
+    pub replayed: bool,
+}
+
+/// Durable storage of documents. Methods block (disk I/O); callers run them on the blocking pool.
+pub trait Store: Send {
+    /// The document or tombstone at `path`, if it was ever written.
+    fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError>;
+
+    /// The live documents of the collection at `path`.
+    fn list(&mut self, path: &str) -> Result<Listing, ApiError>;
+
+    /// Applies `mutation` to the document at `path` with the next version, and returns only once the
+    /// write is durable. A `key` seen before (within the retention window) commits nothing and answers
+    /// the original version.
+    fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError>;
+}
+
+/// The document after `mutation`, given what was there, as JSON text no longer than `max_bytes`.
+/// `Ok(None)` means deleted.
+pub fn apply(before: Option<&str>, mutation: &Mutation, path: &str, max_bytes: usize) -> Result<Option<String>, ApiError> {
+    let after = match mutation {
+        Mutation::Set(data) => data.clone(),
+        Mutation::Delete => return Ok(None),
+        Mutation::Update(fields) => {
+            let Some(before) = before else {
+                return Err(ApiError::new(
+                    livepath_protocol::ErrorCode::NotFound,
+                    format!("document {path} does not exist"),
+                ));
+            };
+            let mut merged: Object =
+                serde_json::from_str(before).map_err(|e| ApiError::internal("reading a stored document", e))?;
+            for (k, v) in fields {
+                merged.insert(k.clone(), v.clone());
+            }
+            merged
+        }
+    };
+    let text = serde_json::to_string(&after).map_err(|e| ApiError::internal("encoding a document", e))?;
+    if text.len() > max_bytes {
+        return Err(ApiError::invalid(format!(
+            "document {path} would be {} bytes of JSON; the limit is {max_bytes}",
+            text.len()
+        )));
+    }
+    Ok(Some(text))
+}
+
+/// Splits a document path into its collection and id.
+pub fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(v: Value) -> Object {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn update_merges_top_level_fields_and_replaces_nested_ones_whole() {
+        let before = r#"{"a":1,"nested":{"x":1,"y":2}}"#;
+        let update = Mutation::Update(object(json!({"b":2,"nested":{"x":9}})));
+        let after = apply(Some(before), &update, "c/d", 1000).unwrap().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&after).unwrap(), json!({"a":1,"b":2,"nested":{"x":9}}));
+    }
+
+    #[test]
+    fn a_document_over_the_size_limit_is_refused_whether_set_or_grown_by_update() {
+        let set = Mutation::Set(object(json!({"s":"x".repeat(100)})));
+        assert_eq!(apply(None, &set, "c/d", 50).unwrap_err().code, livepath_protocol::ErrorCode::InvalidArgument);
+        let grow = Mutation::Update(object(json!({"more":"y".repeat(40)})));
+        let before = format!(r#"{{"s":"{}"}}"#, "x".repeat(40));
+        assert!(apply(Some(&before), &grow, "c/d", 80).unwrap_err().message.contains("limit is 80"));
+    }
+
+    #[test]
+    fn update_of_a_missing_document_is_not_found() {
+        let err = apply(None, &Mutation::Update(Object::new()), "rooms/r1", 1000).unwrap_err();
+        assert_eq!(err.code, livepath_protocol::ErrorCode::NotFound);
+        assert!(err.message.contains("rooms/r1"));
+    }
+}

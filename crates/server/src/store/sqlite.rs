@@ -1,0 +1,232 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit is on disk before it
+//! is acknowledged.
+//!
+//! Schema (version 1, in `PRAGMA user_version`):
+//! - `docs(collection, id, version, data)`: one row per document ever written; `data` is NULL for a
+//!   tombstone. The primary key orders a collection by id in byte order (SQLite's BINARY collation).
+//! - `meta('version')`: the one global version sequence.
+//! - `write_keys(key, version, at)`: idempotency keys, kept for [`KEY_RETENTION_SECS`].
+
+use std::{
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, apply, split};
+use crate::ApiError;
+
+/// How long an idempotency key is remembered: a retry after this is applied again.
+pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// SQLite, on disk or in memory.
+pub struct SqliteStore {
+    /// The one connection; `Db` serialises access to it.
+    conn: Connection,
+    /// Writes since keys were last pruned.
+    writes_since_prune: u32,
+    /// Largest document, as serialized JSON (`--max-document-bytes`).
+    max_document_bytes: usize,
+}
+
+fn db_err(e: rusqlite::Error) -> ApiError {
+    ApiError::internal("database", e)
+}
+
+impl SqliteStore {
+    /// Opens (creating or migrating) `dir/livepath.sqlite3`.
+    pub fn open(dir: &Path, max_document_bytes: usize) -> Result<Self, ApiError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ApiError::internal(&format!("creating data directory {}", dir.display()), e))?;
+        let conn = Connection::open(dir.join("livepath.sqlite3")).map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(db_err)?;
+        Self::init(conn, max_document_bytes)
+    }
+
+    /// A store that lives and dies with the process.
+    pub fn in_memory(max_document_bytes: usize) -> Result<Self, ApiError> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?, max_document_bytes)
+    }
+
+    fn init(conn: Connection, max_document_bytes: usize) -> Result<Self, ApiError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_err)?;
+        if found > SCHEMA_VERSION {
+            return Err(ApiError::internal(
+                "opening the database",
+                format!("schema version {found} is newer than this server's {SCHEMA_VERSION}"),
+            ));
+        }
+        if found < 1 {
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE docs (
+                     collection TEXT NOT NULL,
+                     id TEXT NOT NULL,
+                     version INTEGER NOT NULL,
+                     data TEXT,
+                     PRIMARY KEY (collection, id)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                 INSERT INTO meta VALUES ('version', 0);
+                 CREATE TABLE write_keys (key TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL)
+                     WITHOUT ROWID;
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(db_err)?;
+        }
+        Ok(Self { conn, writes_since_prune: 0, max_document_bytes })
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn read_doc(conn: &Connection, path: &str) -> Result<Option<StoredDoc>, ApiError> {
+    let (collection, id) = split(path);
+    conn.prepare_cached("SELECT version, data FROM docs WHERE collection = ?1 AND id = ?2")
+        .map_err(db_err)?
+        .query_row(params![collection, id], |r| Ok(StoredDoc { version: r.get::<_, i64>(0)? as u64, data: r.get(1)? }))
+        .optional()
+        .map_err(db_err)
+}
+
+impl Store for SqliteStore {
+    fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError> {
+        read_doc(&self.conn, path)
+    }
+
+    fn list(&mut self, path: &str) -> Result<Listing, ApiError> {
+        let version: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM docs WHERE collection = ?1")
+            .map_err(db_err)?
+            .query_row(params![path], |r| r.get(0))
+            .map_err(db_err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, version, data FROM docs WHERE collection = ?1 AND data IS NOT NULL ORDER BY id")
+            .map_err(db_err)?;
+        let docs = stmt
+            .query_map(params![path], |r| {
+                Ok(ListedDoc { id: r.get(0)?, version: r.get::<_, i64>(1)? as u64, data: r.get(2)? })
+            })
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        Ok(Listing { version: version as u64, docs })
+    }
+
+    fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
+        let now = now_secs();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        if let Some(key) = key {
+            let seen: Option<i64> = tx
+                .prepare_cached("SELECT version FROM write_keys WHERE key = ?1 AND at >= ?2")
+                .map_err(db_err)?
+                .query_row(params![key, now - KEY_RETENTION_SECS], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            if let Some(version) = seen {
+                let doc = read_doc(&tx, path)?;
+                let data = doc.and_then(|d| d.data);
+                return Ok(Committed { version: version as u64, existed: data.is_some(), data, replayed: true });
+            }
+        }
+        let before = read_doc(&tx, path)?.and_then(|d| d.data);
+        let after = apply(before.as_deref(), mutation, path, self.max_document_bytes)?;
+        let version: i64 = tx
+            .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value")
+            .map_err(db_err)?
+            .query_row([], |r| r.get(0))
+            .map_err(db_err)?;
+        let (collection, id) = split(path);
+        tx.prepare_cached(
+            "INSERT INTO docs (collection, id, version, data) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (collection, id) DO UPDATE SET version = excluded.version, data = excluded.data",
+        )
+        .map_err(db_err)?
+        .execute(params![collection, id, version, after])
+        .map_err(db_err)?;
+        if let Some(key) = key {
+            tx.prepare_cached("INSERT OR REPLACE INTO write_keys (key, version, at) VALUES (?1, ?2, ?3)")
+                .map_err(db_err)?
+                .execute(params![key, version, now])
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        self.writes_since_prune += 1;
+        if self.writes_since_prune >= 1024 {
+            self.writes_since_prune = 0;
+            if let Err(e) = self.conn.execute("DELETE FROM write_keys WHERE at < ?1", params![now - KEY_RETENTION_SECS]) {
+                tracing::warn!("pruning idempotency keys: {e}");
+            }
+        }
+        Ok(Committed { version: version as u64, existed: before.is_some(), data: after, replayed: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Object;
+
+    fn object(v: serde_json::Value) -> Object {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn versions_grow_across_documents_and_a_delete_leaves_a_tombstone() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        let a = s.write("rooms/a", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
+        let b = s.write("rooms/b", &Mutation::Set(object(json!({"n":2}))), None).unwrap();
+        let d = s.write("rooms/a", &Mutation::Delete, None).unwrap();
+        assert!(a.version < b.version && b.version < d.version);
+        assert!(d.existed && d.data.is_none());
+        assert_eq!(s.get("rooms/a").unwrap(), Some(StoredDoc { version: d.version, data: None }));
+        let listing = s.list("rooms").unwrap();
+        assert_eq!(listing.version, d.version);
+        assert_eq!(listing.docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn a_replayed_key_commits_nothing_and_answers_the_original_version() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        let first = s.write("c/d", &Mutation::Set(object(json!({"n":1}))), Some("k1")).unwrap();
+        let again = s.write("c/d", &Mutation::Set(object(json!({"n":2}))), Some("k1")).unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.version, first.version);
+        assert_eq!(s.get("c/d").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
+    }
+
+    #[test]
+    fn collections_list_in_byte_order_of_id() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        for id in ["b", "a", "B", "é", "aa"] {
+            s.write(&format!("c/{id}"), &Mutation::Set(Object::new()), None).unwrap();
+        }
+        let ids: Vec<_> = s.list("c").unwrap().docs.into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["B", "a", "aa", "b", "é"]);
+    }
+
+    #[test]
+    fn data_survives_reopening_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = {
+            let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
+            s.write("c/d", &Mutation::Set(object(json!({"kept":true}))), None).unwrap().version
+        };
+        let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.get("c/d").unwrap(), Some(StoredDoc { version, data: Some(r#"{"kept":true}"#.into()) }));
+        let next = s.write("c/e", &Mutation::Set(Object::new()), None).unwrap();
+        assert!(next.version > version, "the version sequence continues after a restart");
+    }
+}

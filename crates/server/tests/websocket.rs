@@ -1,0 +1,226 @@
+//! The WebSocket protocol against a real server on port 0.
+
+mod common;
+
+use common::TestServer;
+use livepath_server::Config;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+#[tokio::test]
+async fn subscribing_to_a_missing_document_answers_exists_false() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"rooms/r1"})).await;
+    assert_eq!(
+        c.recv().await,
+        json!({"type":"snapshot","id":1,"path":"rooms/r1","version":0,"exists":false,"data":null})
+    );
+}
+
+#[tokio::test]
+async fn a_write_reaches_every_subscriber_and_the_ack_follows_the_writers_own_snapshot() {
+    let server = TestServer::memory().await;
+    let mut writer = server.connect().await;
+    let mut other = server.connect().await;
+    for c in [&mut writer, &mut other] {
+        c.send(json!({"type":"subscribe","id":5,"path":"rooms/r1"})).await;
+        assert_eq!(c.recv().await["exists"], false);
+    }
+    writer.send(json!({"type":"set","req":1,"path":"rooms/r1","data":{"title":"Lobby"}})).await;
+    let snapshot = writer.recv().await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["data"], json!({"title":"Lobby"}));
+    let ack = writer.recv().await;
+    assert_eq!(ack["type"], "ack");
+    assert_eq!(ack["req"], 1);
+    assert_eq!(ack["version"], snapshot["version"]);
+    assert_eq!(other.recv().await, snapshot);
+}
+
+#[tokio::test]
+async fn snapshots_arrive_in_version_order() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d"})).await;
+    c.recv().await;
+    for n in 0..50 {
+        c.send(json!({"type":"set","req":n,"path":"c/d","data":{"n":n}})).await;
+    }
+    let mut last = 0;
+    let mut acks = 0;
+    while acks < 50 {
+        let frame = c.recv().await;
+        match frame["type"].as_str().unwrap() {
+            "snapshot" => {
+                let v = frame["version"].as_u64().unwrap();
+                assert!(v > last, "version {v} after {last}");
+                last = v;
+            }
+            "ack" => {
+                assert!(frame["version"].as_u64().unwrap() <= last, "an ack never precedes its snapshot");
+                acks += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_http_put_is_pushed_to_subscribers_and_readable_with_get() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"rooms/r1"})).await;
+    c.recv().await;
+    let (status, body) = server.put("rooms/r1", json!({"open":true})).await;
+    assert_eq!(status, 200);
+    let snapshot = c.recv().await;
+    assert_eq!(snapshot["data"], json!({"open":true}));
+    assert_eq!(snapshot["version"], body["version"]);
+    let (status, doc) = server.get("rooms/r1").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["data"], json!({"open":true}));
+    assert_eq!(doc["version"], body["version"]);
+}
+
+#[tokio::test]
+async fn after_unsubscribe_no_snapshot_arrives() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d"})).await;
+    c.recv().await;
+    c.send(json!({"type":"unsubscribe","id":1})).await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{}})).await;
+    assert_eq!(c.recv().await["type"], "ack");
+    assert!(c.sync().await.is_empty());
+}
+
+#[tokio::test]
+async fn collection_subscribers_see_added_modified_and_removed() {
+    let server = TestServer::memory().await;
+    server.put("rooms/a", json!({"n":1})).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":2,"path":"rooms"})).await;
+    let first = c.recv().await;
+    assert_eq!(first["type"], "collection");
+    assert_eq!(first["docs"], json!([{"id":"a","version":1,"data":{"n":1}}]));
+    server.put("rooms/b", json!({"n":2})).await;
+    server.put("rooms/a", json!({"n":3})).await;
+    c.send(json!({"type":"delete","req":1,"path":"rooms/b"})).await;
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let frame = c.recv().await;
+        if frame["type"] == "changes" {
+            let change = &frame["changes"][0];
+            seen.push((change["type"].as_str().unwrap().to_owned(), change["id"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(seen, [("added".into(), "b".into()), ("modified".into(), "a".into()), ("removed".into(), "b".into())]);
+}
+
+#[tokio::test]
+async fn resuming_with_a_current_since_answers_unchanged() {
+    let server = TestServer::memory().await;
+    let (_, body) = server.put("c/d", json!({"n":1})).await;
+    let version = body["version"].as_u64().unwrap();
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d","since":version})).await;
+    assert_eq!(c.recv().await, json!({"type":"unchanged","id":1,"version":version}));
+    c.send(json!({"type":"subscribe","id":2,"path":"c/d","since":version - 1})).await;
+    assert_eq!(c.recv().await["type"], "snapshot");
+}
+
+#[tokio::test]
+async fn a_retried_write_with_the_same_key_is_applied_once() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{"n":1},"key":"k1"})).await;
+    let first = c.recv().await;
+    c.send(json!({"type":"set","req":2,"path":"c/d","data":{"n":2},"key":"k1"})).await;
+    let retry = c.recv().await;
+    assert_eq!(retry["req"], 2);
+    assert_eq!(retry["version"], first["version"]);
+    assert_eq!(server.get("c/d").await.1["data"], json!({"n":1}));
+}
+
+#[tokio::test]
+async fn bad_input_gets_an_error_frame_and_the_connection_keeps_working() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    let cases = [
+        ("not json", None, None),
+        (r#"{"type":"explode"}"#, None, None),
+        (r#"{"type":"subscribe","id":"1","path":"c/d"}"#, None, None),
+        (r#"{"type":"subscribe","id":3,"path":"c//d"}"#, Some(3), None),
+        (r#"{"type":"set","req":4,"path":"c/d","data":[1]}"#, None, Some(4)),
+        (r#"{"type":"set","req":5,"path":"rooms","data":{}}"#, None, Some(5)),
+    ];
+    for (text, id, req) in cases {
+        c.send_raw(Message::Text(text.into())).await;
+        let error = c.recv().await;
+        assert_eq!(error["type"], "error", "{text}");
+        assert_eq!(error["code"], "invalid-argument", "{text}");
+        assert_eq!(error["id"].as_u64(), id, "{text}");
+        assert_eq!(error["req"].as_u64(), req, "{text}");
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
+    c.send(json!({"type":"update","req":6,"path":"c/missing","data":{"a":1}})).await;
+    let error = c.recv().await;
+    assert_eq!((error["code"].as_str(), error["req"].as_u64()), (Some("not-found"), Some(6)));
+    c.send(json!({"type":"subscribe","id":7,"path":"c/d"})).await;
+    c.recv().await;
+    c.send(json!({"type":"subscribe","id":7,"path":"c/e"})).await;
+    let error = c.recv().await;
+    assert_eq!((error["code"].as_str(), error["id"].as_u64()), (Some("invalid-argument"), Some(7)));
+    assert!(c.sync().await.is_empty(), "the connection still answers");
+}
+
+#[tokio::test]
+async fn an_upgrade_without_the_subprotocol_is_refused_with_400() {
+    let server = TestServer::memory().await;
+    let request = format!("ws://{}/v1/ws", server.addr).into_client_request().unwrap();
+    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    match error {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("livepath.v1"), "{body}");
+        }
+        other => panic!("expected an HTTP 400, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn binary_frames_close_with_1003_and_oversized_frames_with_1009() {
+    let server = TestServer::start(Config { max_frame_bytes: 1024, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    c.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    assert_eq!(c.close_code().await, 1003);
+    let mut c = server.connect().await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{"s":"x".repeat(2000)}})).await;
+    assert_eq!(c.close_code().await, 1009);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_sockets_with_1001() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(c.close_code().await, 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_a_restart_on_the_same_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { data_dir: dir.path().to_owned(), memory: false, ..Config::default() };
+    let server = TestServer::start(config.clone()).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{"kept":true}})).await;
+    let version = c.recv().await["version"].as_u64().unwrap();
+    server.stop().await;
+    let server = TestServer::start(config).await;
+    let (status, doc) = server.get("c/d").await;
+    assert_eq!(status, 200);
+    assert_eq!((doc["data"].clone(), doc["version"].as_u64()), (json!({"kept":true}), Some(version)));
+}

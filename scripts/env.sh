@@ -1,0 +1,25 @@
+# Sourced by every script: the repository root, and a PATH whose Rust toolchain can build wasm32.
+#
+# A developer laptop with rustup and `rustup target add wasm32-unknown-unknown` keeps its own toolchain.
+# Elsewhere (a Debian machine where rustup cannot fetch the target) Debian's rustc-web goes first, with the
+# wasm32 standard library that scripts/setup builds into its sysroot.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# has_wasm_std RUSTC: does this compiler have the wasm32 standard library installed?
+has_wasm_std() {
+  local dir
+  dir="$("$1" --print target-libdir --target wasm32-unknown-unknown 2>/dev/null)" || return 1
+  compgen -G "$dir/libstd-*.rlib" >/dev/null
+}
+
+if ! { command -v rustc >/dev/null && has_wasm_std rustc; } && [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ]; then
+  export PATH="/usr/bin:$PATH"
+fi
+# wasm-opt from the npm package `binaryen` (Debian's binaryen breaks modules from current rustc), and the
+# binaries `cargo install` puts in ~/.cargo/bin (wasm-pack, wasm-bindgen) after the chosen rustc.
+export PATH="$ROOT/www/node_modules/.bin:$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+
+# step K N TEXT: progress line for long scripts.
+step() { printf '\033[1m[%s %s/%s]\033[0m %s\n' "$(basename "$0")" "$1" "$2" "$3"; }

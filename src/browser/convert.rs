@@ -1,0 +1,82 @@
+//! Outgoing values: snapshots as plain JS objects, errors as `Error` objects with a `code`, and client
+//! messages as JSON text.
+
+use js_sys::{Array, JSON, Object, Reflect};
+use livepath_protocol::{ClientMessage, ErrorCode};
+use wasm_bindgen::JsValue;
+
+use crate::{
+    Data,
+    core::{CollectionDoc, DocChange, DocState, Snapshot},
+};
+
+fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
+}
+
+fn document(path: &str, state: &DocState<Data>, from_cache: bool, pending: bool) -> Object {
+    let o = Object::new();
+    set(&o, "kind", "document");
+    set(&o, "path", path);
+    set(&o, "id", path.rsplit('/').next().unwrap_or(path));
+    set(&o, "exists", state.exists);
+    set(&o, "data", state.data.as_ref().map_or(JsValue::NULL, |d| d.0.clone()));
+    set(&o, "version", state.version as f64);
+    set(&o, "fromCache", from_cache);
+    set(&o, "hasPendingWrites", pending);
+    o
+}
+
+fn collection_doc(collection: &str, doc: &CollectionDoc<Data>, from_cache: bool) -> Object {
+    let state = DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) };
+    document(&format!("{collection}/{}", doc.id), &state, from_cache, false)
+}
+
+fn change(collection: &str, change: &DocChange<Data>, from_cache: bool) -> Object {
+    let o = Object::new();
+    set(&o, "type", change.kind.as_str());
+    set(&o, "doc", document(&format!("{collection}/{}", change.id), &change.doc, from_cache, false));
+    set(&o, "oldIndex", change.old_index as f64);
+    set(&o, "newIndex", change.new_index as f64);
+    o
+}
+
+/// The `Snapshot` object listeners receive (see the TypeScript types in `crate::js`).
+pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
+    match snapshot {
+        Snapshot::Document { path, state, from_cache } => document(path, state, *from_cache, false).into(),
+        Snapshot::Collection { path, docs, changes, version, from_cache } => {
+            let o = Object::new();
+            set(&o, "kind", "collection");
+            set(&o, "path", path.as_str());
+            set(&o, "docs", docs.iter().map(|d| collection_doc(path, d, *from_cache)).collect::<Array>());
+            set(&o, "changes", changes.iter().map(|c| change(path, c, *from_cache)).collect::<Array>());
+            set(&o, "version", *version as f64);
+            set(&o, "fromCache", *from_cache);
+            set(&o, "hasPendingWrites", false);
+            o.into()
+        }
+    }
+}
+
+/// A `LivepathError`: a real `Error` with `name` "LivepathError" and a `code`.
+pub fn error(code: ErrorCode, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name("LivepathError");
+    set(&e, "code", code.as_str());
+    e.into()
+}
+
+/// `{ version }`, what a write resolves with.
+pub fn version(version: u64) -> JsValue {
+    let o = Object::new();
+    set(&o, "version", version as f64);
+    o.into()
+}
+
+/// A client message as JSON text: serde builds the JS object (cheap in wasm), the browser stringifies.
+pub fn encode(message: &ClientMessage<Data>) -> Option<String> {
+    let value = serde_wasm_bindgen::to_value(message).ok()?;
+    JSON::stringify(&value).ok()?.as_string()
+}

@@ -1,0 +1,99 @@
+//! Incoming frames: the browser's `JSON.parse`, then fields read with `Reflect`, into the protocol's
+//! [`ServerMessage`]. Cheaper in wasm than serde deserialization (see shared/WASM-SIZE.md), and document
+//! data stays the `JsValue` JSON.parse made.
+
+use js_sys::{JSON, Reflect};
+use livepath_protocol::{Change, ChangeType, DocEntry, ErrorCode, ServerMessage};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::Data;
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn u64_field(object: &JsValue, name: &str) -> Option<u64> {
+    let n = field(object, name).as_f64()?;
+    (n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0).then_some(n as u64)
+}
+
+fn string_field(object: &JsValue, name: &str) -> Option<String> {
+    field(object, name).as_string()
+}
+
+fn data_field(object: &JsValue, name: &str) -> Option<Data> {
+    let value = field(object, name);
+    (value.is_object()).then_some(Data(value))
+}
+
+fn array_field(object: &JsValue, name: &str) -> Vec<JsValue> {
+    field(object, name).dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+/// Parses a text frame. `None` for malformed frames and for types this client does not know (a newer
+/// server may send them); both are ignored.
+pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
+    let m = JSON::parse(text).ok()?;
+    let kind = string_field(&m, "type")?;
+    Some(match kind.as_str() {
+        "welcome" => ServerMessage::Welcome {
+            session: string_field(&m, "session")?,
+            heartbeat_ms: u64_field(&m, "heartbeatMs")?,
+            protocol: u64_field(&m, "protocol")? as u32,
+        },
+        "snapshot" => ServerMessage::Snapshot {
+            id: u64_field(&m, "id")?,
+            path: string_field(&m, "path")?,
+            version: u64_field(&m, "version")?,
+            exists: field(&m, "exists").as_bool()?,
+            data: data_field(&m, "data"),
+        },
+        "collection" => ServerMessage::Collection {
+            id: u64_field(&m, "id")?,
+            path: string_field(&m, "path")?,
+            version: u64_field(&m, "version")?,
+            docs: array_field(&m, "docs")
+                .iter()
+                .map(|d| {
+                    Some(DocEntry {
+                        id: string_field(d, "id")?,
+                        version: u64_field(d, "version")?,
+                        data: data_field(d, "data")?,
+                    })
+                })
+                .collect::<Option<_>>()?,
+        },
+        "changes" => ServerMessage::Changes {
+            id: u64_field(&m, "id")?,
+            version: u64_field(&m, "version")?,
+            changes: array_field(&m, "changes")
+                .iter()
+                .map(|c| {
+                    let kind = match string_field(c, "type")?.as_str() {
+                        "added" => ChangeType::Added,
+                        "modified" => ChangeType::Modified,
+                        "removed" => ChangeType::Removed,
+                        _ => return None,
+                    };
+                    Some(Change {
+                        kind,
+                        id: string_field(c, "id")?,
+                        version: u64_field(c, "version")?,
+                        data: data_field(c, "data"),
+                    })
+                })
+                .collect::<Option<_>>()?,
+        },
+        "unchanged" => ServerMessage::Unchanged { id: u64_field(&m, "id")?, version: u64_field(&m, "version")? },
+        "ack" => ServerMessage::Ack { req: u64_field(&m, "req")?, version: u64_field(&m, "version")? },
+        "error" => ServerMessage::Error {
+            id: u64_field(&m, "id"),
+            req: u64_field(&m, "req"),
+            code: ErrorCode::parse(&string_field(&m, "code")?).unwrap_or(ErrorCode::Internal),
+            message: string_field(&m, "message").unwrap_or_default(),
+        },
+        "pong" => ServerMessage::Pong,
+        "ping" => ServerMessage::Ping,
+        _ => return None,
+    })
+}

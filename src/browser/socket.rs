@@ -1,0 +1,77 @@
+//! [`Socket`]: a browser WebSocket and the closures it calls, released together.
+
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use web_sys::{MessageEvent, WebSocket};
+
+use livepath_protocol::SUBPROTOCOL;
+
+/// What the socket tells its owner.
+pub enum SocketEvent {
+    /// The upgrade succeeded.
+    Open,
+    /// A text frame arrived.
+    Text(String),
+    /// The socket closed (or failed to open).
+    Closed,
+}
+
+/// An open or opening WebSocket with its handlers attached. Dropping it detaches the handlers and
+/// closes the socket, so no event reaches its owner afterwards.
+#[must_use = "the socket closes when dropped"]
+pub struct Socket {
+    /// The browser's socket.
+    ws: WebSocket,
+    /// `onopen`, `onmessage`, `onclose`: kept alive as long as the socket may call them.
+    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+}
+
+impl Socket {
+    /// Opens a socket to `url` with the livepath subprotocol; `on_event` receives its events.
+    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + Clone + 'static) -> Result<Self, JsValue> {
+        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+        let handler = |f: Box<dyn FnMut(JsValue)>| Closure::wrap(f);
+        let open = {
+            let on_event = on_event.clone();
+            handler(Box::new(move |_: JsValue| on_event(SocketEvent::Open)))
+        };
+        let message = {
+            let on_event = on_event.clone();
+            handler(Box::new(move |event: JsValue| {
+                if let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() {
+                    on_event(SocketEvent::Text(text));
+                }
+            }))
+        };
+        let close = handler(Box::new(move |_: JsValue| on_event(SocketEvent::Closed)));
+        ws.set_onopen(Some(open.as_ref().unchecked_ref::<Function>()));
+        ws.set_onmessage(Some(message.as_ref().unchecked_ref::<Function>()));
+        ws.set_onclose(Some(close.as_ref().unchecked_ref::<Function>()));
+        Ok(Self { ws, _handlers: [open, message, close] })
+    }
+
+    /// Sends a text frame. Returns false if the socket is not open (the frame is not sent; the close
+    /// event that follows makes the client resend what matters).
+    pub fn send(&self, text: &str) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(text).is_ok()
+    }
+
+    /// The socket's state as `stats()` reports it.
+    pub fn state(&self) -> &'static str {
+        match self.ws.ready_state() {
+            WebSocket::CONNECTING => "connecting",
+            WebSocket::OPEN => "open",
+            _ => "closing",
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        // 1000: a normal close. Failing here means it is closing or closed already.
+        let _ = self.ws.close_with_code(1000);
+    }
+}

@@ -1,0 +1,511 @@
+//! [`Client`]: one WebSocket carrying every listener and write of an application, driven by the
+//! sans-IO [`Core`] and usable from Rust and (through `crate::js`) from JavaScript.
+
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, HashMap, VecDeque},
+    rc::{Rc, Weak},
+};
+
+use gloo_timers::callback::Timeout;
+use js_sys::Function;
+use livepath_protocol::{ErrorCode, Path};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+
+use crate::{
+    Data,
+    browser::{
+        convert, decode,
+        socket::{Socket, SocketEvent},
+    },
+    core::{Action, Core, CoreOptions, ListenerId, WriteId, WriteOp},
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+}
+
+/// How to reach the server and how to behave; the Rust form of the JS `ClientOptions`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// `ws(s)://host/v1/ws`; `None`: `/v1/ws` on the page's own origin.
+    pub url: Option<String>,
+    /// Reconnect, linger and write-queue settings.
+    pub core: CoreOptions,
+}
+
+/// A listener's callbacks.
+enum Callback {
+    /// From JavaScript: `next(snapshot)` and the optional `error(e)`.
+    Js { next: Function, error: Option<Function> },
+    /// From Rust: called with the snapshot object.
+    Rust(Rc<RefCell<dyn FnMut(&JsValue)>>),
+}
+
+/// Work queued for the end of the current task.
+enum Microtask {
+    /// A cached snapshot for listeners that were just added.
+    Deliver(Vec<ListenerId>, JsValue),
+    /// Release subscriptions left without listeners.
+    Release,
+}
+
+/// Everything a client owns. Held in `Rc<RefCell<_>>`; browser callbacks hold only a `Weak`, so
+/// dropping the last `Client` handle releases the socket, the timers and the closures.
+struct Inner {
+    /// The decisions.
+    core: Core<Data>,
+    /// Where the socket connects.
+    url: String,
+    /// The socket, while one is open or opening.
+    socket: Option<Socket>,
+    /// Listener callbacks; a listener missing here is never called.
+    callbacks: HashMap<ListenerId, Callback>,
+    /// `resolve` and `reject` of each write's promise.
+    writes: HashMap<WriteId, (Function, Function)>,
+    /// `onStatus` callbacks by registration id.
+    status_listeners: BTreeMap<u64, Function>,
+    /// The next `onStatus` registration id.
+    next_status_listener: u64,
+    /// Armed while waiting to reconnect; dropping it cancels it.
+    reconnect_timer: Option<Timeout>,
+    /// Armed while lingering with nothing to do; dropping it cancels it.
+    linger_timer: Option<Timeout>,
+    /// Work for the end of the current task.
+    microtasks: VecDeque<Microtask>,
+    /// Runs `microtasks`; created once, passed to `queueMicrotask` whenever work is queued.
+    flush: Option<Closure<dyn FnMut()>>,
+    /// A flush is queued.
+    flush_queued: bool,
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+/// A livepath client: one socket, shared subscriptions, reconnects by itself.
+///
+/// Cloning is cheap and shares the client. Dropping every handle closes the socket.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Client {
+    shared: Shared,
+}
+
+/// A listener registration. Dropping it removes the listener; once dropped, its callback is never
+/// called again.
+#[must_use = "the listener is removed as soon as the Subscription is dropped"]
+pub struct Subscription {
+    shared: Weak<RefCell<Inner>>,
+    listener: ListenerId,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            unlisten(&shared, self.listener);
+        }
+    }
+}
+
+/// An error from the client: the code users match on and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// What programs match on.
+    pub code: ErrorCode,
+    /// What people read.
+    pub message: String,
+}
+
+impl From<Error> for JsValue {
+    fn from(e: Error) -> Self {
+        convert::error(e.code, &e.message)
+    }
+}
+
+fn default_url() -> String {
+    let location = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("location")).unwrap_or(JsValue::UNDEFINED);
+    let get = |k: &str| js_sys::Reflect::get(&location, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
+    let scheme = if get("protocol").as_deref() == Some("https:") { "wss" } else { "ws" };
+    format!("{scheme}://{}/v1/ws", get("host").unwrap_or_else(|| "localhost".into()))
+}
+
+fn parse_path(path: &str) -> Result<Path, Error> {
+    Path::parse(path).map_err(|e| Error { code: ErrorCode::InvalidArgument, message: e.to_string() })
+}
+
+impl Client {
+    /// A client for `options`. Nothing connects until the first listener or write.
+    pub fn new(options: ClientOptions) -> Self {
+        console_error_panic_hook::set_once();
+        let shared = Rc::new(RefCell::new(Inner {
+            core: Core::new(options.core),
+            url: options.url.unwrap_or_else(default_url),
+            socket: None,
+            callbacks: HashMap::new(),
+            writes: HashMap::new(),
+            status_listeners: BTreeMap::new(),
+            next_status_listener: 1,
+            reconnect_timer: None,
+            linger_timer: None,
+            microtasks: VecDeque::new(),
+            flush: None,
+            flush_queued: false,
+        }));
+        let weak = Rc::downgrade(&shared);
+        let flush = Closure::wrap(Box::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                flush_microtasks(&shared);
+            }
+        }) as Box<dyn FnMut()>);
+        shared.borrow_mut().flush = Some(flush);
+        Self { shared }
+    }
+
+    /// Calls `callback` with the current snapshot of `path` and every change after, until the returned
+    /// [`Subscription`] is dropped. An invalid path is an `invalid-argument` error.
+    pub fn on_snapshot(&self, path: &str, callback: impl FnMut(&JsValue) + 'static) -> Result<Subscription, Error> {
+        self.listen(path, Callback::Rust(Rc::new(RefCell::new(callback))))
+    }
+
+    fn listen(&self, path: &str, callback: Callback) -> Result<Subscription, Error> {
+        let path = parse_path(path)?;
+        self.ensure_open()?;
+        let (listener, actions) = {
+            let mut inner = self.shared.borrow_mut();
+            let (listener, actions) = inner.core.listen(&path);
+            inner.callbacks.insert(listener, callback);
+            (listener, actions)
+        };
+        perform(&self.shared, actions);
+        Ok(Subscription { shared: Rc::downgrade(&self.shared), listener })
+    }
+
+    fn ensure_open(&self) -> Result<(), Error> {
+        if self.shared.borrow().core.is_closed() {
+            return Err(Error { code: ErrorCode::FailedPrecondition, message: "the client is closed".into() });
+        }
+        Ok(())
+    }
+
+    /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.
+    fn write(&self, path: &str, op: WriteOp<Data>) -> js_sys::Promise {
+        let path = match parse_path(path) {
+            Ok(path) => path,
+            Err(e) => return js_sys::Promise::reject(&e.into()),
+        };
+        let mut settle = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let key = idempotency_key();
+        let actions = {
+            let mut inner = self.shared.borrow_mut();
+            let (req, actions) = inner.core.write(&path, op, key);
+            if let Some(settle) = settle {
+                inner.writes.insert(req, settle);
+            }
+            actions
+        };
+        perform(&self.shared, actions);
+        promise
+    }
+}
+
+/// A key no other write of any client will use: time, randomness and a counter.
+fn idempotency_key() -> String {
+    thread_local!(static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let n = COUNTER.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    format!("{:x}-{random:x}-{n:x}", js_sys::Date::now() as u64)
+}
+
+fn unlisten(shared: &Shared, listener: ListenerId) {
+    let actions = {
+        let mut inner = shared.borrow_mut();
+        inner.callbacks.remove(&listener);
+        inner.core.unlisten(listener)
+    };
+    perform(shared, actions);
+}
+
+/// Runs `event` on the core and performs the actions it returns.
+fn drive(shared: &Shared, event: impl FnOnce(&mut Core<Data>) -> Vec<Action<Data>>) {
+    let actions = event(&mut shared.borrow_mut().core);
+    perform(shared, actions);
+}
+
+fn on_socket_event(weak: &Weak<RefCell<Inner>>, event: SocketEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    match event {
+        SocketEvent::Open => drive(&shared, Core::opened),
+        SocketEvent::Text(text) => {
+            if let Some(message) = decode::decode(&text) {
+                drive(&shared, |core| core.received(message));
+            }
+        }
+        SocketEvent::Closed => {
+            shared.borrow_mut().socket = None;
+            drive(&shared, |core| core.closed(js_sys::Math::random()));
+        }
+    }
+}
+
+/// Performs actions in order. No `RefCell` borrow is held while JavaScript runs, so callbacks may
+/// call back into the client (unsubscribe, write, close).
+fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
+    for action in actions {
+        match action {
+            Action::Connect => {
+                let weak = Rc::downgrade(shared);
+                let url = shared.borrow().url.clone();
+                match Socket::open(&url, move |event| on_socket_event(&weak, event)) {
+                    Ok(socket) => shared.borrow_mut().socket = Some(socket),
+                    Err(e) => {
+                        web_sys::console::error_2(&"livepath: cannot open a WebSocket:".into(), &e);
+                        drive(shared, |core| core.closed(js_sys::Math::random()));
+                    }
+                }
+            }
+            Action::Send(message) => {
+                if let Some(text) = convert::encode(&message) {
+                    if let Some(socket) = &shared.borrow().socket {
+                        socket.send(&text);
+                    }
+                }
+            }
+            Action::Disconnect => {
+                let mut inner = shared.borrow_mut();
+                let socket = inner.socket.take();
+                inner.reconnect_timer = None;
+                inner.linger_timer = None;
+                drop(inner);
+                drop(socket);
+            }
+            Action::Deliver { listeners, snapshot, later } => {
+                let value = convert::snapshot(&snapshot);
+                if later {
+                    queue(shared, Microtask::Deliver(listeners, value));
+                } else {
+                    deliver(shared, &listeners, &value);
+                }
+            }
+            Action::Fail { listeners, code, message } => {
+                let error = convert::error(code, &message);
+                for listener in listeners {
+                    let callback = shared.borrow_mut().callbacks.remove(&listener);
+                    match callback {
+                        Some(Callback::Js { error: Some(on_error), .. }) => report(on_error.call1(&JsValue::NULL, &error)),
+                        Some(_) => web_sys::console::error_1(&error),
+                        None => {}
+                    }
+                }
+            }
+            Action::Settle { req, result } => {
+                let settle = shared.borrow_mut().writes.remove(&req);
+                if let Some((resolve, reject)) = settle {
+                    let _ = match result {
+                        Ok(version) => resolve.call1(&JsValue::NULL, &convert::version(version)),
+                        Err((code, message)) => reject.call1(&JsValue::NULL, &convert::error(code, &message)),
+                    };
+                }
+            }
+            Action::Status(status) => {
+                let listeners: Vec<Function> = shared.borrow().status_listeners.values().cloned().collect();
+                let value = JsValue::from_str(status.as_str());
+                for f in listeners {
+                    report(f.call1(&JsValue::NULL, &value));
+                }
+            }
+            Action::ArmReconnect(ms) => {
+                let weak = Rc::downgrade(shared);
+                let timer = Timeout::new(ms, move || {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.borrow_mut().reconnect_timer = None;
+                        drive(&shared, Core::reconnect_due);
+                    }
+                });
+                shared.borrow_mut().reconnect_timer = Some(timer);
+            }
+            Action::ArmLinger(ms) => {
+                let weak = Rc::downgrade(shared);
+                let timer = Timeout::new(ms, move || {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.borrow_mut().linger_timer = None;
+                        drive(&shared, Core::linger_expired);
+                    }
+                });
+                shared.borrow_mut().linger_timer = Some(timer);
+            }
+            Action::CancelLinger => shared.borrow_mut().linger_timer = None,
+            Action::ScheduleRelease => queue(shared, Microtask::Release),
+        }
+    }
+}
+
+/// Calls each listener still registered at the moment of its call.
+fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &JsValue) {
+    for listener in listeners {
+        let callback = match shared.borrow().callbacks.get(listener) {
+            Some(Callback::Js { next, .. }) => Callback::Js { next: next.clone(), error: None },
+            Some(Callback::Rust(f)) => Callback::Rust(f.clone()),
+            None => continue,
+        };
+        match callback {
+            Callback::Js { next, .. } => report(next.call1(&JsValue::NULL, snapshot)),
+            Callback::Rust(f) => {
+                if let Ok(mut f) = f.try_borrow_mut() {
+                    f(snapshot);
+                }
+            }
+        }
+    }
+}
+
+/// A callback that threw must not break the client: report it and carry on.
+fn report(result: Result<JsValue, JsValue>) {
+    if let Err(e) = result {
+        web_sys::console::error_2(&"livepath: a callback threw:".into(), &e);
+    }
+}
+
+fn queue(shared: &Shared, task: Microtask) {
+    let mut inner = shared.borrow_mut();
+    inner.microtasks.push_back(task);
+    if !inner.flush_queued {
+        inner.flush_queued = true;
+        if let Some(flush) = &inner.flush {
+            queue_microtask(flush.as_ref().unchecked_ref());
+        }
+    }
+}
+
+fn flush_microtasks(shared: &Shared) {
+    let tasks = {
+        let mut inner = shared.borrow_mut();
+        inner.flush_queued = false;
+        std::mem::take(&mut inner.microtasks)
+    };
+    for task in tasks {
+        match task {
+            Microtask::Deliver(listeners, snapshot) => deliver(shared, &listeners, &snapshot),
+            Microtask::Release => drive(shared, Core::release_unused),
+        }
+    }
+}
+
+/// The JavaScript face of [`Client`].
+#[wasm_bindgen]
+impl Client {
+    /// Listens to a document or collection; returns the function that stops listening.
+    #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
+    pub fn on_snapshot_js(
+        &self,
+        path: &str,
+        #[wasm_bindgen(unchecked_param_type = "(s: Snapshot) => void")] next: Function,
+        #[wasm_bindgen(unchecked_param_type = "(e: LivepathError) => void")] error: Option<Function>,
+    ) -> Result<Function, JsValue> {
+        let subscription = self.listen(path, Callback::Js { next, error })?;
+        Ok(unsubscribe_function(subscription))
+    }
+
+    /// Creates or replaces the document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn set(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> js_sys::Promise {
+        match check_object(&data) {
+            Ok(()) => self.write(path, WriteOp::Set(Data(data))),
+            Err(e) => js_sys::Promise::reject(&e.into()),
+        }
+    }
+
+    /// Merges top-level fields into the existing document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn update(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> js_sys::Promise {
+        match check_object(&data) {
+            Ok(()) => self.write(path, WriteOp::Update(Data(data))),
+            Err(e) => js_sys::Promise::reject(&e.into()),
+        }
+    }
+
+    /// Deletes the document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn delete(&self, path: &str) -> js_sys::Promise {
+        self.write(path, WriteOp::Delete)
+    }
+
+    /// Calls `callback` with the current status now and on every change.
+    #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "Unsubscribe")]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(s: \"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\") => void")]
+        callback: Function,
+    ) -> Function {
+        let (id, status) = {
+            let mut inner = self.shared.borrow_mut();
+            let id = inner.next_status_listener;
+            inner.next_status_listener += 1;
+            inner.status_listeners.insert(id, callback.clone());
+            (id, inner.core.status())
+        };
+        report(callback.call1(&JsValue::NULL, &JsValue::from_str(status.as_str())));
+        let weak = Rc::downgrade(&self.shared);
+        closure_function(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.borrow_mut().status_listeners.remove(&id);
+            }
+        })
+    }
+
+    /// Counts of what the client holds, for leak checks.
+    #[wasm_bindgen(unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\" }")]
+    pub fn stats(&self) -> JsValue {
+        let inner = self.shared.borrow();
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        set("listeners", (inner.core.listener_count() as f64).into());
+        set("subscriptions", (inner.core.subscription_count() as f64).into());
+        set("pendingWrites", (inner.core.pending_write_count() as f64).into());
+        set("socket", inner.socket.as_ref().map_or("none", Socket::state).into());
+        o.into()
+    }
+
+    /// The current connection status.
+    #[wasm_bindgen(getter, unchecked_return_type = "\"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\"")]
+    pub fn status(&self) -> String {
+        self.shared.borrow().core.status().as_str().to_owned()
+    }
+
+    /// Ends everything: the socket closes, pending writes reject, later calls fail with
+    /// `failed-precondition`.
+    pub fn close(&self) {
+        let actions = self.shared.borrow_mut().core.close();
+        perform(&self.shared, actions);
+        let mut inner = self.shared.borrow_mut();
+        inner.callbacks.clear();
+        inner.microtasks.clear();
+    }
+}
+
+fn check_object(data: &JsValue) -> Result<(), Error> {
+    if data.is_object() && !js_sys::Array::is_array(data) {
+        Ok(())
+    } else {
+        Err(Error { code: ErrorCode::InvalidArgument, message: "data must be a plain object".into() })
+    }
+}
+
+/// Wraps a Rust closure as a JS function. The closure is handed to the JS garbage collector
+/// (`into_js_value`), which frees it once the function is unreachable: nothing is leaked.
+fn closure_function(f: impl FnMut() + 'static) -> Function {
+    Closure::wrap(Box::new(f) as Box<dyn FnMut()>).into_js_value().unchecked_into()
+}
+
+/// The idempotent unsubscribe function handed to JavaScript: the first call drops the subscription.
+pub(crate) fn unsubscribe_function(subscription: Subscription) -> Function {
+    let mut subscription = Some(subscription);
+    closure_function(move || drop(subscription.take()))
+}
+

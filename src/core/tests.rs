@@ -1,0 +1,272 @@
+//! The client's behaviour as a state machine: events in, actions out.
+
+use livepath_protocol::{Change, ChangeType, ClientMessage, DocEntry, ErrorCode, Path, ServerMessage};
+
+use super::*;
+
+type A = Action<&'static str>;
+
+fn path(p: &str) -> Path {
+    Path::parse(p).unwrap()
+}
+
+fn core() -> Core<&'static str> {
+    Core::new(CoreOptions::default())
+}
+
+fn open_core() -> Core<&'static str> {
+    let mut c = core();
+    let (l, _) = c.listen(&path("warmup/doc"));
+    c.opened();
+    c.unlisten(l);
+    c.release_unused();
+    c.linger_expired();
+    let (_, actions) = c.listen(&path("warmup/doc2"));
+    assert!(actions.contains(&A::Connect));
+    c.opened();
+    c
+}
+
+fn sends(actions: &[A]) -> Vec<ClientMessage<&'static str>> {
+    actions.iter().filter_map(|a| if let A::Send(m) = a { Some(m.clone()) } else { None }).collect()
+}
+
+/// The wire id of the subscribe among `actions`.
+fn sub_id(actions: &[A]) -> u64 {
+    match sends(actions).first() {
+        Some(ClientMessage::Subscribe { id, .. }) => *id,
+        other => panic!("expected a subscribe, got {other:?}"),
+    }
+}
+
+fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> ServerMessage<&'static str> {
+    ServerMessage::Snapshot { id, path: String::new(), version, exists: data.is_some(), data }
+}
+
+fn delivered(actions: &[A]) -> Vec<(Vec<ListenerId>, Snapshot<&'static str>)> {
+    actions
+        .iter()
+        .filter_map(|a| if let A::Deliver { listeners, snapshot, .. } = a { Some((listeners.clone(), snapshot.clone())) } else { None })
+        .collect()
+}
+
+#[test]
+fn the_first_listener_opens_the_socket_and_subscribes_once_it_is_open() {
+    let mut c = core();
+    let (_, actions) = c.listen(&path("rooms/r1"));
+    assert_eq!(actions, [A::Status(Status::Connecting), A::Connect]);
+    let actions = c.opened();
+    assert_eq!(actions[0], A::Status(Status::Open));
+    assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "rooms/r1".into(), since: None }]);
+}
+
+#[test]
+fn listeners_on_one_path_share_one_subscription_and_a_late_one_gets_the_cached_snapshot() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("rooms/r1"));
+    let id = sub_id(&actions);
+    let actions = c.received(snapshot(id, 3, Some("v3")));
+    assert_eq!(delivered(&actions)[0].0, [a]);
+    let (b, actions) = c.listen(&path("rooms/r1"));
+    assert!(sends(&actions).is_empty(), "no second subscribe");
+    match &actions[..] {
+        [A::Deliver { listeners, later: true, snapshot: Snapshot::Document { state, from_cache: false, .. } }] => {
+            assert_eq!(listeners, &[b]);
+            assert_eq!(state.data, Some("v3"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.subscription_count(), 2); // warmup/doc2 and rooms/r1
+}
+
+#[test]
+fn unsubscribe_then_resubscribe_in_the_same_task_sends_one_subscribe_and_no_unsubscribe() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("c/d"));
+    assert_eq!(sends(&actions).len(), 1);
+    assert_eq!(c.unlisten(a), [A::ScheduleRelease]);
+    let (_, actions) = c.listen(&path("c/d"));
+    assert!(sends(&actions).is_empty());
+    assert!(sends(&c.release_unused()).is_empty(), "the path has a listener again");
+}
+
+#[test]
+fn the_last_listener_leaving_releases_the_subscription_then_the_socket_after_the_linger() {
+    let mut c = core();
+    let (a, _) = c.listen(&path("c/d"));
+    c.opened();
+    assert!(c.unlisten(a).contains(&A::ScheduleRelease));
+    assert!(c.unlisten(a).is_empty(), "unlisten is idempotent");
+    let actions = c.release_unused();
+    assert_eq!(sends(&actions), [ClientMessage::Unsubscribe { id: 1 }]);
+    assert!(actions.contains(&A::ArmLinger(10_000)));
+    let (_, actions) = c.listen(&path("c/e"));
+    assert!(actions.contains(&A::CancelLinger), "a listener within the linger reuses the socket");
+    assert!(!actions.contains(&A::Connect));
+}
+
+#[test]
+fn the_linger_expiring_closes_the_socket() {
+    let mut c = core();
+    let (a, _) = c.listen(&path("c/d"));
+    c.opened();
+    c.unlisten(a);
+    c.release_unused();
+    assert_eq!(c.linger_expired(), [A::Status(Status::Idle), A::Disconnect]);
+    assert_eq!(c.status(), Status::Idle);
+}
+
+#[test]
+fn snapshots_for_a_released_subscription_are_dropped() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.unlisten(a);
+    c.release_unused();
+    assert!(c.received(snapshot(id, 5, Some("late"))).is_empty());
+}
+
+#[test]
+fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
+    let mut c = core();
+    let (_, _) = c.listen(&path("c/d"));
+    c.opened();
+    c.received(snapshot(1, 7, Some("v7")));
+    let actions = c.closed(1.0);
+    assert_eq!(actions, [A::Status(Status::Reconnecting), A::ArmReconnect(500)]);
+    assert_eq!(c.reconnect_due(), [A::Connect]);
+    assert_eq!(c.closed(1.0), [A::ArmReconnect(1000)], "the next attempt waits longer");
+    c.reconnect_due();
+    let actions = c.opened();
+    assert_eq!(actions[0], A::Status(Status::Open));
+    assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) }]);
+    assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)], "success reset the backoff");
+}
+
+#[test]
+fn a_resumed_path_that_did_not_change_causes_no_callback_and_one_that_did_causes_one() {
+    let mut c = core();
+    c.listen(&path("c/d"));
+    c.opened();
+    c.received(snapshot(1, 7, Some("v7")));
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    assert!(c.received(ServerMessage::Unchanged { id: 1, version: 7 }).is_empty());
+    assert!(c.received(snapshot(1, 7, Some("v7"))).is_empty(), "a repeated version is not delivered twice");
+    assert_eq!(delivered(&c.received(snapshot(1, 9, Some("v9")))).len(), 1);
+}
+
+#[test]
+fn while_reconnecting_a_new_listener_gets_the_cached_snapshot_marked_from_cache() {
+    let mut c = core();
+    c.listen(&path("c/d"));
+    c.opened();
+    c.received(snapshot(1, 7, Some("v7")));
+    c.closed(0.0);
+    let (_, actions) = c.listen(&path("c/d"));
+    match &delivered(&actions)[0].1 {
+        Snapshot::Document { from_cache, .. } => assert!(from_cache),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_after_a_drop() {
+    let mut c = core();
+    let (w1, actions) = c.write(&path("c/d"), WriteOp::Set("one"), "k1".into());
+    assert!(actions.contains(&A::Connect));
+    let (w2, _) = c.write(&path("c/d"), WriteOp::Delete, "k2".into());
+    let sent = sends(&c.opened());
+    assert_eq!(
+        sent,
+        [
+            ClientMessage::Set { req: w1, path: "c/d".into(), data: "one", key: Some("k1".into()) },
+            ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) },
+        ]
+    );
+    assert_eq!(c.received(ServerMessage::Ack { req: w1, version: 4 }), [A::Settle { req: w1, result: Ok(4) }]);
+    c.closed(0.0);
+    c.reconnect_due();
+    let resent = sends(&c.opened());
+    assert_eq!(resent, [ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) }]);
+    assert_eq!(c.pending_write_count(), 1);
+}
+
+#[test]
+fn a_rejected_write_settles_with_the_servers_code() {
+    let mut c = open_core();
+    let (w, _) = c.write(&path("c/d"), WriteOp::Update("x"), "k".into());
+    let actions = c.received(ServerMessage::Error {
+        id: None,
+        req: Some(w),
+        code: ErrorCode::NotFound,
+        message: "document c/d does not exist".into(),
+    });
+    assert_eq!(actions[0], A::Settle { req: w, result: Err((ErrorCode::NotFound, "document c/d does not exist".into())) });
+}
+
+#[test]
+fn writes_past_the_pending_limit_fail_at_once() {
+    let mut c = Core::new(CoreOptions { max_pending_writes: 1, ..CoreOptions::default() });
+    c.write(&path("c/d"), WriteOp::Set("a"), "k1".into());
+    let (w, actions) = c.write(&path("c/d"), WriteOp::Set("b"), "k2".into());
+    assert!(matches!(&actions[..], [A::Settle { req, result: Err((ErrorCode::ResourceExhausted, _)) }] if *req == w));
+}
+
+#[test]
+fn a_subscription_error_fails_its_listeners_and_removes_them() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    let (b, _) = c.listen(&path("c/d"));
+    let before = c.listener_count();
+    let actions = c.received(ServerMessage::Error {
+        id: Some(id),
+        req: None,
+        code: ErrorCode::PermissionDenied,
+        message: "no".into(),
+    });
+    assert_eq!(actions[0], A::Fail { listeners: vec![a, b], code: ErrorCode::PermissionDenied, message: "no".into() });
+    assert_eq!(c.listener_count(), before - 2);
+    assert!(c.unlisten(a).is_empty());
+}
+
+#[test]
+fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("rooms"));
+    let id = sub_id(&actions);
+    let full = ServerMessage::Collection {
+        id,
+        path: "rooms".into(),
+        version: 2,
+        docs: vec![DocEntry { id: "a".into(), version: 1, data: "A" }, DocEntry { id: "c".into(), version: 2, data: "C" }],
+    };
+    let first = delivered(&c.received(full));
+    assert_eq!(first[0].0, [a]);
+    let delta = ServerMessage::Changes {
+        id,
+        version: 3,
+        changes: vec![Change { kind: ChangeType::Added, id: "b".into(), version: 3, data: Some("B") }],
+    };
+    match &delivered(&c.received(delta))[0].1 {
+        Snapshot::Collection { docs, changes, version, .. } => {
+            assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+            assert_eq!((changes[0].kind, changes[0].old_index, changes[0].new_index), (ChangeKind::Added, -1, 1));
+            assert_eq!(*version, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn close_fails_pending_writes_and_later_writes() {
+    let mut c = core();
+    let (w, _) = c.write(&path("c/d"), WriteOp::Set("a"), "k".into());
+    let actions = c.close();
+    assert!(matches!(&actions[0], A::Settle { req, result: Err((ErrorCode::FailedPrecondition, _)) } if *req == w));
+    assert!(actions.contains(&A::Status(Status::Closed)));
+    let (_, actions) = c.write(&path("c/d"), WriteOp::Set("b"), "k2".into());
+    assert!(matches!(&actions[0], A::Settle { result: Err((ErrorCode::FailedPrecondition, _)), .. }));
+}

@@ -19,6 +19,7 @@ use crate::{
         socket::{Socket, SocketEvent},
     },
     core::{Action, Core, CoreOptions, ListenerId, WriteId, WriteOp},
+    js::{ErrorCallback, SnapshotCallback},
 };
 
 #[wasm_bindgen]
@@ -403,9 +404,10 @@ impl Client {
     pub fn on_snapshot_js(
         &self,
         path: &str,
-        #[wasm_bindgen(unchecked_param_type = "(s: Snapshot) => void")] next: Function,
-        #[wasm_bindgen(unchecked_param_type = "(e: LivepathError) => void")] error: Option<Function>,
+        next: SnapshotCallback,
+        error: Option<ErrorCallback>,
     ) -> Result<Function, JsValue> {
+        let (next, error) = (next.unchecked_into(), error.map(JsCast::unchecked_into));
         let subscription = self.listen(path, Callback::Js { next, error })?;
         Ok(unsubscribe_function(subscription))
     }

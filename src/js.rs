@@ -13,6 +13,8 @@ use crate::{
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Unsubscribe = () => void;
+export type SnapshotCallback = (s: Snapshot) => void;
+export type ErrorCallback = (e: LivepathError) => void;
 
 export interface ClientOptions {
   /** ws(s)://…/v1/ws; default: /v1/ws on the page's own origin. */
@@ -50,6 +52,16 @@ export type ErrorCode = "invalid-argument" | "not-found" | "permission-denied" |
 /** A real `Error` object. */
 export interface LivepathError extends Error { name: "LivepathError"; code: ErrorCode; }
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `(s: Snapshot) => void`.
+    #[wasm_bindgen(typescript_type = "SnapshotCallback")]
+    pub type SnapshotCallback;
+    /// `(e: LivepathError) => void`.
+    #[wasm_bindgen(typescript_type = "ErrorCallback")]
+    pub type ErrorCallback;
+}
 
 thread_local! {
     /// The client behind the free `onSnapshot`: set by `init`, or made on first use.
@@ -102,18 +114,14 @@ pub fn init(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsV
 
 /// Listens to a document or collection with the default client; returns the function that stops.
 #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
-pub fn on_snapshot(
-    path: &str,
-    #[wasm_bindgen(unchecked_param_type = "(s: Snapshot) => void")] next: Function,
-    #[wasm_bindgen(unchecked_param_type = "(e: LivepathError) => void")] error: Option<Function>,
-) -> Result<Function, JsValue> {
+pub fn on_snapshot(path: &str, next: SnapshotCallback, error: Option<ErrorCallback>) -> Result<Function, JsValue> {
     let client = DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| Client::new(ClientOptions::default())).clone());
     client.on_snapshot_js(path, next, error)
 }
 
 /// Whether `e` is a `LivepathError`.
 #[wasm_bindgen(js_name = isLivepathError, unchecked_return_type = "e is LivepathError")]
-pub fn is_livepath_error(e: JsValue) -> bool {
+pub fn is_livepath_error(#[wasm_bindgen(unchecked_param_type = "unknown")] e: JsValue) -> bool {
     e.dyn_ref::<js_sys::Error>().is_some_and(|e| {
         e.name() == "LivepathError" && Reflect::get(e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string())
     })

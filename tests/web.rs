@@ -105,7 +105,7 @@ async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_uns
     let client = livepath::connect(options());
 
     let listener = Recorder::new();
-    let unsubscribe = client.on_snapshot_js(&path, listener.function.clone(), None).unwrap();
+    let unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("kind"), "document");
     assert_eq!(listener.last("exists"), true);
@@ -119,7 +119,7 @@ async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_uns
 
     // A second listener on the same path sees what the first would have seen.
     let observer = Recorder::new();
-    let _keep = client.on_snapshot_js(&path, observer.function.clone(), None).unwrap();
+    let _keep = client.on_snapshot_js(&path, observer.function.clone().unchecked_into(), None).unwrap();
     wait_until("the cached snapshot", || observer.len() == 1).await;
 
     unsubscribe.call0(&JsValue::NULL).unwrap();
@@ -136,7 +136,7 @@ async fn a_missing_document_reports_exists_false_then_appears() {
     let path = unique("docs");
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone(), None).unwrap();
+    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("exists"), false);
     assert!(listener.last("data").is_null());
@@ -151,7 +151,7 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
     let path = unique("docs");
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone(), None).unwrap();
+    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
     let data = js_sys::JSON::parse(r#"{"title":"from the client"}"#).unwrap();
     let result = JsFuture::from(client.set(&path, data)).await.unwrap();
     let version = get(&result, "version").as_f64().unwrap();
@@ -171,7 +171,7 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
 fn an_invalid_path_throws_a_livepath_error_at_once() {
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let error = client.on_snapshot_js("rooms//r1", listener.function.clone(), None).unwrap_err();
+    let error = client.on_snapshot_js("rooms//r1", listener.function.clone().unchecked_into(), None).unwrap_err();
     assert!(error.is_instance_of::<js_sys::Error>());
     assert!(livepath::is_livepath_error(error.clone()));
     assert_eq!(get(&error, "name"), "LivepathError");
@@ -187,7 +187,7 @@ async fn collections_list_documents_in_id_order_with_changes() {
     put(&format!("{collection}/a"), r#"{"n":1}"#).await;
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&collection, listener.function.clone(), None).unwrap();
+    let _unsubscribe = client.on_snapshot_js(&collection, listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the listing", || listener.len() == 1).await;
     assert_eq!(listener.last("kind"), "collection");
     assert_eq!(listener.last("docs.0.id"), "a");
@@ -207,7 +207,7 @@ async fn the_free_on_snapshot_uses_the_client_configured_by_init() {
     put(&path, r#"{"via":"init"}"#).await;
     livepath::init(options());
     let listener = Recorder::new();
-    let unsubscribe = livepath::on_snapshot(&path, listener.function.clone(), None).unwrap();
+    let unsubscribe = livepath::on_snapshot(&path, listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("data.via"), "init");
     unsubscribe.call0(&JsValue::NULL).unwrap();

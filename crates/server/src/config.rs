@@ -35,6 +35,10 @@ pub struct Config {
     /// Frames queued per connection before pending snapshots coalesce to the latest.
     #[arg(long, default_value_t = 256)]
     pub outbox_frames: usize,
+    /// Adds `POST /v1/_faults/drop-connections` (cuts every socket without a close frame) for
+    /// reconnect tests. Refused unless the listen address is loopback.
+    #[arg(long)]
+    pub fault_injection: bool,
 }
 
 impl Default for Config {

@@ -2,7 +2,8 @@
 //! connection's [`Outbox`] and keeps the link alive.
 //!
 //! Close codes the server sends: 1001 (shutting down), 1003 (a binary frame), 1009 (a frame over
-//! `--max-frame-bytes`), 4408 (no frame from the client for two heartbeats).
+//! `--max-frame-bytes`), 4408 (no frame from the client for two heartbeats). The `drop-connections`
+//! fault cuts the socket with no close frame at all.
 
 use std::{
     collections::HashMap,
@@ -23,9 +24,21 @@ use crate::{
     ApiError, Db,
     http::AppState,
     hub::{Subscriber, encode},
+    metrics::{Metrics, inc},
     outbox::{CloseReason, Next, Outbox},
     store::Mutation,
 };
+
+/// Why the read loop ended.
+#[derive(Debug)]
+enum End {
+    /// The client closed or vanished.
+    Gone,
+    /// Close with this code and reason.
+    Close(CloseReason),
+    /// The `drop-connections` fault: no close frame.
+    Cut,
+}
 
 /// Connection ids, unique for the process's lifetime.
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -35,7 +48,9 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePermit) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(1));
-    let outbox = Arc::new(Outbox::new(state.config.outbox_frames));
+    let metrics = state.db.metrics().clone();
+    inc(&metrics.connections);
+    let outbox = Arc::new(Outbox::new(state.config.outbox_frames, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     outbox.push(encode(&ServerMessage::<()>::Welcome {
         session: format!("s-{started:x}-{conn:x}"),
@@ -45,22 +60,29 @@ pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePer
     tracing::debug!(conn, "connected");
 
     let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, outbox.clone(), heartbeat));
+    let writer = tokio::spawn(write_loop(sink, outbox.clone(), heartbeat, metrics.clone()));
     let mut session = Session {
         conn,
         db: state.db.clone(),
         outbox: outbox.clone(),
         subscriptions: HashMap::new(),
         max_subscriptions: state.config.max_subscriptions,
+        metrics: metrics.clone(),
     };
-    let end = session.read_loop(stream, heartbeat, state.shutdown.clone()).await;
+    let end = session.read_loop(stream, heartbeat, state.shutdown.clone(), state.cuts.subscribe()).await;
     session.release_all();
     tracing::debug!(conn, ?end, "disconnected");
-    outbox.close(end);
-    // Let the writer flush what is queued and the close frame; a peer that reads nothing gets 5 s.
-    if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
-        tracing::debug!(conn, "writer did not finish; dropping the socket");
+    match end {
+        End::Cut => writer.abort(),
+        End::Gone | End::Close(_) => {
+            outbox.close(if let End::Close(reason) = end { Some(reason) } else { None });
+            // Let the writer flush what is queued and the close frame; a peer that reads nothing gets 5 s.
+            if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
+                tracing::debug!(conn, "writer did not finish; dropping the socket");
+            }
+        }
     }
+    metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     drop(permit);
     drop(state.done);
 }
@@ -76,16 +98,19 @@ struct Session {
     subscriptions: HashMap<u64, Path>,
     /// `--max-subscriptions`.
     max_subscriptions: usize,
+    /// Counters.
+    metrics: Arc<Metrics>,
 }
 
 impl Session {
-    /// Reads until the client leaves (`None`) or the connection must close with a reason.
+    /// Reads until the client leaves, the connection must close, or a fault cuts it.
     async fn read_loop(
         &mut self,
         mut stream: futures_util::stream::SplitStream<WebSocket>,
         heartbeat: Duration,
         shutdown: watch::Receiver<bool>,
-    ) -> Option<CloseReason> {
+        mut cuts: watch::Receiver<u64>,
+    ) -> End {
         let mut last_heard = Instant::now();
         let mut check = tokio::time::interval(heartbeat);
         let mut shutdown = shutdown;
@@ -97,33 +122,38 @@ impl Session {
             tokio::select! {
                 message = stream.next() => {
                     let message = match message {
-                        None => return None,
+                        None => return End::Gone,
                         Some(Ok(message)) => message,
                         Some(Err(e)) => return too_big(e),
                     };
                     last_heard = Instant::now();
                     match message {
-                        Message::Text(text) => self.handle(text.as_str()).await,
+                        Message::Text(text) => {
+                            inc(&self.metrics.frames_in);
+                            self.handle(text.as_str()).await;
+                        }
                         Message::Binary(_) => {
-                            return Some((1003, "binary frames are not supported: send JSON text".into()));
+                            return End::Close((1003, "binary frames are not supported: send JSON text".into()));
                         }
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => return None,
+                        Message::Close(_) => return End::Gone,
                     }
                 }
                 _ = check.tick() => {
                     if last_heard.elapsed() > 2 * heartbeat {
-                        return Some((4408, "no frame from the client for two heartbeats".into()));
+                        return End::Close((4408, "no frame from the client for two heartbeats".into()));
                     }
                 }
                 _ = &mut stopping => {
-                    return Some((1001, "server shutting down".into()));
+                    return End::Close((1001, "server shutting down".into()));
                 }
+                _ = cuts.changed() => return End::Cut,
             }
         }
     }
 
     fn send_error(&self, id: Option<u64>, req: Option<u64>, error: ApiError) {
+        inc(&self.metrics.errors);
         self.outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
     }
 
@@ -217,16 +247,21 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// A read error: an oversized frame closes with 1009; anything else means the peer is gone.
-fn too_big(error: axum::Error) -> Option<CloseReason> {
+fn too_big(error: axum::Error) -> End {
     match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => Some((1009, "frame too large".into())),
-        _ => None,
+        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => End::Close((1009, "frame too large".into())),
+        _ => End::Gone,
     }
 }
 
 /// Writes queued frames; sends `{"type":"ping"}` after a heartbeat without other frames, and a
 /// WebSocket Ping every heartbeat (browsers answer those even in throttled background tabs).
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>, heartbeat: Duration) {
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    outbox: Arc<Outbox>,
+    heartbeat: Duration,
+    metrics: Arc<Metrics>,
+) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_sent = Instant::now();
     loop {
@@ -236,6 +271,7 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
+                    inc(&metrics.frames_out);
                     last_sent = Instant::now();
                 }
                 Next::Close(reason) => {

@@ -4,12 +4,13 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use livepath_protocol::{DocEntry, Path, PathKind, ServerMessage};
+use livepath_protocol::{Change, ChangeType, Path, PathKind, ServerMessage};
 use serde_json::value::RawValue;
 
 use crate::{
     ApiError, Config,
-    hub::{Hub, Subscriber, encode},
+    hub::{Hub, Subscriber, collection_frame, encode},
+    metrics::{Metrics, inc},
     store::{Listing, Mutation, Store, StoredDoc, sqlite::SqliteStore},
 };
 
@@ -25,6 +26,8 @@ struct Shared {
     store: Mutex<Box<dyn Store>>,
     /// The subscribers.
     hub: Mutex<Hub>,
+    /// Counters for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 /// What a read of a path found.
@@ -56,6 +59,7 @@ impl Db {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
                 hub: Mutex::new(Hub::default()),
+                metrics: Arc::default(),
             }),
         })
     }
@@ -76,7 +80,9 @@ impl Db {
             let mut store = lock(&shared.store);
             let committed = store.write(path.as_str(), &mutation, key.as_deref())?;
             if !committed.replayed {
-                lock(&shared.hub).publish(&path, &committed);
+                inc(&shared.metrics.writes);
+                let mut listing = |collection: &Path| store.list(collection.as_str()).ok();
+                lock(&shared.hub).publish(&path, &committed, &mut listing);
             }
             Ok(committed.version)
         })
@@ -96,12 +102,15 @@ impl Db {
         .await
     }
 
-    /// Registers `subscriber` on `path` and queues its first frame: the current state, or `unchanged`
-    /// when `since` is already current.
+    /// Registers `subscriber` on `path` and queues its first frame: the current state, `unchanged` when
+    /// `since` is already current, or for a collection the `changes` since then. A `since` beyond the
+    /// store's last version (the client saw another database) gets the full state.
     pub async fn subscribe(&self, subscriber: Subscriber, path: Path, since: Option<u64>) -> Result<(), ApiError> {
         self.blocking(move |shared| {
             let mut store = lock(&shared.store);
             let id = subscriber.id;
+            let current = store.current_version()?;
+            let since = since.filter(|since| *since <= current);
             match path.kind() {
                 PathKind::Document => {
                     let doc = store.get(path.as_str())?;
@@ -121,23 +130,31 @@ impl Db {
                     subscriber.outbox.push_snapshot(id, frame);
                 }
                 PathKind::Collection => {
-                    let listing = store.list(path.as_str())?;
-                    let frame = if since.is_some_and(|since| since >= listing.version) {
-                        encode(&ServerMessage::<()>::Unchanged { id, version: listing.version })
-                    } else {
-                        let docs = listing
-                            .docs
-                            .into_iter()
-                            .filter_map(|d| Some(DocEntry { id: d.id, version: d.version, data: raw(&d.data)? }))
-                            .collect();
-                        encode(&ServerMessage::Collection {
-                            id,
-                            path: path.as_str().to_owned(),
-                            version: listing.version,
-                            docs,
-                        })
+                    let frame = match since {
+                        Some(since) => {
+                            let changed = store.changes_since(path.as_str(), since)?;
+                            if changed.is_empty() {
+                                encode(&ServerMessage::<()>::Unchanged { id, version: since })
+                            } else {
+                                let version = changed.iter().map(|c| c.version).max().unwrap_or(since);
+                                let changes = changed
+                                    .into_iter()
+                                    .map(|c| {
+                                        let kind = match (&c.data, c.created > since) {
+                                            (None, _) => ChangeType::Removed,
+                                            (Some(_), true) => ChangeType::Added,
+                                            (Some(_), false) => ChangeType::Modified,
+                                        };
+                                        let data = c.data.as_deref().and_then(raw);
+                                        Change { kind, id: c.id, version: c.version, data }
+                                    })
+                                    .collect();
+                                encode(&ServerMessage::Changes { id, version, changes })
+                            }
+                        }
+                        None => collection_frame(id, &path, &store.list(path.as_str())?),
                     };
-                    subscriber.outbox.push(frame);
+                    subscriber.outbox.push_delta(id, frame, || None);
                 }
             }
             lock(&shared.hub).add(&path, subscriber);
@@ -154,6 +171,11 @@ impl Db {
     /// Live subscriptions on the server.
     pub fn subscriptions(&self) -> usize {
         lock(&self.shared.hub).len()
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
     }
 }
 

@@ -11,7 +11,7 @@ use axum::{
     extract::{DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use livepath_protocol::{ErrorCode, SUBPROTOCOL};
 use serde_json::{Value, json, value::RawValue};
@@ -37,6 +37,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Held by every connection task; `run` waits until all are dropped.
     pub done: mpsc::Sender<()>,
+    /// Bumped by the `drop-connections` fault; every connection watching it cuts its socket.
+    pub cuts: Arc<watch::Sender<u64>>,
 }
 
 /// The whole HTTP surface.
@@ -47,10 +49,15 @@ pub fn router(state: AppState) -> Router {
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
     // Room for a maximal document plus JSON escaping; the store enforces the exact limit.
     let body_limit = state.config.max_document_bytes.saturating_mul(2).max(1024);
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/ws", get(websocket))
         .route("/v1/docs/{*path}", get(get_doc).put(put_doc).patch(patch_doc).delete(delete_doc))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics));
+    if state.config.fault_injection {
+        router = router.route("/v1/_faults/drop-connections", post(drop_connections));
+    }
+    router
         .layer(cors)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -85,6 +92,21 @@ async fn websocket(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| connection::serve(socket, state, permit))
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.db.metrics().render(state.db.subscriptions());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// `POST /v1/_faults/drop-connections` (only with `--fault-injection`): cuts every WebSocket without
+/// a close frame, as a network failure would.
+async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
+    let open = state.db.metrics().connections.load(std::sync::atomic::Ordering::Relaxed);
+    state.cuts.send_modify(|n| *n += 1);
+    tracing::warn!("fault injection: cutting {open} connections");
+    Json(json!({ "dropped": open }))
 }
 
 /// `GET`: a document (404 if absent or deleted), or a collection's documents ordered by id.

@@ -2,10 +2,13 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use livepath_protocol::{Change, ChangeType, Path, ServerMessage};
+use livepath_protocol::{Change, ChangeType, DocEntry, Path, ServerMessage};
 use serde_json::value::RawValue;
 
-use crate::{outbox::Outbox, store::Committed};
+use crate::{
+    outbox::Outbox,
+    store::{Committed, Listing},
+};
 
 /// One subscription of one connection.
 #[derive(Debug, Clone)]
@@ -52,8 +55,9 @@ impl Hub {
     }
 
     /// Queues the frames `committed` (a write to the document at `path`) causes: a snapshot for the
-    /// document's subscribers and a one-change delta for its collection's.
-    pub fn publish(&self, path: &Path, committed: &Committed) {
+    /// document's subscribers and a one-change delta for its collection's. `listing` reads a
+    /// collection, for subscribers so far behind that their deltas collapse into a full listing.
+    pub fn publish(&self, path: &Path, committed: &Committed, listing: &mut dyn FnMut(&Path) -> Option<Listing>) {
         let data: Option<Box<RawValue>> = committed.data.as_ref().and_then(|text| RawValue::from_string(text.clone()).ok());
         let data = data.as_deref();
         if let Some(subscribers) = self.paths.get(path.as_str()) {
@@ -76,16 +80,30 @@ impl Hub {
         };
         let Some(collection) = path.parent() else { return };
         if let Some(subscribers) = self.paths.get(collection.as_str()) {
+            let mut full: Option<Option<Listing>> = None; // read at most once, and only if needed
             for s in subscribers {
                 let frame = ServerMessage::Changes {
                     id: s.id,
                     version: committed.version,
                     changes: vec![Change { kind, id: path.id().to_owned(), version: committed.version, data }],
                 };
-                s.outbox.push(encode(&frame));
+                s.outbox.push_delta(s.id, encode(&frame), || {
+                    let listing = full.get_or_insert_with(|| listing(&collection)).as_ref()?;
+                    Some(collection_frame(s.id, &collection, listing))
+                });
             }
         }
     }
+}
+
+/// The `collection` message for subscription `id`.
+pub fn collection_frame(id: u64, path: &Path, listing: &Listing) -> String {
+    let docs = listing
+        .docs
+        .iter()
+        .filter_map(|d| Some(DocEntry { id: d.id.clone(), version: d.version, data: RawValue::from_string(d.data.clone()).ok()? }))
+        .collect();
+    encode(&ServerMessage::Collection { id, path: path.as_str().to_owned(), version: listing.version, docs })
 }
 
 /// Serializes a server message. Our messages always serialize; a failure would be a bug, logged.

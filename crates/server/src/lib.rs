@@ -9,7 +9,9 @@
 //! - `hub`: who is subscribed to which path, and the frames a write sends them.
 //! - `outbox`: each connection's bounded outbound queue; when full, snapshots coalesce to the latest.
 //! - `connection`: one WebSocket session: reads client messages, answers, and runs the heartbeat.
-//! - `http`: the router: `GET /v1/ws`, the `/v1/docs/{path}` REST API, `/healthz`.
+//! - `http`: the router: `GET /v1/ws`, the `/v1/docs/{path}` REST API, `/healthz`, `/metrics`, and
+//!   with `--fault-injection` `POST /v1/_faults/drop-connections`.
+//! - `metrics`: the counters behind `/metrics`.
 //! - `error`: [`ApiError`], an [`livepath_protocol::ErrorCode`] with a message, for both WebSocket and HTTP.
 //!
 //! `bin/main.rs`-style entry: `src/main.rs` only parses flags and calls [`run`].
@@ -20,6 +22,7 @@ mod db;
 mod error;
 mod http;
 mod hub;
+mod metrics;
 mod outbox;
 pub mod store;
 
@@ -41,6 +44,9 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if config.fault_injection && !listener.local_addr()?.ip().is_loopback() {
+        return Err("--fault-injection is refused unless the listen address is loopback".into());
+    }
     let db = Db::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Every connection task holds a clone of `done_tx`; `recv` returns `None` once all have ended.
@@ -51,6 +57,7 @@ pub async fn run(
         connections: Arc::new(Semaphore::new(0)),
         shutdown: shutdown_rx,
         done: done_tx,
+        cuts: Arc::new(watch::channel(0).0),
     };
     state.connections.add_permits(state.config.max_connections);
     let app = http::router(state);

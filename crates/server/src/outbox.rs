@@ -8,10 +8,12 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use tokio::sync::Notify;
+
+use crate::metrics::{Metrics, inc};
 
 /// A close frame to send once the queue has drained: code and reason.
 pub type CloseReason = (u16, String);
@@ -35,6 +37,8 @@ pub struct Outbox {
     ready: Notify,
     /// Frames past which snapshots coalesce.
     capacity: usize,
+    /// Where coalescing is counted (`queue_overflows`).
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -49,8 +53,8 @@ struct State {
 
 impl Outbox {
     /// An empty outbox that coalesces past `capacity` frames.
-    pub fn new(capacity: usize) -> Self {
-        Self { state: Mutex::new(State::default()), ready: Notify::new(), capacity: capacity.max(1) }
+    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
+        Self { state: Mutex::new(State::default()), ready: Notify::new(), capacity: capacity.max(1), metrics }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -79,7 +83,32 @@ impl Outbox {
             if let Some(waiting) = state.queue.iter_mut().find(|(s, _)| *s == Some(sub)) {
                 waiting.1 = frame;
                 state.coalesced += 1;
+                inc(&self.metrics.queue_overflows);
                 return;
+            }
+        }
+        state.queue.push_back((Some(sub), frame));
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// Queues a collection delta for subscription `sub`. Deltas cannot replace each other, so past
+    /// capacity, when `sub` already has frames waiting, they are all replaced by one full listing from
+    /// `full` (the subscriber's view catches up in one step; nothing is lost).
+    pub fn push_delta(&self, sub: u64, frame: String, full: impl FnOnce() -> Option<String>) {
+        let mut state = self.state();
+        if state.close.is_some() {
+            return;
+        }
+        let mut frame = frame;
+        if state.queue.len() >= self.capacity && state.queue.iter().any(|(s, _)| *s == Some(sub)) {
+            if let Some(listing) = full() {
+                let before = state.queue.len();
+                state.queue.retain(|(s, _)| *s != Some(sub));
+                let replaced = (before - state.queue.len()) as u64;
+                state.coalesced += replaced;
+                self.metrics.queue_overflows.fetch_add(replaced, std::sync::atomic::Ordering::Relaxed);
+                frame = listing;
             }
         }
         state.queue.push_back((Some(sub), frame));
@@ -130,6 +159,10 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn outbox(capacity: usize) -> Outbox {
+        Outbox::new(capacity, Arc::default())
+    }
+
     async fn drain(outbox: &Outbox) -> Vec<String> {
         outbox.close(None);
         let mut frames = Vec::new();
@@ -141,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn past_capacity_snapshots_coalesce_to_the_latest_per_subscription() {
-        let outbox = Outbox::new(2);
+        let outbox = outbox(2);
         outbox.push_snapshot(1, "s1v1".into());
         outbox.push_snapshot(2, "s2v1".into());
         outbox.push_snapshot(1, "s1v2".into());
@@ -153,7 +186,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_that_must_arrive_are_never_coalesced() {
-        let outbox = Outbox::new(1);
+        let outbox = outbox(1);
         outbox.push_snapshot(1, "s1v1".into());
         outbox.push("ack1".into());
         outbox.push_snapshot(1, "s1v2".into());
@@ -164,7 +197,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscription_that_ends_loses_its_waiting_snapshots() {
-        let outbox = Outbox::new(8);
+        let outbox = outbox(8);
         outbox.push_snapshot(1, "s1".into());
         outbox.push_snapshot(2, "s2".into());
         outbox.forget(1);
@@ -172,8 +205,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_capacity_a_collections_waiting_deltas_become_one_full_listing() {
+        let outbox = outbox(2);
+        outbox.push_delta(7, "d1".into(), || Some("full1".into()));
+        outbox.push("ack".into());
+        outbox.push_delta(7, "d2".into(), || Some("full2".into()));
+        outbox.push_delta(7, "d3".into(), || Some("full3".into()));
+        outbox.push_delta(8, "other".into(), || Some("full-other".into()));
+        assert_eq!(drain(&outbox).await, ["ack", "full3", "other"]);
+        assert_eq!(outbox.metrics.queue_overflows.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
     async fn close_is_sent_after_the_queue_drains_and_later_pushes_are_ignored() {
-        let outbox = Outbox::new(8);
+        let outbox = outbox(8);
         outbox.push("a".into());
         outbox.close(Some((1001, "bye".into())));
         outbox.push("b".into());

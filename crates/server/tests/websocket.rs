@@ -224,3 +224,188 @@ async fn acknowledged_writes_survive_a_restart_on_the_same_data_dir() {
     assert_eq!(status, 200);
     assert_eq!((doc["data"].clone(), doc["version"].as_u64()), (json!({"kept":true}), Some(version)));
 }
+
+#[tokio::test]
+async fn resuming_a_collection_sends_only_what_changed_while_away() {
+    let server = TestServer::memory().await;
+    for id in ["kept", "edited", "gone"] {
+        server.put(&format!("rooms/{id}"), json!({"id": id})).await;
+    }
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"rooms"})).await;
+    let since = c.recv().await["version"].as_u64().unwrap();
+    drop(c);
+    server.put("rooms/edited", json!({"id":"edited","n":2})).await;
+    reqwest::Client::new().delete(server.http("/v1/docs/rooms/gone")).send().await.unwrap();
+    server.put("rooms/new", json!({"id":"new"})).await;
+
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"rooms","since":since})).await;
+    let delta = c.recv().await;
+    assert_eq!(delta["type"], "changes");
+    let changes: Vec<_> = delta["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["type"].as_str().unwrap().to_owned(), c["id"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        changes,
+        [("modified".into(), "edited".into()), ("removed".into(), "gone".into()), ("added".into(), "new".into())]
+    );
+    let version = delta["version"].as_u64().unwrap();
+    c.send(json!({"type":"subscribe","id":2,"path":"rooms","since":version})).await;
+    assert_eq!(c.recv().await, json!({"type":"unchanged","id":2,"version":version}));
+}
+
+#[tokio::test]
+async fn resuming_a_document_deleted_while_away_reports_it_gone() {
+    let server = TestServer::memory().await;
+    let (_, body) = server.put("c/d", json!({"n":1})).await;
+    reqwest::Client::new().delete(server.http("/v1/docs/c/d")).send().await.unwrap();
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d","since":body["version"]})).await;
+    let snapshot = c.recv().await;
+    assert_eq!((snapshot["type"].as_str(), snapshot["exists"].as_bool()), (Some("snapshot"), Some(false)));
+    assert!(snapshot["version"].as_u64() > body["version"].as_u64());
+}
+
+#[tokio::test]
+async fn a_since_from_another_database_gets_the_full_state() {
+    let server = TestServer::memory().await;
+    server.put("c/d", json!({"n":1})).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d","since":1000})).await;
+    assert_eq!(c.recv().await["data"], json!({"n":1}));
+    c.send(json!({"type":"subscribe","id":2,"path":"c","since":1000})).await;
+    assert_eq!(c.recv().await["type"], "collection");
+}
+
+#[tokio::test]
+async fn subscriptions_past_the_limit_get_resource_exhausted_and_the_rest_keep_working() {
+    let server = TestServer::start(Config { max_subscriptions: 2, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    for id in 1..=3 {
+        c.send(json!({"type":"subscribe","id":id,"path":format!("c/d{id}")})).await;
+    }
+    assert_eq!(c.recv().await["type"], "snapshot");
+    assert_eq!(c.recv().await["type"], "snapshot");
+    let error = c.recv().await;
+    assert_eq!((error["code"].as_str(), error["id"].as_u64()), (Some("resource-exhausted"), Some(3)));
+    c.send(json!({"type":"unsubscribe","id":1})).await;
+    c.send(json!({"type":"subscribe","id":3,"path":"c/d3"})).await;
+    assert_eq!(c.recv().await["type"], "snapshot", "a freed slot can be used again");
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_with_503() {
+    let server = TestServer::start(Config { max_connections: 1, ..Config::in_memory() }).await;
+    let first = server.connect().await;
+    let mut request = format!("ws://{}/v1/ws", server.addr).into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await.unwrap_err() {
+        tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {other}"),
+    }
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_document_over_the_size_limit_is_refused_and_nothing_is_written() {
+    let server = TestServer::start(Config { max_document_bytes: 100, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{"s":"x".repeat(200)}})).await;
+    let error = c.recv().await;
+    assert_eq!((error["code"].as_str(), error["req"].as_u64()), (Some("invalid-argument"), Some(1)));
+    assert!(error["message"].as_str().unwrap().contains("limit is 100"));
+    assert_eq!(server.get("c/d").await.0, 404);
+}
+
+#[tokio::test]
+async fn an_idle_link_gets_heartbeats_and_a_silent_client_is_dropped() {
+    let server = TestServer::start(Config { heartbeat_ms: 100, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    let mut saw_ping = false;
+    for _ in 0..5 {
+        if let Message::Text(text) = c.next_message().await {
+            saw_ping |= serde_json::from_str::<serde_json::Value>(&text).unwrap()["type"] == "ping";
+            if saw_ping {
+                break;
+            }
+        }
+    }
+    assert!(saw_ping, "a {{\"type\":\"ping\"}} arrives after a heartbeat without other frames");
+    // Stop reading (so no Pong answers the server's Pings) and send nothing: after two heartbeats the
+    // server closes it (with 4408, which this client cannot read: it fails answering a queued Ping).
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
+        if text.contains("livepath_connections 0") {
+            drop(c);
+            return;
+        }
+    }
+    panic!("the silent connection was not closed");
+}
+
+#[tokio::test]
+async fn metrics_count_connections_subscriptions_frames_and_writes() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c/d"})).await;
+    c.recv().await;
+    c.send(json!({"type":"set","req":1,"path":"c/d","data":{}})).await;
+    c.recv().await;
+    c.recv().await;
+    let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        text.lines().find_map(|l| l.strip_prefix(&format!("livepath_{name} "))).unwrap().parse().unwrap()
+    };
+    assert_eq!(value("connections"), 1);
+    assert_eq!(value("subscriptions"), 1);
+    assert_eq!(value("writes_total"), 1);
+    assert_eq!(value("frames_in_total"), 2);
+    assert!(value("frames_out_total") >= 3, "welcome, snapshot, snapshot, ack");
+    drop(c);
+    for _ in 0..100 {
+        let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
+        if text.contains("livepath_subscriptions 0") && text.contains("livepath_connections 0") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("subscriptions and connections return to 0 after the client leaves");
+}
+
+#[tokio::test]
+async fn the_drop_connections_fault_cuts_sockets_without_a_close_frame() {
+    let server = TestServer::start(Config { fault_injection: true, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    let response = reqwest::Client::new().post(server.http("/v1/_faults/drop-connections")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let end = tokio::time::timeout(common::WAIT, async {
+        loop {
+            match futures_util::StreamExt::next(&mut c.ws).await {
+                Some(Ok(Message::Close(_))) => return "close frame",
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return "cut",
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(end, "cut");
+    let mut again = server.connect().await;
+    assert!(again.sync().await.is_empty(), "new connections work after the fault");
+}
+
+#[tokio::test]
+async fn fault_injection_is_absent_by_default_and_refused_off_loopback() {
+    let server = TestServer::memory().await;
+    let response = reqwest::Client::new().post(server.http("/v1/_faults/drop-connections")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let config = Config { fault_injection: true, ..Config::in_memory() };
+    let error = livepath_server::run(listener, config, async {}).await.unwrap_err();
+    assert!(error.to_string().contains("loopback"));
+}

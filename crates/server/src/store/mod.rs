@@ -41,6 +41,19 @@ pub struct Listing {
     pub docs: Vec<ListedDoc>,
 }
 
+/// A document of a collection written after some version: what a resuming subscriber missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedDoc {
+    /// The last segment of its path.
+    pub id: String,
+    /// The version of its last write.
+    pub version: u64,
+    /// Its data; `None` if it is now deleted.
+    pub data: Option<String>,
+    /// The version that last created it (from nothing or from a tombstone).
+    pub created: u64,
+}
+
 /// A write to one document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
@@ -72,6 +85,13 @@ pub trait Store: Send {
 
     /// The live documents of the collection at `path`.
     fn list(&mut self, path: &str) -> Result<Listing, ApiError>;
+
+    /// The last version committed (0 for an empty store).
+    fn current_version(&mut self) -> Result<u64, ApiError>;
+
+    /// The documents and tombstones of the collection at `path` written after version `since`,
+    /// ordered by id.
+    fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError>;
 
     /// Applies `mutation` to the document at `path` with the next version, and returns only once the
     /// write is durable. A `key` seen before (within the retention window) commits nothing and answers

@@ -2,8 +2,10 @@
 //! is acknowledged.
 //!
 //! Schema (version 1, in `PRAGMA user_version`):
-//! - `docs(collection, id, version, data)`: one row per document ever written; `data` is NULL for a
-//!   tombstone. The primary key orders a collection by id in byte order (SQLite's BINARY collation).
+//! - `docs(collection, id, version, created, data)`: one row per document ever written; `data` is NULL
+//!   for a tombstone; `created` is the version that last brought it into existence, which tells a
+//!   resuming subscriber `added` from `modified`. The primary key orders a collection by id in byte
+//!   order (SQLite's BINARY collation); `docs_by_version` finds what changed since a version.
 //! - `meta('version')`: the one global version sequence.
 //! - `write_keys(key, version, at)`: idempotency keys, kept for [`KEY_RETENTION_SECS`].
 
@@ -14,7 +16,7 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, apply, split};
+use super::{ChangedDoc, Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, apply, split};
 use crate::ApiError;
 
 /// How long an idempotency key is remembered: a retry after this is applied again.
@@ -68,9 +70,11 @@ impl SqliteStore {
                      collection TEXT NOT NULL,
                      id TEXT NOT NULL,
                      version INTEGER NOT NULL,
+                     created INTEGER NOT NULL,
                      data TEXT,
                      PRIMARY KEY (collection, id)
                  ) WITHOUT ROWID;
+                 CREATE INDEX docs_by_version ON docs (collection, version);
                  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
                  INSERT INTO meta VALUES ('version', 0);
                  CREATE TABLE write_keys (key TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL)
@@ -123,6 +127,35 @@ impl Store for SqliteStore {
         Ok(Listing { version: version as u64, docs })
     }
 
+    fn current_version(&mut self) -> Result<u64, ApiError> {
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'version'")
+            .map_err(db_err)?
+            .query_row([], |r| r.get::<_, i64>(0))
+            .map(|v| v as u64)
+            .map_err(db_err)
+    }
+
+    fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, version, data, created FROM docs WHERE collection = ?1 AND version > ?2 ORDER BY id",
+            )
+            .map_err(db_err)?;
+        stmt.query_map(params![path, since as i64], |r| {
+            Ok(ChangedDoc {
+                id: r.get(0)?,
+                version: r.get::<_, i64>(1)? as u64,
+                data: r.get(2)?,
+                created: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)
+    }
+
     fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
         let now = now_secs();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
@@ -147,9 +180,13 @@ impl Store for SqliteStore {
             .query_row([], |r| r.get(0))
             .map_err(db_err)?;
         let (collection, id) = split(path);
+        // `created` moves only when the document comes into existence.
         tx.prepare_cached(
-            "INSERT INTO docs (collection, id, version, data) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (collection, id) DO UPDATE SET version = excluded.version, data = excluded.data",
+            "INSERT INTO docs (collection, id, version, created, data) VALUES (?1, ?2, ?3, ?3, ?4)
+             ON CONFLICT (collection, id) DO UPDATE SET
+                 version = excluded.version,
+                 data = excluded.data,
+                 created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
         )
         .map_err(db_err)?
         .execute(params![collection, id, version, after])
@@ -205,6 +242,26 @@ mod tests {
         assert!(again.replayed);
         assert_eq!(again.version, first.version);
         assert_eq!(s.get("c/d").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
+    }
+
+    #[test]
+    fn changes_since_reports_writes_and_tombstones_after_a_version_with_creation_versions() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        let set = |v: serde_json::Value| Mutation::Set(object(v));
+        let kept = s.write("c/kept", &set(json!({})), None).unwrap().version;
+        let edited = s.write("c/edited", &set(json!({"n":1})), None).unwrap().version;
+        let gone = s.write("c/gone", &set(json!({})), None).unwrap().version;
+        let since = gone;
+        s.write("c/edited", &set(json!({"n":2})), None).unwrap();
+        s.write("c/gone", &Mutation::Delete, None).unwrap();
+        let new = s.write("c/new", &set(json!({})), None).unwrap().version;
+        let changes = s.changes_since("c", since).unwrap();
+        let summary: Vec<_> = changes.iter().map(|c| (c.id.as_str(), c.data.is_some(), c.created)).collect();
+        assert_eq!(summary, [("edited", true, edited), ("gone", false, gone), ("new", true, new)]);
+        assert!(kept < since);
+        let recreated = s.write("c/gone", &set(json!({})), None).unwrap().version;
+        let again = s.changes_since("c", new).unwrap();
+        assert_eq!((again[0].id.as_str(), again[0].created), ("gone", recreated), "a re-creation moves `created`");
     }
 
     #[test]

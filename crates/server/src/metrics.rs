@@ -1,0 +1,51 @@
+//! [`Metrics`]: counters for `GET /metrics`, in the Prometheus text format.
+
+use std::{
+    fmt::Write,
+    sync::atomic::{AtomicU64, Ordering::Relaxed},
+};
+
+/// Process-wide counters. Relaxed atomics: each is independent and read only for reporting.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Open WebSocket connections.
+    pub connections: AtomicU64,
+    /// Text frames received.
+    pub frames_in: AtomicU64,
+    /// Text frames sent.
+    pub frames_out: AtomicU64,
+    /// Writes committed (WebSocket and HTTP; replays excluded).
+    pub writes: AtomicU64,
+    /// `error` frames and HTTP error answers.
+    pub errors: AtomicU64,
+    /// Frames superseded in a full outbox (a slow reader skipped to a newer state).
+    pub queue_overflows: AtomicU64,
+}
+
+/// Adds one.
+pub fn inc(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+impl Metrics {
+    /// The Prometheus exposition; `subscriptions` comes from the hub.
+    pub fn render(&self, subscriptions: usize) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP livepath_{name} {help}\n# TYPE livepath_{name} {kind}\nlivepath_{name} {value}");
+        };
+        metric("connections", "gauge", "Open WebSocket connections.", self.connections.load(Relaxed));
+        metric("subscriptions", "gauge", "Live subscriptions, all connections.", subscriptions as u64);
+        metric("frames_in_total", "counter", "Text frames received.", self.frames_in.load(Relaxed));
+        metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));
+        metric("writes_total", "counter", "Writes committed.", self.writes.load(Relaxed));
+        metric("errors_total", "counter", "Errors answered.", self.errors.load(Relaxed));
+        metric(
+            "queue_overflows_total",
+            "counter",
+            "Queued frames superseded because a reader was behind.",
+            self.queue_overflows.load(Relaxed),
+        );
+        out
+    }
+}

@@ -212,3 +212,181 @@ async fn the_free_on_snapshot_uses_the_client_configured_by_init() {
     assert_eq!(listener.last("data.via"), "init");
     unsubscribe.call0(&JsValue::NULL).unwrap();
 }
+
+fn options_with(extra: &[(&str, JsValue)]) -> JsValue {
+    let o = options();
+    for (k, v) in extra {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o
+}
+
+fn fast_backoff() -> JsValue {
+    js_sys::JSON::parse(r#"{"initialMs":20,"maxMs":100,"multiplier":2}"#).unwrap()
+}
+
+/// A counter from the server's `/metrics`.
+async fn metric(name: &str) -> f64 {
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str(&format!("http://{SERVER}/metrics"))).await.unwrap().unchecked_into();
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
+    let prefix = format!("livepath_{name} ");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).expect(name).parse().unwrap()
+}
+
+/// Cuts every WebSocket of the server without a close frame (the server runs with --fault-injection).
+async fn drop_connections() {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(
+        window.fetch_with_str_and_init(&format!("http://{SERVER}/v1/_faults/drop-connections"), &init),
+    )
+    .await
+    .unwrap()
+    .unchecked_into();
+    assert_eq!(response.status(), 200, "the test server must run with --fault-injection");
+}
+
+fn stat(client: &livepath::Client, name: &str) -> JsValue {
+    get(&client.stats(), name)
+}
+
+#[wasm_bindgen_test]
+async fn two_listeners_on_one_path_share_one_server_subscription() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let before = metric("subscribes_total").await;
+    let client = livepath::connect(options());
+    let (a, b) = (Recorder::new(), Recorder::new());
+    let _ua = client.on_snapshot_js(&path, a.function.clone().unchecked_into(), None).unwrap();
+    let _ub = client.on_snapshot_js(&path, b.function.clone().unchecked_into(), None).unwrap();
+    wait_until("both listeners have the value", || a.len() == 1 && b.len() == 1).await;
+    assert_eq!(stat(&client, "listeners"), 2);
+    assert_eq!(stat(&client, "subscriptions"), 1);
+    assert_eq!(metric("subscribes_total").await - before, 1.0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn mount_unmount_mount_in_one_task_sends_one_subscribe() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let before = metric("subscribes_total").await;
+    let client = livepath::connect(options());
+    let (first, second) = (Recorder::new(), Recorder::new());
+    // React StrictMode runs an effect, its cleanup, and the effect again, synchronously.
+    let unsubscribe = client.on_snapshot_js(&path, first.function.clone().unchecked_into(), None).unwrap();
+    unsubscribe.call0(&JsValue::NULL).unwrap();
+    let _keep = client.on_snapshot_js(&path, second.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the remounted listener has the value", || second.len() == 1).await;
+    TimeoutFuture::new(50).await;
+    assert_eq!(metric("subscribes_total").await - before, 1.0, "exactly one subscribe reached the server");
+    assert_eq!(first.len(), 0, "the unmounted listener is never called");
+    assert_eq!(stat(&client, "subscriptions"), 1);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_listener_removed_during_a_delivery_is_not_called_for_that_frame() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let client = livepath::connect(options());
+    let victim = Recorder::new();
+    let victim_unsubscribe: Rc<RefCell<Option<Function>>> = Rc::default();
+    let seen_by_first = Rc::new(RefCell::new(0));
+    let first = {
+        let victim_unsubscribe = victim_unsubscribe.clone();
+        let seen = seen_by_first.clone();
+        Closure::wrap(Box::new(move |_s: JsValue| {
+            *seen.borrow_mut() += 1;
+            if *seen.borrow() == 2 {
+                if let Some(f) = victim_unsubscribe.borrow_mut().take() {
+                    f.call0(&JsValue::NULL).unwrap();
+                }
+            }
+        }) as Box<dyn FnMut(JsValue)>)
+    };
+    let _u1 = client.on_snapshot_js(&path, first.as_ref().clone().unchecked_into(), None).unwrap();
+    let u2 = client.on_snapshot_js(&path, victim.function.clone().unchecked_into(), None).unwrap();
+    *victim_unsubscribe.borrow_mut() = Some(u2);
+    wait_until("both have the first value", || *seen_by_first.borrow() == 1 && victim.len() == 1).await;
+    put(&path, r#"{"n":2}"#).await;
+    wait_until("the first listener sees the write", || *seen_by_first.borrow() == 2).await;
+    TimeoutFuture::new(20).await;
+    assert_eq!(victim.len(), 1, "unsubscribed inside the same delivery: never called with it");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn after_a_dropped_connection_the_client_reconnects_and_only_changed_paths_call_back() {
+    let (changed, unchanged) = (unique("docs"), unique("docs"));
+    put(&changed, r#"{"n":1}"#).await;
+    put(&unchanged, r#"{"n":1}"#).await;
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
+    let on_status = {
+        let statuses = statuses.clone();
+        Closure::wrap(Box::new(move |s: JsValue| statuses.borrow_mut().push(s.as_string().unwrap()))
+            as Box<dyn FnMut(JsValue)>)
+    };
+    let _stop_status = client.on_status(on_status.as_ref().clone().unchecked_into());
+    let (a, b) = (Recorder::new(), Recorder::new());
+    let _ua = client.on_snapshot_js(&changed, a.function.clone().unchecked_into(), None).unwrap();
+    let _ub = client.on_snapshot_js(&unchanged, b.function.clone().unchecked_into(), None).unwrap();
+    wait_until("both values", || a.len() == 1 && b.len() == 1).await;
+
+    drop_connections().await;
+    wait_until("reconnecting", || statuses.borrow().iter().any(|s| s == "reconnecting")).await;
+    put(&changed, r#"{"n":2}"#).await;
+    wait_until("open again", || statuses.borrow().last().map(String::as_str) == Some("open")).await;
+    wait_until("the change made while away", || a.len() == 2).await;
+    assert_eq!(a.last("data.n"), 2);
+    TimeoutFuture::new(100).await;
+    assert_eq!(a.len(), 2, "one callback for the changed path");
+    assert_eq!(b.len(), 1, "none for the unchanged path");
+    let seen: Vec<String> = statuses.borrow().clone();
+    let from = seen.iter().position(|s| s == "reconnecting").unwrap();
+    assert_eq!(seen[from..].last().map(String::as_str), Some("open"), "{seen:?}");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn writes_cut_off_or_made_while_disconnected_are_applied_exactly_once() {
+    let path = unique("docs");
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let listener = Recorder::new();
+    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("connected", || listener.len() == 1).await;
+    let before = metric("writes_total").await;
+
+    let in_flight = client.set(&path, js_sys::JSON::parse(r#"{"n":1}"#).unwrap());
+    drop_connections().await;
+    let offline = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
+    let first = JsFuture::from(in_flight).await.unwrap();
+    let second = JsFuture::from(offline).await.unwrap();
+    assert!(get(&second, "version").as_f64() > get(&first, "version").as_f64());
+    assert_eq!(metric("writes_total").await - before, 2.0, "each write committed once");
+    let (_, doc) = http("GET", &path, None).await;
+    assert_eq!((get(&doc, "data.n"), get(&doc, "data.m")), (JsValue::from(1), JsValue::from(2)));
+    assert_eq!(stat(&client, "pendingWrites"), 0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_socket_closes_after_the_linger_once_the_last_listener_leaves() {
+    let path = unique("docs");
+    let client = livepath::connect(options());
+    let listener = Recorder::new();
+    let unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot", || listener.len() == 1).await;
+    assert_eq!(stat(&client, "socket"), "open");
+    unsubscribe.call0(&JsValue::NULL).unwrap();
+    TimeoutFuture::new(0).await;
+    assert_eq!(stat(&client, "listeners"), 0);
+    assert_eq!(stat(&client, "subscriptions"), 0);
+    assert_eq!(stat(&client, "socket"), "open", "the socket lingers");
+    wait_until("the socket closes", || stat(&client, "socket") == "none").await;
+    assert_eq!(client.status(), "idle");
+}

@@ -174,6 +174,7 @@ impl Session {
             ClientMessage::Hello { .. } => {} // accepted; authentication arrives with --auth-secret
             ClientMessage::Ping => self.outbox.push(encode(&ServerMessage::<()>::Pong)),
             ClientMessage::Subscribe { id, path, since } => {
+                inc(&self.metrics.subscribes);
                 if let Err(e) = self.subscribe(id, &path, since).await {
                     self.send_error(Some(id), None, e);
                 }

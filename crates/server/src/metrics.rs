@@ -14,6 +14,8 @@ pub struct Metrics {
     pub frames_in: AtomicU64,
     /// Text frames sent.
     pub frames_out: AtomicU64,
+    /// `subscribe` messages received (whether they succeeded or not).
+    pub subscribes: AtomicU64,
     /// Writes committed (WebSocket and HTTP; replays excluded).
     pub writes: AtomicU64,
     /// `error` frames and HTTP error answers.
@@ -38,6 +40,7 @@ impl Metrics {
         metric("subscriptions", "gauge", "Live subscriptions, all connections.", subscriptions as u64);
         metric("frames_in_total", "counter", "Text frames received.", self.frames_in.load(Relaxed));
         metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));
+        metric("subscribes_total", "counter", "Subscribe messages received.", self.subscribes.load(Relaxed));
         metric("writes_total", "counter", "Writes committed.", self.writes.load(Relaxed));
         metric("errors_total", "counter", "Errors answered.", self.errors.load(Relaxed));
         metric(

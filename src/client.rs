@@ -7,7 +7,7 @@ use std::{
     rc::{Rc, Weak},
 };
 
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use js_sys::Function;
 use livepath_protocol::{ErrorCode, Path};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
@@ -16,6 +16,7 @@ use crate::{
     Data,
     browser::{
         convert, decode,
+        listener::EventListener,
         socket::{Socket, SocketEvent},
     },
     core::{Action, Core, CoreOptions, ListenerId, WriteId, WriteOp},
@@ -33,8 +34,19 @@ extern "C" {
 pub struct ClientOptions {
     /// `ws(s)://host/v1/ws`; `None`: `/v1/ws` on the page's own origin.
     pub url: Option<String>,
+    /// Credentials sent in `hello` on every connection.
+    pub token: Option<Token>,
     /// Reconnect, linger and write-queue settings.
     pub core: CoreOptions,
+}
+
+/// Where the `hello` token comes from.
+#[derive(Debug, Clone)]
+pub enum Token {
+    /// The same token every time.
+    Static(String),
+    /// Asked on every (re)connect; may return a string or a promise of one.
+    Function(Function),
 }
 
 /// A listener's callbacks.
@@ -80,6 +92,21 @@ struct Inner {
     flush: Option<Closure<dyn FnMut()>>,
     /// A flush is queued.
     flush_queued: bool,
+    /// Where `hello` tokens come from.
+    token: Option<Token>,
+    /// Bumped for every socket, so a late token answers only the socket that asked.
+    socket_generation: u64,
+    /// The `then` callbacks of a token promise being waited for.
+    token_wait: Option<(Closure<dyn FnMut(JsValue)>, Closure<dyn FnMut(JsValue)>)>,
+    /// The server's heartbeat from `welcome`; silence for twice this means a dead link.
+    heartbeat_ms: f64,
+    /// Wall-clock time (`Date.now()`) of the last frame: throttled timers in background tabs fire late
+    /// but cannot make a live link look dead.
+    last_frame_at: f64,
+    /// Checks for a silent server while a socket is open.
+    watchdog: Option<Interval>,
+    /// `online` and `visibilitychange`: retry at once instead of waiting for the backoff.
+    _wake_listeners: Vec<EventListener>,
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -152,6 +179,13 @@ impl Client {
             microtasks: VecDeque::new(),
             flush: None,
             flush_queued: false,
+            token: options.token,
+            socket_generation: 0,
+            token_wait: None,
+            heartbeat_ms: 25_000.0,
+            last_frame_at: 0.0,
+            watchdog: None,
+            _wake_listeners: Vec::new(),
         }));
         let weak = Rc::downgrade(&shared);
         let flush = Closure::wrap(Box::new(move || {
@@ -159,7 +193,29 @@ impl Client {
                 flush_microtasks(&shared);
             }
         }) as Box<dyn FnMut()>);
-        shared.borrow_mut().flush = Some(flush);
+        let global = js_sys::global();
+        let document = js_sys::Reflect::get(&global, &JsValue::from_str("document")).unwrap_or(JsValue::UNDEFINED);
+        let wake = |only_if_visible: bool| {
+            let weak = Rc::downgrade(&shared);
+            move |_: JsValue| {
+                let Some(shared) = weak.upgrade() else { return };
+                if only_if_visible {
+                    let document = js_sys::Reflect::get(&js_sys::global(), &"document".into()).unwrap_or_default();
+                    let state = js_sys::Reflect::get(&document, &"visibilityState".into()).unwrap_or_default();
+                    if state.as_string().as_deref() != Some("visible") {
+                        return;
+                    }
+                }
+                shared.borrow_mut().reconnect_timer = None;
+                drive(&shared, Core::reconnect_due);
+            }
+        };
+        let listeners =
+            [EventListener::new(&global, "online", wake(false)), EventListener::new(&document, "visibilitychange", wake(true))];
+        let mut inner = shared.borrow_mut();
+        inner.flush = Some(flush);
+        inner._wake_listeners = listeners.into_iter().flatten().collect();
+        drop(inner);
         Self { shared }
     }
 
@@ -240,17 +296,101 @@ fn drive(shared: &Shared, event: impl FnOnce(&mut Core<Data>) -> Vec<Action<Data
 fn on_socket_event(weak: &Weak<RefCell<Inner>>, event: SocketEvent) {
     let Some(shared) = weak.upgrade() else { return };
     match event {
-        SocketEvent::Open => drive(&shared, Core::opened),
+        SocketEvent::Open => {
+            shared.borrow_mut().last_frame_at = js_sys::Date::now();
+            start_watchdog(&shared);
+            say_hello(&shared);
+        }
         SocketEvent::Text(text) => {
+            shared.borrow_mut().last_frame_at = js_sys::Date::now();
             if let Some(message) = decode::decode(&text) {
+                if let livepath_protocol::ServerMessage::Welcome { heartbeat_ms, .. } = &message {
+                    shared.borrow_mut().heartbeat_ms = *heartbeat_ms as f64;
+                }
                 drive(&shared, |core| core.received(message));
             }
         }
-        SocketEvent::Closed => {
-            shared.borrow_mut().socket = None;
-            drive(&shared, |core| core.closed(js_sys::Math::random()));
-        }
+        SocketEvent::Closed => socket_lost(&shared),
     }
+}
+
+/// The socket is gone (closed, failed, or silent too long): forget it and let the core decide.
+fn socket_lost(shared: &Shared) {
+    let socket = {
+        let mut inner = shared.borrow_mut();
+        inner.watchdog = None;
+        inner.token_wait = None;
+        inner.socket.take()
+    };
+    drop(socket);
+    drive(shared, |core| core.closed(js_sys::Math::random()));
+}
+
+/// While the socket is open, checks every second whether the server has been silent for more than
+/// two heartbeats (by the wall clock), and if so treats the socket as lost.
+fn start_watchdog(shared: &Shared) {
+    let weak = Rc::downgrade(shared);
+    let watchdog = Interval::new(1000, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let silent = {
+            let inner = shared.borrow();
+            js_sys::Date::now() - inner.last_frame_at > 2.0 * inner.heartbeat_ms
+        };
+        if silent {
+            web_sys::console::warn_1(&"livepath: the server went silent; reconnecting".into());
+            socket_lost(&shared);
+        }
+    });
+    shared.borrow_mut().watchdog = Some(watchdog);
+}
+
+/// Sends `hello` with a fresh token when one is configured, then lets the core resubscribe.
+fn say_hello(shared: &Shared) {
+    let (token, generation) = {
+        let inner = shared.borrow();
+        (inner.token.clone(), inner.socket_generation)
+    };
+    let send_hello = |shared: &Shared, token: Option<String>| {
+        let hello = livepath_protocol::ClientMessage::<Data>::Hello { token };
+        perform(shared, vec![Action::Send(hello)]);
+        drive(shared, Core::opened);
+    };
+    let function = match token {
+        None => return drive(shared, Core::opened),
+        Some(Token::Static(token)) => return send_hello(shared, Some(token)),
+        Some(Token::Function(function)) => function,
+    };
+    let answer = match function.call0(&JsValue::NULL) {
+        Ok(answer) => answer,
+        Err(e) => {
+            web_sys::console::error_2(&"livepath: the token function threw:".into(), &e);
+            return socket_lost(shared);
+        }
+    };
+    if let Some(token) = answer.as_string() {
+        return send_hello(shared, Some(token));
+    }
+    // A promise (or thenable): wait for it, then answer only if this socket is still the current one.
+    let current = move |shared: &Shared| shared.borrow().socket_generation == generation && shared.borrow().socket.is_some();
+    let weak = Rc::downgrade(shared);
+    let resolved = Closure::wrap(Box::new(move |token: JsValue| {
+        let Some(shared) = weak.upgrade() else { return };
+        if current(&shared) {
+            shared.borrow_mut().token_wait = None;
+            send_hello(&shared, token.as_string());
+        }
+    }) as Box<dyn FnMut(JsValue)>);
+    let weak = Rc::downgrade(shared);
+    let rejected = Closure::wrap(Box::new(move |e: JsValue| {
+        let Some(shared) = weak.upgrade() else { return };
+        web_sys::console::error_2(&"livepath: the token function failed:".into(), &e);
+        if current(&shared) {
+            socket_lost(&shared);
+        }
+    }) as Box<dyn FnMut(JsValue)>);
+    let promise = js_sys::Promise::resolve(&answer);
+    let _ = promise.then2(&resolved, &rejected);
+    shared.borrow_mut().token_wait = Some((resolved, rejected));
 }
 
 /// Performs actions in order. No `RefCell` borrow is held while JavaScript runs, so callbacks may
@@ -260,7 +400,11 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
         match action {
             Action::Connect => {
                 let weak = Rc::downgrade(shared);
-                let url = shared.borrow().url.clone();
+                let url = {
+                    let mut inner = shared.borrow_mut();
+                    inner.socket_generation += 1;
+                    inner.url.clone()
+                };
                 match Socket::open(&url, move |event| on_socket_event(&weak, event)) {
                     Ok(socket) => shared.borrow_mut().socket = Some(socket),
                     Err(e) => {
@@ -281,6 +425,8 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 let socket = inner.socket.take();
                 inner.reconnect_timer = None;
                 inner.linger_timer = None;
+                inner.watchdog = None;
+                inner.token_wait = None;
                 drop(inner);
                 drop(socket);
             }

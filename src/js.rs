@@ -6,7 +6,7 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 
 use crate::{
-    client::{Client, ClientOptions},
+    client::{Client, ClientOptions, Token},
     core::BackoffConfig,
 };
 
@@ -78,6 +78,11 @@ fn options(value: &JsValue) -> ClientOptions {
         return options;
     }
     options.url = Reflect::get(value, &JsValue::from_str("url")).ok().and_then(|v| v.as_string());
+    let token = Reflect::get(value, &JsValue::from_str("token")).unwrap_or(JsValue::UNDEFINED);
+    options.token = match token.as_string() {
+        Some(token) => Some(Token::Static(token)),
+        None => token.dyn_into::<Function>().ok().map(Token::Function),
+    };
     let core = &mut options.core;
     if let Some(ms) = number(value, "lingerMs") {
         core.linger_ms = ms.min(f64::from(u32::MAX)) as u32;

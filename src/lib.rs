@@ -24,7 +24,7 @@ pub mod client;
 pub mod core;
 mod js;
 
-pub use client::{Client, ClientOptions, Error, Subscription};
+pub use client::{Client, ClientOptions, Error, Subscription, Token};
 pub use js::{connect, init, is_livepath_error, on_snapshot};
 
 /// A document's data in the browser: the object `JSON.parse` produced, serialized back as it is.

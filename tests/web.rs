@@ -390,3 +390,27 @@ async fn the_socket_closes_after_the_linger_once_the_last_listener_leaves() {
     wait_until("the socket closes", || stat(&client, "socket") == "none").await;
     assert_eq!(client.status(), "idle");
 }
+
+#[wasm_bindgen_test]
+async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_promise() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let asked = Rc::new(RefCell::new(0));
+    let token = {
+        let asked = asked.clone();
+        Closure::wrap(Box::new(move || {
+            *asked.borrow_mut() += 1;
+            js_sys::Promise::resolve(&format!("token-{}", asked.borrow()).into()).into()
+        }) as Box<dyn FnMut() -> JsValue>)
+    };
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff()), ("token", token.as_ref().clone())]));
+    let listener = Recorder::new();
+    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot, after hello", || listener.len() == 1).await;
+    assert_eq!(*asked.borrow(), 1);
+    drop_connections().await;
+    wait_until("reconnected and asked again", || *asked.borrow() == 2 && client.status() == "open").await;
+    put(&path, r#"{"n":2}"#).await;
+    wait_until("listeners carry on", || listener.len() == 2).await;
+    client.close();
+}

@@ -6,4 +6,5 @@
 
 pub mod convert;
 pub mod decode;
+pub mod listener;
 pub mod socket;

@@ -400,7 +400,8 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
         let asked = asked.clone();
         Closure::wrap(Box::new(move || {
             *asked.borrow_mut() += 1;
-            js_sys::Promise::resolve(&format!("token-{}", asked.borrow()).into()).into()
+            let token = JsValue::from(format!("token-{}", asked.borrow()));
+            js_sys::Promise::resolve(&token).into()
         }) as Box<dyn FnMut() -> JsValue>)
     };
     let client = livepath::connect(options_with(&[("backoff", fast_backoff()), ("token", token.as_ref().clone())]));

@@ -637,12 +637,26 @@ impl Client {
     }
 }
 
+/// The server's default limit on a frame (and on a document). A write whose frame would exceed it
+/// is refused here: the server would close the socket (1009) and every resend would do the same.
+const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Room for the envelope around the data: type, req, path (≤ 64 × 256 bytes) and key.
+const ENVELOPE_BYTES: usize = 17 * 1024;
+
 fn check_object(data: &JsValue) -> Result<(), Error> {
-    if data.is_object() && !js_sys::Array::is_array(data) {
-        Ok(())
-    } else {
-        Err(Error { code: ErrorCode::InvalidArgument, message: "data must be a plain object".into() })
+    let invalid = |message: String| Error { code: ErrorCode::InvalidArgument, message };
+    if !data.is_object() || js_sys::Array::is_array(data) {
+        return Err(invalid("data must be a plain object".into()));
     }
+    let json = js_sys::JSON::stringify(data).map_err(|e| {
+        let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_default();
+        invalid(format!("data cannot be written as JSON: {reason}"))
+    })?;
+    let bytes = json.as_string().map_or(0, |s| s.len());
+    if bytes + ENVELOPE_BYTES > MAX_FRAME_BYTES {
+        return Err(invalid(format!("data is {bytes} bytes of JSON; the limit is {}", MAX_FRAME_BYTES - ENVELOPE_BYTES)));
+    }
+    Ok(())
 }
 
 /// Wraps a Rust closure as a JS function. The closure is handed to the JS garbage collector

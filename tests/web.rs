@@ -415,3 +415,77 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
     wait_until("listeners carry on", || listener.len() == 2).await;
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_write_shows_at_once_with_pending_writes_then_confirmed() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let client = livepath::connect(options());
+    let listener = Recorder::new();
+    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot", || listener.len() == 1).await;
+    let promise = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
+    assert_eq!(listener.len(), 2, "the local result is delivered synchronously with the write");
+    assert_eq!((listener.last("data.n"), listener.last("data.m")), (JsValue::from(1), JsValue::from(2)));
+    assert_eq!(listener.last("hasPendingWrites"), true);
+    let version = get(&JsFuture::from(promise).await.unwrap(), "version");
+    wait_until("the confirmed snapshot", || listener.last("hasPendingWrites") == false).await;
+    assert_eq!(listener.len(), 3, "one local and one confirmed callback");
+    assert_eq!(listener.last("version"), version);
+    assert_eq!(listener.last("data.m"), 2);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_write_the_server_rejects_rolls_the_local_view_back() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let listener = Recorder::new();
+    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot", || listener.len() == 1).await;
+    // While this client is cut off, the document is deleted; its update then reaches the server late.
+    drop_connections().await;
+    assert_eq!(http("DELETE", &path, None).await.0, 200);
+    let promise = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
+    assert_eq!((listener.last("data.m"), listener.last("hasPendingWrites")), (JsValue::from(2), JsValue::TRUE));
+    let error = JsFuture::from(promise).await.unwrap_err();
+    assert_eq!(get(&error, "code"), "not-found");
+    wait_until("the rollback", || listener.last("hasPendingWrites") == false).await;
+    assert_eq!(listener.last("exists"), false, "the view shows the server's state, without the rejected write");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_document() {
+    let collection = format!("lists{}", (js_sys::Math::random() * 1e15) as u64);
+    put(&format!("{collection}/a"), r#"{"n":1}"#).await;
+    put(&format!("{collection}/c"), r#"{"n":3}"#).await;
+    let client = livepath::connect(options());
+    let listener = Recorder::new();
+    let _u = client.on_snapshot_js(&collection, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the listing", || listener.len() == 1).await;
+    let promise = client.set(&format!("{collection}/b"), js_sys::JSON::parse(r#"{"n":2}"#).unwrap());
+    assert_eq!(listener.len(), 2);
+    assert_eq!(listener.last("hasPendingWrites"), true);
+    assert_eq!(listener.last("changes.0.type"), "added");
+    assert_eq!((listener.last("changes.0.oldIndex"), listener.last("changes.0.newIndex")), (JsValue::from(-1), JsValue::from(1)));
+    assert_eq!(listener.last("docs.1.hasPendingWrites"), true);
+    JsFuture::from(promise).await.unwrap();
+    wait_until("the confirmed listing", || listener.last("hasPendingWrites") == false).await;
+    assert_eq!(listener.last("changes.0.type"), "modified");
+    assert_eq!(listener.last("docs.1.id"), "b");
+    assert_eq!(listener.last("docs.length"), 3);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_document_too_large_for_a_frame_is_refused_before_it_is_sent() {
+    let client = livepath::connect(options());
+    let big = js_sys::Object::new();
+    Reflect::set(&big, &"s".into(), &"x".repeat(1 << 20).into()).unwrap();
+    let error = JsFuture::from(client.set(&unique("docs"), big.into())).await.unwrap_err();
+    assert_eq!(get(&error, "code"), "invalid-argument");
+    assert_eq!(stat(&client, "pendingWrites"), 0);
+    client.close();
+}

@@ -30,13 +30,13 @@ fn document(path: &str, state: &DocState<Data>, from_cache: bool, pending: bool)
 
 fn collection_doc(collection: &str, doc: &CollectionDoc<Data>, from_cache: bool) -> Object {
     let state = DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) };
-    document(&format!("{collection}/{}", doc.id), &state, from_cache, false)
+    document(&format!("{collection}/{}", doc.id), &state, from_cache, doc.pending)
 }
 
 fn change(collection: &str, change: &DocChange<Data>, from_cache: bool) -> Object {
     let o = Object::new();
     set(&o, "type", change.kind.as_str());
-    set(&o, "doc", document(&format!("{collection}/{}", change.id), &change.doc, from_cache, false));
+    set(&o, "doc", document(&format!("{collection}/{}", change.id), &change.doc, from_cache, change.pending));
     set(&o, "oldIndex", change.old_index as f64);
     set(&o, "newIndex", change.new_index as f64);
     o
@@ -45,8 +45,8 @@ fn change(collection: &str, change: &DocChange<Data>, from_cache: bool) -> Objec
 /// The `Snapshot` object listeners receive (see the TypeScript types in `crate::js`).
 pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
     match snapshot {
-        Snapshot::Document { path, state, from_cache } => document(path, state, *from_cache, false).into(),
-        Snapshot::Collection { path, docs, changes, version, from_cache } => {
+        Snapshot::Document { path, state, from_cache, pending } => document(path, state, *from_cache, *pending).into(),
+        Snapshot::Collection { path, docs, changes, version, from_cache, pending } => {
             let o = Object::new();
             set(&o, "kind", "collection");
             set(&o, "path", path.as_str());
@@ -54,7 +54,7 @@ pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
             set(&o, "changes", changes.iter().map(|c| change(path, c, *from_cache)).collect::<Array>());
             set(&o, "version", *version as f64);
             set(&o, "fromCache", *from_cache);
-            set(&o, "hasPendingWrites", false);
+            set(&o, "hasPendingWrites", *pending);
             o.into()
         }
     }

@@ -1,16 +1,29 @@
-//! [`CollectionView`]: a collection's documents ordered by id, and the changes with Firestore's indexes.
+//! [`CollectionView`]: a collection's documents ordered by id, and the changes between two views with
+//! Firestore's indexes.
 
-use super::{DocChange, DocState, ChangeKind};
+use super::{ChangeKind, DocChange, DocState};
 
 /// One document of a collection, as the client holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionDoc<D> {
     /// The document id (the last path segment).
     pub id: String,
-    /// The version of its last write.
+    /// The version of its last write the server confirmed (0: only written locally so far).
     pub version: u64,
     /// Its data.
     pub data: D,
+    /// What identifies this exact content: the version for server state, a value above every version
+    /// for a local write not yet acknowledged. Two views differ on a document when `rev` differs.
+    pub rev: u64,
+    /// A local write not yet acknowledged shaped this document.
+    pub pending: bool,
+}
+
+impl<D> CollectionDoc<D> {
+    /// A document as the server sent it.
+    pub fn confirmed(id: String, version: u64, data: D) -> Self {
+        Self { id, version, data, rev: version, pending: false }
+    }
 }
 
 /// A collection's documents, ordered by id in byte order (as the server orders them).
@@ -33,19 +46,25 @@ fn change<D: Clone>(kind: ChangeKind, doc: &CollectionDoc<D>, old_index: i64, ne
         kind,
         id: doc.id.clone(),
         doc: DocState { version: doc.version, exists: kind != ChangeKind::Removed, data: Some(doc.data.clone()) },
+        pending: doc.pending,
         old_index,
         new_index,
     }
 }
 
 impl<D: Clone> CollectionView<D> {
+    /// Where document `id` is, or would be inserted.
+    pub fn position(&self, id: &str) -> Result<usize, usize> {
+        self.docs.binary_search_by(|d| d.id.as_bytes().cmp(id.as_bytes()))
+    }
+
     /// Every document as `added`, in order: what a new listener's first snapshot reports.
     pub fn all_added(&self) -> Vec<DocChange<D>> {
         self.docs.iter().enumerate().map(|(i, d)| change(ChangeKind::Added, d, -1, i as i64)).collect()
     }
 
-    /// Replaces the view with a full listing and returns what changed: removals first, then additions
-    /// and modifications in id order, each index valid at the moment its change applies (as Firestore).
+    /// Replaces the view with `docs` and returns what changed: removals first, then additions and
+    /// modifications in id order, each index valid at the moment its change applies (as Firestore).
     pub fn replace(&mut self, docs: Vec<CollectionDoc<D>>, version: u64) -> Vec<DocChange<D>> {
         let mut docs = docs;
         docs.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
@@ -64,7 +83,7 @@ impl<D: Clone> CollectionView<D> {
         for (i, new) in docs.iter().enumerate() {
             match self.docs.get(i) {
                 Some(old) if old.id == new.id => {
-                    if old.version != new.version {
+                    if old.rev != new.rev {
                         changes.push(change(ChangeKind::Modified, new, i as i64, i as i64));
                     }
                 }
@@ -79,31 +98,25 @@ impl<D: Clone> CollectionView<D> {
         changes
     }
 
-    /// Applies one change from the server (`data: None` removes) and returns it with its indexes, or
-    /// `None` if it changes nothing the view holds (an old version, a removal of an unknown id).
-    pub fn apply(&mut self, id: &str, version: u64, data: Option<D>) -> Option<DocChange<D>> {
+    /// Applies one change from the server (`data: None` removes). Returns false if it changes nothing
+    /// (an old version, a removal of an unknown id).
+    pub fn apply(&mut self, id: &str, version: u64, data: Option<D>) -> bool {
         self.version = self.version.max(version);
-        let found = self.docs.binary_search_by(|d| d.id.as_bytes().cmp(id.as_bytes()));
-        match (found, data) {
+        match (self.position(id), data) {
+            (Ok(i), _) if self.docs[i].version >= version => false,
             (Ok(i), Some(data)) => {
-                if self.docs[i].version >= version {
-                    return None;
-                }
-                self.docs[i] = CollectionDoc { id: id.to_owned(), version, data };
-                Some(change(ChangeKind::Modified, &self.docs[i], i as i64, i as i64))
+                self.docs[i] = CollectionDoc::confirmed(id.to_owned(), version, data);
+                true
             }
             (Ok(i), None) => {
-                if self.docs[i].version >= version {
-                    return None;
-                }
-                let old = self.docs.remove(i);
-                Some(change(ChangeKind::Removed, &CollectionDoc { version, ..old }, i as i64, -1))
+                self.docs.remove(i);
+                true
             }
             (Err(i), Some(data)) => {
-                self.docs.insert(i, CollectionDoc { id: id.to_owned(), version, data });
-                Some(change(ChangeKind::Added, &self.docs[i], -1, i as i64))
+                self.docs.insert(i, CollectionDoc::confirmed(id.to_owned(), version, data));
+                true
             }
-            (Err(_), None) => None,
+            (Err(_), None) => false,
         }
     }
 }
@@ -113,7 +126,7 @@ mod tests {
     use super::*;
 
     fn doc(id: &str, version: u64) -> CollectionDoc<&'static str> {
-        CollectionDoc { id: id.to_owned(), version, data: "d" }
+        CollectionDoc::confirmed(id.to_owned(), version, "d")
     }
 
     fn summary(changes: &[DocChange<&str>]) -> Vec<(ChangeKind, String, i64, i64)> {
@@ -129,18 +142,16 @@ mod tests {
     }
 
     #[test]
-    fn single_changes_carry_indexes_in_the_ordered_view() {
+    fn server_changes_apply_in_id_order_and_old_versions_change_nothing() {
         let mut view = CollectionView::default();
         view.replace(vec![doc("a", 1), doc("c", 2)], 2);
-        let added = view.apply("b", 3, Some("d")).unwrap();
-        assert_eq!((added.kind, added.old_index, added.new_index), (ChangeKind::Added, -1, 1));
-        let modified = view.apply("c", 4, Some("d")).unwrap();
-        assert_eq!((modified.kind, modified.old_index, modified.new_index), (ChangeKind::Modified, 2, 2));
-        let removed = view.apply("a", 5, None).unwrap();
-        assert_eq!((removed.kind, removed.old_index, removed.new_index), (ChangeKind::Removed, 0, -1));
+        assert!(view.apply("b", 3, Some("d")));
+        assert!(view.apply("c", 4, Some("d")));
+        assert!(view.apply("a", 5, None));
         assert_eq!(view.docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["b", "c"]);
-        assert_eq!(view.apply("c", 4, Some("d")), None, "an old version changes nothing");
-        assert_eq!(view.apply("zz", 6, None), None, "removing an unknown id changes nothing");
+        assert!(!view.apply("c", 4, Some("d")), "an old version changes nothing");
+        assert!(!view.apply("zz", 6, None), "removing an unknown id changes nothing");
+        assert_eq!(view.version, 6);
     }
 
     #[test]
@@ -159,5 +170,15 @@ mod tests {
             ]
         );
         assert_eq!(view.version, 8);
+    }
+
+    #[test]
+    fn a_local_revision_of_the_same_version_counts_as_modified() {
+        let mut view = CollectionView::default();
+        view.replace(vec![doc("a", 1)], 1);
+        let local = CollectionDoc { rev: u64::MAX, pending: true, ..doc("a", 1) };
+        let changes = view.replace(vec![local], 1);
+        assert_eq!(summary(&changes), [(ChangeKind::Modified, "a".into(), 0, 0)]);
+        assert!(changes[0].pending);
     }
 }

@@ -90,8 +90,10 @@ pub struct DocChange<D> {
     pub kind: ChangeKind,
     /// The document id.
     pub id: String,
-    /// The document after the change (for a removal: as it was, with the removal's version).
+    /// The document after the change (for a removal: as it was).
     pub doc: DocState<D>,
+    /// The document reflects a local write not yet acknowledged.
+    pub pending: bool,
     /// Its index before the change; -1 for `added`.
     pub old_index: i64,
     /// Its index after the change; -1 for `removed`.
@@ -109,6 +111,8 @@ pub enum Snapshot<D> {
         state: DocState<D>,
         /// True when delivered from the client's copy while not connected.
         from_cache: bool,
+        /// It reflects local writes the server has not acknowledged yet.
+        pending: bool,
     },
     /// A collection's documents and what changed since this listener's previous snapshot.
     Collection {
@@ -122,8 +126,19 @@ pub enum Snapshot<D> {
         version: u64,
         /// True when delivered from the client's copy while not connected.
         from_cache: bool,
+        /// Some document reflects local writes the server has not acknowledged yet.
+        pending: bool,
     },
 }
+
+/// Document data the core can merge, to show an `update` before the server confirms it.
+pub trait Merge: Clone {
+    /// `self` with the top-level fields of `fields` replaced or added.
+    fn merged(&self, fields: &Self) -> Self;
+}
+
+/// Above every server version: the `rev` of a document shaped by local write `req`.
+const LOCAL_REV: u64 = 1 << 62;
 
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,8 +240,23 @@ struct Subscription<D> {
     id: u64,
     /// Its listeners, in registration order.
     listeners: Vec<ListenerId>,
-    /// The last state received, if any.
+    /// The last state the server sent, if any.
     view: View<D>,
+    /// What listeners last saw (server state with local writes on top); `None` before the first
+    /// delivery. For a document only whether something was delivered matters.
+    delivered: Option<CollectionView<D>>,
+    /// Whether the last delivery had pending writes.
+    delivered_pending: bool,
+}
+
+/// Why a subscription's snapshot is being recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// New server state. While local writes to the path wait for their ack, it is held: the ack
+    /// follows at once and delivers the confirmed state in one callback.
+    Server,
+    /// A local write was made, acknowledged or rejected.
+    Local,
 }
 
 #[derive(Debug)]
@@ -261,7 +291,7 @@ pub struct Core<D> {
     lingering: bool,
 }
 
-impl<D: Clone> Core<D> {
+impl<D: Merge> Core<D> {
     /// A client with nothing to do.
     pub fn new(options: CoreOptions) -> Self {
         let backoff = Backoff::new(options.backoff);
@@ -347,11 +377,12 @@ impl<D: Clone> Core<D> {
         let listener = self.next_listener;
         self.next_listener += 1;
         self.listeners.insert(listener, path.as_str().to_owned());
-        if let Some(sub) = self.subscriptions.get_mut(path.as_str()) {
-            sub.listeners.push(listener);
-            let from_cache = self.link != Link::Open;
-            if let Some(snapshot) = current_snapshot(path.as_str(), &sub.view, from_cache) {
+        if let Some(sub) = self.subscriptions.get(path.as_str()) {
+            if let Some(snapshot) = self.current_snapshot(path.as_str(), sub) {
                 actions.push(Action::Deliver { listeners: vec![listener], snapshot, later: true });
+            }
+            if let Some(sub) = self.subscriptions.get_mut(path.as_str()) {
+                sub.listeners.push(listener);
             }
         } else {
             let id = self.next_wire_id;
@@ -360,7 +391,7 @@ impl<D: Clone> Core<D> {
                 PathKind::Document => View::Document(None),
                 PathKind::Collection => View::Collection(None),
             };
-            let sub = Subscription { id, listeners: vec![listener], view };
+            let sub = Subscription { id, listeners: vec![listener], view, delivered: None, delivered_pending: false };
             if self.link == Link::Open {
                 actions.push(Action::Send(self.subscribe_message(path.as_str(), &sub)));
             }
@@ -510,6 +541,7 @@ impl<D: Clone> Core<D> {
             actions.push(Action::Send(write_message(&write)));
         }
         self.writes.push_back(write);
+        self.refresh_written(path.as_str(), &mut actions);
         self.want_socket(&mut actions);
         (req, actions)
     }
@@ -543,48 +575,32 @@ impl<D: Clone> Core<D> {
                 if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
                     return actions; // already seen (a resume answered with the same state)
                 }
-                let new = DocState { version, exists, data: if exists { data } else { None } };
-                *state = Some(new.clone());
-                let snapshot = Snapshot::Document { path, state: new, from_cache: false };
-                actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
+                *state = Some(DocState { version, exists, data: if exists { data } else { None } });
+                self.refresh(&path, Cause::Server, &mut actions);
             }
             ServerMessage::Collection { id, version, docs, .. } => {
                 let Some((path, sub)) = self.subscription_mut(id) else { return actions };
                 let View::Collection(view) = &mut sub.view else { return actions };
-                let docs = docs.into_iter().map(|d| CollectionDoc { id: d.id, version: d.version, data: d.data }).collect();
-                let first = view.is_none();
-                let view = view.get_or_insert_with(CollectionView::default);
-                let changes = view.replace(docs, version);
-                if first || !changes.is_empty() {
-                    let snapshot = Snapshot::Collection {
-                        path,
-                        docs: view.docs.clone(),
-                        changes,
-                        version: view.version,
-                        from_cache: false,
-                    };
-                    actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
-                }
+                let docs = docs.into_iter().map(|d| CollectionDoc::confirmed(d.id, d.version, d.data)).collect();
+                view.get_or_insert_with(CollectionView::default).replace(docs, version);
+                self.refresh(&path, Cause::Server, &mut actions);
             }
             ServerMessage::Changes { id, changes, .. } => {
                 let Some((path, sub)) = self.subscription_mut(id) else { return actions };
                 let View::Collection(Some(view)) = &mut sub.view else { return actions };
-                let applied: Vec<_> = changes.into_iter().filter_map(|c| view.apply(&c.id, c.version, c.data)).collect();
-                if !applied.is_empty() {
-                    let snapshot = Snapshot::Collection {
-                        path,
-                        docs: view.docs.clone(),
-                        changes: applied,
-                        version: view.version,
-                        from_cache: false,
-                    };
-                    actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
+                let mut changed = false;
+                for c in changes {
+                    changed |= view.apply(&c.id, c.version, c.data);
+                }
+                if changed {
+                    self.refresh(&path, Cause::Server, &mut actions);
                 }
             }
             ServerMessage::Ack { req, version } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
-                    self.writes.remove(i);
+                    let write = self.writes.remove(i).expect("the index was just found");
                     actions.push(Action::Settle { req, result: Ok(version) });
+                    self.refresh_written(&write.path, &mut actions);
                     self.maybe_linger(&mut actions);
                 }
             }
@@ -600,7 +616,9 @@ impl<D: Clone> Core<D> {
             }
             ServerMessage::Error { req: Some(req), code, message, .. } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
-                    self.writes.remove(i);
+                    let write = self.writes.remove(i).expect("the index was just found");
+                    // Listeners see the state without the rejected write: it rolls back.
+                    self.refresh_written(&write.path, &mut actions);
                     actions.push(Action::Settle { req, result: Err((code, message)) });
                     self.maybe_linger(&mut actions);
                 }
@@ -619,19 +637,141 @@ impl<D: Clone> Core<D> {
         let sub = self.subscriptions.get_mut(&path)?;
         Some((path, sub))
     }
-}
 
-fn current_snapshot<D: Clone>(path: &str, view: &View<D>, from_cache: bool) -> Option<Snapshot<D>> {
-    match view {
-        View::Document(Some(state)) => Some(Snapshot::Document { path: path.to_owned(), state: state.clone(), from_cache }),
-        View::Collection(Some(view)) => Some(Snapshot::Collection {
-            path: path.to_owned(),
-            docs: view.docs.clone(),
-            changes: view.all_added(),
-            version: view.version,
-            from_cache,
-        }),
-        _ => None,
+    /// Pending writes to the document at `path`, oldest first.
+    fn writes_to<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
+        self.writes.iter().filter(move |w| w.path == path)
+    }
+
+    /// Pending writes to documents of the collection at `path`, oldest first.
+    fn writes_in<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
+        self.writes.iter().filter(move |w| w.path.rsplit_once('/').is_some_and(|(parent, _)| parent == path))
+    }
+
+    /// The document at `path` as this client sees it: the server's state with pending writes on top.
+    /// `None` while neither says anything (an `update` needs a known document to merge into).
+    fn local_document(&self, path: &str, server: &Option<DocState<D>>) -> Option<DocState<D>> {
+        let mut state = server.clone();
+        for w in self.writes_to(path) {
+            let version = state.as_ref().map_or(0, |s| s.version);
+            state = match (&w.op, state) {
+                (WriteOp::Set(data), _) => Some(DocState { version, exists: true, data: Some(data.clone()) }),
+                (WriteOp::Delete, _) => Some(DocState { version, exists: false, data: None }),
+                (WriteOp::Update(fields), Some(DocState { exists: true, data: Some(data), .. })) => {
+                    Some(DocState { version, exists: true, data: Some(data.merged(fields)) })
+                }
+                (WriteOp::Update(_), other) => other, // nothing to merge into: the server decides
+            };
+        }
+        state
+    }
+
+    /// The collection at `path` as this client sees it.
+    fn local_collection(&self, path: &str, server: &CollectionView<D>) -> CollectionView<D> {
+        let mut view = server.clone();
+        for w in self.writes_in(path) {
+            let id = w.path.rsplit('/').next().unwrap_or_default();
+            let rev = LOCAL_REV + w.req;
+            match (&w.op, view.position(id)) {
+                (WriteOp::Set(data), Ok(i)) => {
+                    let doc = &mut view.docs[i];
+                    (doc.data, doc.rev, doc.pending) = (data.clone(), rev, true);
+                }
+                (WriteOp::Set(data), Err(i)) => {
+                    let doc = CollectionDoc { id: id.to_owned(), version: 0, data: data.clone(), rev, pending: true };
+                    view.docs.insert(i, doc);
+                }
+                (WriteOp::Update(fields), Ok(i)) => {
+                    let doc = &mut view.docs[i];
+                    (doc.data, doc.rev, doc.pending) = (doc.data.merged(fields), rev, true);
+                }
+                (WriteOp::Delete, Ok(i)) => {
+                    view.docs.remove(i);
+                }
+                (WriteOp::Update(_) | WriteOp::Delete, Err(_)) => {}
+            }
+        }
+        view
+    }
+
+    /// Recomputes what the listeners of the document at `path` and of its collection see, after a
+    /// local write to it was made, acknowledged or rejected.
+    fn refresh_written(&mut self, path: &str, actions: &mut Vec<Action<D>>) {
+        if self.subscriptions.contains_key(path) {
+            self.refresh(path, Cause::Local, actions);
+        }
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            if self.subscriptions.contains_key(parent) {
+                self.refresh(parent, Cause::Local, actions);
+            }
+        }
+    }
+
+    /// Delivers the subscription's new local snapshot to its listeners, if there is something to show.
+    fn refresh(&mut self, path: &str, cause: Cause, actions: &mut Vec<Action<D>>) {
+        let Some(sub) = self.subscriptions.get(path) else { return };
+        let from_cache = self.link != Link::Open;
+        let (snapshot, delivered) = match &sub.view {
+            View::Document(server) => {
+                let pending = self.writes_to(path).next().is_some();
+                if cause == Cause::Server && pending && sub.delivered.is_some() {
+                    return;
+                }
+                let Some(state) = self.local_document(path, server) else { return };
+                (Snapshot::Document { path: path.to_owned(), state, from_cache, pending }, CollectionView::default())
+            }
+            View::Collection(None) => return, // local writes wait for the server's listing to sit in
+            View::Collection(Some(server)) => {
+                let pending = self.writes_in(path).next().is_some();
+                if cause == Cause::Server && pending && sub.delivered.is_some() {
+                    return;
+                }
+                let local = self.local_collection(path, server);
+                let mut delivered = sub.delivered.clone().unwrap_or_default();
+                let changes = delivered.replace(local.docs, local.version);
+                if sub.delivered.is_some() && changes.is_empty() && pending == sub.delivered_pending {
+                    return;
+                }
+                let snapshot = Snapshot::Collection {
+                    path: path.to_owned(),
+                    docs: delivered.docs.clone(),
+                    changes,
+                    version: delivered.version,
+                    from_cache,
+                    pending,
+                };
+                (snapshot, delivered)
+            }
+        };
+        let pending = match &snapshot {
+            Snapshot::Document { pending, .. } | Snapshot::Collection { pending, .. } => *pending,
+        };
+        if let Some(sub) = self.subscriptions.get_mut(path) {
+            sub.delivered = Some(delivered);
+            sub.delivered_pending = pending;
+            actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
+        }
+    }
+
+    /// What a listener joining `sub` sees first: exactly what the others last saw.
+    fn current_snapshot(&self, path: &str, sub: &Subscription<D>) -> Option<Snapshot<D>> {
+        let from_cache = self.link != Link::Open;
+        let pending = sub.delivered_pending;
+        match (&sub.view, &sub.delivered) {
+            (View::Document(server), Some(_)) => {
+                let state = self.local_document(path, server)?;
+                Some(Snapshot::Document { path: path.to_owned(), state, from_cache, pending })
+            }
+            (View::Collection(_), Some(view)) => Some(Snapshot::Collection {
+                path: path.to_owned(),
+                docs: view.docs.clone(),
+                changes: view.all_added(),
+                version: view.version,
+                from_cache,
+                pending,
+            }),
+            (_, None) => None,
+        }
     }
 }
 

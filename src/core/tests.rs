@@ -6,6 +6,13 @@ use super::*;
 
 type A = Action<&'static str>;
 
+/// In these tests an update's fields replace the whole value: enough to see which write won.
+impl Merge for &'static str {
+    fn merged(&self, fields: &Self) -> Self {
+        fields
+    }
+}
+
 fn path(p: &str) -> Path {
     Path::parse(p).unwrap()
 }
@@ -269,4 +276,96 @@ fn close_fails_pending_writes_and_later_writes() {
     assert!(actions.contains(&A::Status(Status::Closed)));
     let (_, actions) = c.write(&path("c/d"), WriteOp::Set("b"), "k2".into());
     assert!(matches!(&actions[0], A::Settle { result: Err((ErrorCode::FailedPrecondition, _)), .. }));
+}
+
+fn doc_state(snapshot: &Snapshot<&'static str>) -> (Option<&'static str>, bool, bool) {
+    match snapshot {
+        Snapshot::Document { state, pending, .. } => (state.data, state.exists, *pending),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_write_shows_at_once_as_pending_then_confirmed_after_the_ack_in_one_more_callback() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.received(snapshot(id, 3, Some("server")));
+    let (w, actions) = c.write(&path("c/d"), WriteOp::Set("mine"), "k".into());
+    let local = delivered(&actions);
+    assert_eq!(local[0].0, [a]);
+    assert_eq!(doc_state(&local[0].1), (Some("mine"), true, true), "local result, hasPendingWrites");
+    assert!(delivered(&c.received(snapshot(id, 4, Some("mine")))).is_empty(), "held until the ack");
+    let confirmed = delivered(&c.received(ServerMessage::Ack { req: w, version: 4 }));
+    assert_eq!(doc_state(&confirmed[0].1), (Some("mine"), true, false));
+    match &confirmed[0].1 {
+        Snapshot::Document { state, .. } => assert_eq!(state.version, 4),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_rejected_write_rolls_the_local_view_back() {
+    let mut c = open_core();
+    let (_, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.received(snapshot(id, 3, Some("server")));
+    let (w, actions) = c.write(&path("c/d"), WriteOp::Delete, "k".into());
+    assert_eq!(doc_state(&delivered(&actions)[0].1), (None, false, true));
+    let actions = c.received(ServerMessage::Error {
+        id: None,
+        req: Some(w),
+        code: ErrorCode::PermissionDenied,
+        message: "no".into(),
+    });
+    assert_eq!(doc_state(&delivered(&actions)[0].1), (Some("server"), true, false), "back to the server's state");
+    assert!(matches!(actions.last(), Some(A::Settle { result: Err(_), .. })));
+}
+
+#[test]
+fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
+    let mut c = open_core();
+    let (_, actions) = c.listen(&path("rooms"));
+    let id = sub_id(&actions);
+    c.received(ServerMessage::Collection {
+        id,
+        path: "rooms".into(),
+        version: 2,
+        docs: vec![DocEntry { id: "a".into(), version: 1, data: "A" }, DocEntry { id: "c".into(), version: 2, data: "C" }],
+    });
+    let (w, actions) = c.write(&path("rooms/b"), WriteOp::Set("B"), "k".into());
+    match &delivered(&actions)[0].1 {
+        Snapshot::Collection { docs, changes, pending, .. } => {
+            assert!(pending);
+            assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+            assert_eq!((changes[0].kind, changes[0].new_index, changes[0].pending), (ChangeKind::Added, 1, true));
+        }
+        other => panic!("{other:?}"),
+    }
+    let echo = ServerMessage::Changes {
+        id,
+        version: 3,
+        changes: vec![Change { kind: ChangeType::Added, id: "b".into(), version: 3, data: Some("B") }],
+    };
+    assert!(delivered(&c.received(echo)).is_empty(), "held until the ack");
+    match &delivered(&c.received(ServerMessage::Ack { req: w, version: 3 }))[0].1 {
+        Snapshot::Collection { docs, changes, pending, .. } => {
+            assert!(!pending);
+            assert_eq!(docs[1].version, 3);
+            assert_eq!((changes[0].kind, changes[0].old_index, changes[0].pending), (ChangeKind::Modified, 1, false));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_update_merges_into_the_known_document_and_waits_for_the_server_when_unknown() {
+    let mut c = open_core();
+    let (w, actions) = c.write(&path("c/unknown"), WriteOp::Update("x"), "k".into());
+    assert!(delivered(&actions).is_empty());
+    let (_, actions) = c.listen(&path("c/unknown"));
+    let id = sub_id(&actions);
+    let first = delivered(&c.received(snapshot(id, 1, Some("base"))));
+    assert_eq!(doc_state(&first[0].1), (Some("x"), true, true), "the first snapshot already shows the update");
+    c.received(ServerMessage::Ack { req: w, version: 2 });
 }

@@ -3,7 +3,7 @@
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::HashMap,
     rc::{Rc, Weak},
 };
 
@@ -79,7 +79,7 @@ struct Inner {
     /// `resolve` and `reject` of each write's promise.
     writes: HashMap<WriteId, (Function, Function)>,
     /// `onStatus` callbacks by registration id.
-    status_listeners: BTreeMap<u64, Function>,
+    status_listeners: Vec<(u64, Function)>,
     /// The next `onStatus` registration id.
     next_status_listener: u64,
     /// Armed while waiting to reconnect; dropping it cancels it.
@@ -87,7 +87,7 @@ struct Inner {
     /// Armed while lingering with nothing to do; dropping it cancels it.
     linger_timer: Option<Timeout>,
     /// Work for the end of the current task.
-    microtasks: VecDeque<Microtask>,
+    microtasks: Vec<Microtask>,
     /// Runs `microtasks`; created once, passed to `queueMicrotask` whenever work is queued.
     flush: Option<Closure<dyn FnMut()>>,
     /// A flush is queued.
@@ -172,11 +172,11 @@ impl Client {
             socket: None,
             callbacks: HashMap::new(),
             writes: HashMap::new(),
-            status_listeners: BTreeMap::new(),
+            status_listeners: Vec::new(),
             next_status_listener: 1,
             reconnect_timer: None,
             linger_timer: None,
-            microtasks: VecDeque::new(),
+            microtasks: Vec::new(),
             flush: None,
             flush_queued: false,
             token: options.token,
@@ -459,7 +459,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Status(status) => {
-                let listeners: Vec<Function> = shared.borrow().status_listeners.values().cloned().collect();
+                let listeners: Vec<Function> = shared.borrow().status_listeners.iter().map(|(_, f)| f.clone()).collect();
                 let value = JsValue::from_str(status.as_str());
                 for f in listeners {
                     report(f.call1(&JsValue::NULL, &value));
@@ -519,7 +519,7 @@ fn report(result: Result<JsValue, JsValue>) {
 
 fn queue(shared: &Shared, task: Microtask) {
     let mut inner = shared.borrow_mut();
-    inner.microtasks.push_back(task);
+    inner.microtasks.push(task);
     if !inner.flush_queued {
         inner.flush_queued = true;
         if let Some(flush) = &inner.flush {
@@ -593,14 +593,14 @@ impl Client {
             let mut inner = self.shared.borrow_mut();
             let id = inner.next_status_listener;
             inner.next_status_listener += 1;
-            inner.status_listeners.insert(id, callback.clone());
+            inner.status_listeners.push((id, callback.clone()));
             (id, inner.core.status())
         };
         report(callback.call1(&JsValue::NULL, &JsValue::from_str(status.as_str())));
         let weak = Rc::downgrade(&self.shared);
         closure_function(move || {
             if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().status_listeners.remove(&id);
+                shared.borrow_mut().status_listeners.retain(|(i, _)| *i != id);
             }
         })
     }

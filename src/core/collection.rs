@@ -66,9 +66,16 @@ impl<D: Clone> CollectionView<D> {
     /// Replaces the view with `docs` and returns what changed: removals first, then additions and
     /// modifications in id order, each index valid at the moment its change applies (as Firestore).
     pub fn replace(&mut self, docs: Vec<CollectionDoc<D>>, version: u64) -> Vec<DocChange<D>> {
-        let mut docs = docs;
-        docs.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
-        docs.dedup_by(|a, b| a.id == b.id);
+        // The server sends ids in order, so each insertion lands at the end; any other order still
+        // sorts (and a repeated id keeps its last entry), without pulling a sort into the wasm.
+        let mut sorted: Vec<CollectionDoc<D>> = Vec::with_capacity(docs.len());
+        for doc in docs {
+            match sorted.binary_search_by(|d| d.id.as_bytes().cmp(doc.id.as_bytes())) {
+                Ok(i) => sorted[i] = doc,
+                Err(i) => sorted.insert(i, doc),
+            }
+        }
+        let docs = sorted;
         let mut changes = Vec::new();
         let mut index = 0;
         self.docs.retain(|old| {

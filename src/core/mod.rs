@@ -10,7 +10,7 @@
 mod backoff;
 mod collection;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 
 use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, ServerMessage};
 
@@ -273,13 +273,13 @@ struct PendingWrite<D> {
 pub struct Core<D> {
     options: CoreOptions,
     /// Listener → its path.
-    listeners: BTreeMap<ListenerId, String>,
+    listeners: HashMap<ListenerId, String>,
     /// Path → its one server subscription, shared by all its listeners.
     subscriptions: HashMap<String, Subscription<D>>,
     /// Wire id → path.
     wire_ids: HashMap<u64, String>,
     /// Writes not yet acknowledged, in the order they were made (and are sent).
-    writes: VecDeque<PendingWrite<D>>,
+    writes: Vec<PendingWrite<D>>,
     next_listener: ListenerId,
     next_wire_id: u64,
     next_req: WriteId,
@@ -297,10 +297,10 @@ impl<D: Merge> Core<D> {
         let backoff = Backoff::new(options.backoff);
         Self {
             options,
-            listeners: BTreeMap::new(),
+            listeners: HashMap::new(),
             subscriptions: HashMap::new(),
             wire_ids: HashMap::new(),
-            writes: VecDeque::new(),
+            writes: Vec::new(),
             next_listener: 1,
             next_wire_id: 1,
             next_req: 1,
@@ -481,10 +481,8 @@ impl<D: Merge> Core<D> {
         }
         self.set_link(Link::Open, &mut actions);
         self.backoff.reset();
-        let mut paths: Vec<&String> = self.subscriptions.keys().collect();
-        paths.sort_by_key(|p| self.subscriptions[*p].id);
-        for path in paths {
-            actions.push(Action::Send(self.subscribe_message(path, &self.subscriptions[path])));
+        for (path, sub) in &self.subscriptions {
+            actions.push(Action::Send(self.subscribe_message(path, sub)));
         }
         for w in &self.writes {
             actions.push(Action::Send(write_message(w)));
@@ -540,7 +538,7 @@ impl<D: Merge> Core<D> {
         if self.link == Link::Open {
             actions.push(Action::Send(write_message(&write)));
         }
-        self.writes.push_back(write);
+        self.writes.push(write);
         self.refresh_written(path.as_str(), &mut actions);
         self.want_socket(&mut actions);
         (req, actions)
@@ -552,7 +550,7 @@ impl<D: Merge> Core<D> {
         if self.link == Link::Closed {
             return actions;
         }
-        for w in self.writes.drain(..) {
+        for w in std::mem::take(&mut self.writes) {
             let error = (ErrorCode::FailedPrecondition, "the client was closed before the write was acknowledged".into());
             actions.push(Action::Settle { req: w.req, result: Err(error) });
         }
@@ -598,7 +596,7 @@ impl<D: Merge> Core<D> {
             }
             ServerMessage::Ack { req, version } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
-                    let write = self.writes.remove(i).expect("the index was just found");
+                    let write = self.writes.remove(i);
                     actions.push(Action::Settle { req, result: Ok(version) });
                     self.refresh_written(&write.path, &mut actions);
                     self.maybe_linger(&mut actions);
@@ -616,7 +614,7 @@ impl<D: Merge> Core<D> {
             }
             ServerMessage::Error { req: Some(req), code, message, .. } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
-                    let write = self.writes.remove(i).expect("the index was just found");
+                    let write = self.writes.remove(i);
                     // Listeners see the state without the rejected write: it rolls back.
                     self.refresh_written(&write.path, &mut actions);
                     actions.push(Action::Settle { req, result: Err((code, message)) });

@@ -19,7 +19,7 @@ use crate::{
         listener::EventListener,
         socket::{Socket, SocketEvent},
     },
-    core::{Action, Core, CoreOptions, ListenerId, WriteId, WriteOp},
+    core::{Action, Core, CoreOptions, ListenerId, Snapshot, WriteId, WriteOp},
     js::{ErrorCallback, SnapshotCallback},
 };
 
@@ -53,14 +53,14 @@ pub enum Token {
 enum Callback {
     /// From JavaScript: `next(snapshot)` and the optional `error(e)`.
     Js { next: Function, error: Option<Function> },
-    /// From Rust: called with the snapshot object.
-    Rust(Rc<RefCell<dyn FnMut(&JsValue)>>),
+    /// From Rust: called with the snapshot.
+    Rust(Rc<RefCell<dyn FnMut(&Snapshot<Data>)>>),
 }
 
 /// Work queued for the end of the current task.
 enum Microtask {
     /// A cached snapshot for listeners that were just added.
-    Deliver(Vec<ListenerId>, JsValue),
+    Deliver(Vec<ListenerId>, Snapshot<Data>),
     /// Release subscriptions left without listeners.
     Release,
 }
@@ -221,7 +221,11 @@ impl Client {
 
     /// Calls `callback` with the current snapshot of `path` and every change after, until the returned
     /// [`Subscription`] is dropped. An invalid path is an `invalid-argument` error.
-    pub fn on_snapshot(&self, path: &str, callback: impl FnMut(&JsValue) + 'static) -> Result<Subscription, Error> {
+    pub fn on_snapshot(
+        &self,
+        path: &str,
+        callback: impl FnMut(&Snapshot<Data>) + 'static,
+    ) -> Result<Subscription, Error> {
         self.listen(path, Callback::Rust(Rc::new(RefCell::new(callback))))
     }
 
@@ -431,11 +435,10 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 drop(socket);
             }
             Action::Deliver { listeners, snapshot, later } => {
-                let value = convert::snapshot(&snapshot);
                 if later {
-                    queue(shared, Microtask::Deliver(listeners, value));
+                    queue(shared, Microtask::Deliver(listeners, snapshot));
                 } else {
-                    deliver(shared, &listeners, &value);
+                    deliver(shared, &listeners, &snapshot);
                 }
             }
             Action::Fail { listeners, code, message } => {
@@ -491,8 +494,10 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
     }
 }
 
-/// Calls each listener still registered at the moment of its call.
-fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &JsValue) {
+/// Calls each listener still registered at the moment of its call. JavaScript listeners share one
+/// snapshot object, made on first need.
+fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>) {
+    let mut js: Option<JsValue> = None;
     for listener in listeners {
         let callback = match shared.borrow().callbacks.get(listener) {
             Some(Callback::Js { next, .. }) => Callback::Js { next: next.clone(), error: None },
@@ -500,7 +505,10 @@ fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &JsValue) {
             None => continue,
         };
         match callback {
-            Callback::Js { next, .. } => report(next.call1(&JsValue::NULL, snapshot)),
+            Callback::Js { next, .. } => {
+                let value = js.get_or_insert_with(|| convert::snapshot(snapshot));
+                report(next.call1(&JsValue::NULL, value));
+            }
             Callback::Rust(f) => {
                 if let Ok(mut f) = f.try_borrow_mut() {
                     f(snapshot);

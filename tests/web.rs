@@ -489,3 +489,85 @@ async fn a_document_too_large_for_a_frame_is_refused_before_it_is_sent() {
     assert_eq!(stat(&client, "pendingWrites"), 0);
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn the_rust_api_delivers_typed_snapshots_until_the_subscription_is_dropped() {
+    use livepath::core::Snapshot;
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let client = livepath::Client::new(livepath::ClientOptions { url: Some(ws_url()), ..Default::default() });
+    let versions = Rc::new(RefCell::new(Vec::new()));
+    let sink = versions.clone();
+    let subscription = client
+        .on_snapshot(&path, move |s| {
+            if let Snapshot::Document { state, .. } = s {
+                sink.borrow_mut().push(state.version);
+            }
+        })
+        .unwrap();
+    wait_until("the first snapshot", || versions.borrow().len() == 1).await;
+    drop(subscription);
+    put(&path, r#"{"n":2}"#).await;
+    TimeoutFuture::new(100).await;
+    assert_eq!(versions.borrow().len(), 1, "nothing after the Subscription is dropped");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_callback_that_throws_breaks_neither_the_client_nor_other_listeners() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let client = livepath::connect(options());
+    let thrower = Closure::wrap(Box::new(|_s: JsValue| -> Result<(), JsValue> { Err(js_sys::Error::new("boom").into()) })
+        as Box<dyn FnMut(JsValue) -> Result<(), JsValue>>);
+    let _u1 = client.on_snapshot_js(&path, thrower.as_ref().clone().unchecked_into(), None).unwrap();
+    let listener = Recorder::new();
+    let _u2 = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot", || listener.len() == 1).await;
+    put(&path, r#"{"n":2}"#).await;
+    wait_until("the next snapshot", || listener.len() == 2).await;
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn while_disconnected_a_new_listener_gets_the_cached_snapshot_from_cache() {
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let slow = js_sys::JSON::parse(r#"{"initialMs":60000,"maxMs":60000}"#).unwrap();
+    let client = livepath::connect(options_with(&[("backoff", slow)]));
+    let first = Recorder::new();
+    let _u1 = client.on_snapshot_js(&path, first.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first snapshot", || first.len() == 1).await;
+    assert_eq!(first.last("fromCache"), false);
+    drop_connections().await;
+    wait_until("disconnected", || client.status() == "reconnecting").await;
+    let late = Recorder::new();
+    let _u2 = client.on_snapshot_js(&path, late.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the cached snapshot", || late.len() == 1).await;
+    assert_eq!((late.last("fromCache"), late.last("data.n")), (JsValue::TRUE, JsValue::from(1)));
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_subscription_the_server_refuses_goes_to_its_error_callback_and_ends() {
+    // The server allows 1000 subscriptions per connection (its default).
+    let client = livepath::connect(options());
+    let mut keep = Vec::new();
+    let quiet = Recorder::new();
+    for i in 0..1000 {
+        keep.push(client.on_snapshot_js(&format!("many/d{i}"), quiet.function.clone().unchecked_into(), None).unwrap());
+    }
+    wait_until("1000 snapshots", || quiet.len() == 1000).await;
+    let listener = Recorder::new();
+    let errors = Recorder::new();
+    let _u = client
+        .on_snapshot_js("many/one-too-many", listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .unwrap();
+    wait_until("the error", || errors.len() == 1).await;
+    let error = errors.seen.borrow()[0].clone();
+    assert!(livepath::is_livepath_error(error.clone()));
+    assert_eq!(get(&error, "code"), "resource-exhausted");
+    assert_eq!(listener.len(), 0);
+    assert_eq!(stat(&client, "listeners"), 1000, "the refused listener has ended");
+    client.close();
+}

@@ -1,12 +1,10 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import init, { connect } from "livepath";
+import { connect } from "livepath";
 import { LivepathProvider } from "./hooks/react";
 import { App } from "./App";
 import "./styles.css";
 
-// `--target web` packages load their .wasm with init(); everything else waits for it.
-await init();
 const client = connect({});
 // Exposed for the browser tests and for poking around in the console.
 Object.assign(window, { livepath: client });

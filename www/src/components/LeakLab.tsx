@@ -1,0 +1,95 @@
+import { useEffect, useState } from "react";
+import { connect } from "livepath";
+import { LivepathProvider, useSnapshot } from "../hooks/react";
+import { paths } from "../board";
+
+/** The lab's own client, so its counts show only what the lab does. */
+const labClient = connect({ lingerMs: 2000 });
+Object.assign(window, { livepathLab: labClient });
+
+type Stats = ReturnType<typeof labClient.stats>;
+
+/** A component that subscribes while it is mounted. */
+function Subscriber() {
+  const { status, data } = useSnapshot(paths.board);
+  return <span className="muted">mounted · {status === "success" ? String(data?.title ?? "(untitled)") : status}</span>;
+}
+
+async function serverSubscriptions(): Promise<number | null> {
+  try {
+    const text = await (await fetch("/metrics")).text();
+    const line = text.split("\n").find((l) => l.startsWith("livepath_subscriptions "));
+    return line ? Number(line.split(" ")[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Mount and unmount a subscribed component, and watch the listener counts go back to zero. */
+export function LeakLab() {
+  const [mounted, setMounted] = useState(false);
+  const [cycles, setCycles] = useState(0);
+  const [running, setRunning] = useState(false);
+  const [stats, setStats] = useState<Stats>(labClient.stats());
+  const [server, setServer] = useState<number | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    const tick = async () => {
+      setStats(labClient.stats());
+      const count = await serverSubscriptions();
+      if (alive) setServer(count);
+    };
+    const timer = setInterval(tick, 250);
+    tick();
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, []);
+
+  async function churn(times: number) {
+    setRunning(true);
+    for (let i = 0; i < times; i++) {
+      setMounted(true);
+      await new Promise((r) => setTimeout(r, 0));
+      setMounted(false);
+      await new Promise((r) => setTimeout(r, 0));
+      setCycles((c) => c + 1);
+    }
+    setRunning(false);
+  }
+
+  return (
+    <section className="card lab">
+      <div className="card-head">
+        <h2>Leak lab</h2>
+        <span className="muted">its own client · lingerMs 2000</span>
+      </div>
+      <div className="row">
+        <button onClick={() => setMounted((m) => !m)} disabled={running} data-testid="lab-toggle">
+          {mounted ? "Unmount" : "Mount"}
+        </button>
+        <button onClick={() => churn(100)} disabled={running} data-testid="lab-churn">
+          Mount/unmount ×100
+        </button>
+        <span className="muted" data-testid="lab-cycles">{cycles} cycles</span>
+      </div>
+      <div className="lab-slot">
+        {mounted ? (
+          <LivepathProvider client={labClient}>
+            <Subscriber />
+          </LivepathProvider>
+        ) : (
+          <span className="muted">unmounted</span>
+        )}
+      </div>
+      <dl className="stats">
+        <div><dt>listeners</dt><dd data-testid="lab-listeners">{stats.listeners}</dd></div>
+        <div><dt>subscriptions</dt><dd data-testid="lab-subscriptions">{stats.subscriptions}</dd></div>
+        <div><dt>socket</dt><dd data-testid="lab-socket">{stats.socket}</dd></div>
+        <div><dt>server subscriptions</dt><dd data-testid="server-subscriptions">{server ?? "–"}</dd></div>
+      </dl>
+    </section>
+  );
+}

@@ -1,0 +1,11 @@
+import { useConnectionStatus } from "../hooks/react";
+
+export function StatusBadge() {
+  const status = useConnectionStatus();
+  return (
+    <span className={`badge ${status}`} data-testid="status" title="Connection status">
+      <span className="dot" />
+      {status}
+    </span>
+  );
+}

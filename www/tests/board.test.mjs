@@ -1,0 +1,153 @@
+// The demo board, end to end: two pages, a real server, the real package, headless Chromium.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { LivepathServer, launchBrowser, openPage, root, startVite, unique } from "./support.mjs";
+
+let server, vite, browser, appUrl;
+
+before(async () => {
+  server = await LivepathServer.start();
+  vite = await startVite(server);
+  appUrl = vite.resolvedUrls.local[0];
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await vite?.close();
+  await server?.close();
+});
+
+/** A page on `board`, connected and showing the todo list. */
+async function openBoard(board) {
+  const page = await openPage(browser, `${appUrl}?board=${board}`);
+  await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 10_000 });
+  await page.getByTestId("todo-count").waitFor();
+  return page;
+}
+
+async function todoTexts(page) {
+  return page.getByTestId("todo").evaluateAll((items) =>
+    items.map((li) => `${li.querySelector("input[type=checkbox]").checked ? "x" : " "} ${li.textContent.replace("×", "").trim()}`),
+  );
+}
+
+async function addTodo(page, text) {
+  await page.getByTestId("new-todo").fill(text);
+  await page.getByTestId("new-todo").press("Enter");
+}
+
+test("an edit in one page appears in the other", async () => {
+  const board = unique("sync");
+  const [a, b] = [await openBoard(board), await openBoard(board)];
+  await a.getByTestId("title").fill("Groceries");
+  await b.getByTestId("title").and(b.locator('[value="Groceries"]')).waitFor({ timeout: 5_000 });
+  await addTodo(b, "Milk");
+  await a.getByTestId("todo").filter({ hasText: "Milk" }).waitFor({ timeout: 5_000 });
+  await a.getByLabel("Done: Milk").check();
+  await b.getByLabel("Done: Milk").and(b.locator(":checked")).waitFor({ timeout: 5_000 });
+  await a.getByRole("button", { name: "Delete: Milk" }).click();
+  await b.getByTestId("todo").filter({ hasText: "Milk" }).waitFor({ state: "detached", timeout: 5_000 });
+
+  mkdirSync(`${root}/test-results`, { recursive: true });
+  await addTodo(a, "Try livepath in two windows");
+  await addTodo(a, "Watch the leak lab go back to zero");
+  await b.getByTestId("todo").nth(1).waitFor();
+  await b.getByLabel("Done: Try livepath in two windows").check();
+  await a.getByTestId("todo").nth(1).waitFor();
+  await a.waitForTimeout(300);
+  await a.screenshot({ path: `${root}/test-results/board.png`, fullPage: true });
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("both pages converge on the same state after a burst of concurrent edits", async () => {
+  const board = unique("burst");
+  const [a, b] = [await openBoard(board), await openBoard(board)];
+  await Promise.all(
+    [a, b].map((page, p) =>
+      page.evaluate(async ({ board, p }) => {
+        const client = window.livepath;
+        const writes = [];
+        for (let i = 0; i < 20; i++) {
+          const id = `t${String(i).padStart(2, "0")}-${p}`;
+          writes.push(client.set(`boards/${board}/todos/${id}`, { text: `item ${i} from page ${p}`, done: false }));
+          if (i % 3 === 0) writes.push(client.update(`boards/${board}/todos/${id}`, { done: true }));
+          writes.push(client.set(`boards/${board}`, { title: `title ${i} from page ${p}` }));
+        }
+        await Promise.all(writes);
+      }, { board, p }),
+    ),
+  );
+  const expected = (await server.get(`boards/${board}/todos`)).docs.map((d) => `${d.data.done ? "x" : " "} ${d.data.text}`);
+  assert.equal(expected.length, 40);
+  const title = (await server.get(`boards/${board}`)).data.title;
+  for (const page of [a, b]) {
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="todo"]').length === n, 40);
+    await page.getByTestId("title").and(page.locator(`[value="${title}"]`)).waitFor({ timeout: 5_000 });
+    await page.waitForFunction(() => !document.querySelector(".pending"));
+    assert.deepEqual(await todoTexts(page), expected);
+  }
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("mounting and unmounting 100 times leaves no listener and no server subscription", async () => {
+  const page = await openBoard(unique("lab"));
+  const baseline = await server.metric("subscriptions");
+  await page.getByTestId("lab-churn").click();
+  await page.getByTestId("lab-cycles").filter({ hasText: "100 cycles" }).waitFor({ timeout: 20_000 });
+  const lab = () => page.evaluate(() => window.livepathLab.stats());
+  await page.waitForFunction(() => window.livepathLab.stats().subscriptions === 0);
+  assert.equal((await lab()).listeners, 0);
+  for (let i = 0; i < 50 && (await server.metric("subscriptions")) !== baseline; i++) {
+    await page.waitForTimeout(100);
+  }
+  assert.equal(await server.metric("subscriptions"), baseline, "the lab's server subscriptions are gone");
+  await page.waitForFunction(() => window.livepathLab.stats().socket === "none", null, { timeout: 10_000 });
+  await page.getByTestId("lab-socket").filter({ hasText: "none" }).waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("in React StrictMode each path gets exactly one subscribe", async () => {
+  const before = await server.metric("subscribes_total");
+  const page = await openBoard(unique("strict"));
+  await page.getByTestId("title").waitFor();
+  await page.waitForTimeout(200);
+  // The board subscribes to two paths: its document and its todos.
+  assert.equal((await server.metric("subscribes_total")) - before, 2);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test("after a server restart both pages recover, and a write made while it was down lands once", async () => {
+  const board = unique("restart");
+  const [a, b] = [await openBoard(board), await openBoard(board)];
+  await addTodo(a, "before the restart");
+  await b.getByTestId("todo").filter({ hasText: "before the restart" }).waitFor();
+
+  await server.stopProcess();
+  for (const page of [a, b]) {
+    await page.getByTestId("status").filter({ hasText: "reconnecting" }).waitFor({ timeout: 10_000 });
+  }
+  await addTodo(a, "written while the server was down");
+  await a.getByTestId("todo").filter({ hasText: "written while the server was down" }).waitFor();
+  await server.startProcess();
+
+  for (const page of [a, b]) {
+    await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 30_000 });
+  }
+  await b.getByTestId("todo").filter({ hasText: "written while the server was down" }).waitFor({ timeout: 10_000 });
+  await a.waitForFunction(() => !document.querySelector(".pending"), null, { timeout: 10_000 });
+  const docs = (await server.get(`boards/${board}/todos`)).docs.map((d) => d.data.text);
+  assert.deepEqual(docs, ["before the restart", "written while the server was down"]);
+  assert.equal(await server.metric("writes_total"), 1, "the restarted server committed the queued write once");
+  // While the server is down the browser itself logs failed connections (the socket, and the leak lab's
+  // /metrics polling through the dev proxy); nothing else may be logged.
+  const ours = [...a.errors, ...b.errors].filter(
+    (e) => !e.includes("WebSocket connection") && !e.includes("Failed to load resource"),
+  );
+  assert.deepEqual(ours, []);
+  await Promise.all([a.close(), b.close()]);
+});

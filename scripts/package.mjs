@@ -2,17 +2,40 @@
 // loads the .wasm with top-level await and re-exports the API, so `import { connect } from "livepath"`
 // just works in Vite and other ES-module bundlers. `livepath/manual` is the raw module, whose default
 // export `init()` must be awaited first (for apps that load the .wasm from a custom URL).
+//
+// The entry point exports the API by name and leaves out wasm-bindgen's loader types (`InitOutput` and
+// friends, typed with `any`); the build fails if any `any` appears in the API's declarations.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const dir = new URL("../pkg/", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
-const name = manifest.main.replace(/\.js$/, ""); // "livepath"
+// wasm-pack's module name ("livepath"), from its .wasm, so running this twice changes nothing.
+const name = manifest.files.find((f) => f.endsWith("_bg.wasm")).replace(/_bg\.wasm$/, "");
+const declarations = readFileSync(new URL(`${name}.d.ts`, dir), "utf8");
+
+const loader = new Set(["InitInput", "InitOutput", "SyncInitInput", "initSync"]);
+const values = [];
+const types = [];
+for (const [, kind, id] of declarations.matchAll(/^export (function|class|type|interface) (\w+)/gm)) {
+  if (loader.has(id)) continue;
+  (kind === "function" || kind === "class" ? values : types).push(id);
+}
+const api = declarations
+  .slice(0, declarations.indexOf("export type InitInput"))
+  .replace(/\/\*[\s\S]*?\*\//g, "")
+  .replace(/\/\/.*$/gm, "");
+if (/\bany\b/.test(api)) {
+  throw new Error(`${name}.d.ts: the API's declarations use \`any\`:\n${api.split("\n").filter((l) => /\bany\b/.test(l)).join("\n")}`);
+}
 
 writeFileSync(
   new URL("index.js", dir),
-  `import init from "./${name}.js";\n\nawait init();\n\nexport * from "./${name}.js";\n`,
+  `import load from "./${name}.js";\n\nawait load();\n\nexport { ${values.join(", ")} } from "./${name}.js";\n`,
 );
-writeFileSync(new URL("index.d.ts", dir), `export * from "./${name}.js";\n`);
+writeFileSync(
+  new URL("index.d.ts", dir),
+  `export { ${values.join(", ")} } from "./${name}.js";\nexport type { ${types.join(", ")} } from "./${name}.js";\n`,
+);
 
 manifest.main = "index.js";
 manifest.module = "index.js";
@@ -24,4 +47,4 @@ manifest.exports = {
 manifest.files = [...new Set([...(manifest.files ?? []), "index.js", "index.d.ts"])];
 manifest.sideEffects = ["./index.js"];
 writeFileSync(new URL("package.json", dir), JSON.stringify(manifest, null, 2) + "\n");
-console.log(`pkg/: entry point index.js (loads ${name}_bg.wasm on import)`);
+console.log(`pkg/: index.js loads ${name}_bg.wasm on import and exports ${values.join(", ")}`);

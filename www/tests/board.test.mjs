@@ -47,8 +47,12 @@ test("an edit in one page appears in the other", async () => {
   await a.getByTestId("todo").filter({ hasText: "Milk" }).waitFor({ timeout: 5_000 });
   await a.getByLabel("Done: Milk").check();
   await b.getByLabel("Done: Milk").and(b.locator(":checked")).waitFor({ timeout: 5_000 });
-  await a.getByRole("button", { name: "Delete: Milk" }).click();
-  await b.getByTestId("todo").filter({ hasText: "Milk" }).waitFor({ state: "detached", timeout: 5_000 });
+  await b.getByText("Milk", { exact: true }).dblclick();
+  await b.getByLabel("Rename").fill("Oat milk");
+  await b.getByLabel("Rename").press("Enter");
+  await a.getByTestId("todo").filter({ hasText: "Oat milk" }).waitFor({ timeout: 5_000 });
+  await a.getByRole("button", { name: "Delete: Oat milk" }).click();
+  await b.getByTestId("todo").filter({ hasText: "Oat milk" }).waitFor({ state: "detached", timeout: 5_000 });
 
   mkdirSync(`${root}/test-results`, { recursive: true });
   await addTodo(a, "Try livepath in two windows");
@@ -127,7 +131,7 @@ test("after a server restart both pages recover, and a write made while it was d
   await addTodo(a, "before the restart");
   await b.getByTestId("todo").filter({ hasText: "before the restart" }).waitFor();
 
-  await server.stopProcess();
+  assert.equal(await server.stopProcess(), 0, "SIGTERM: a graceful exit");
   for (const page of [a, b]) {
     await page.getByTestId("status").filter({ hasText: "reconnecting" }).waitFor({ timeout: 10_000 });
   }

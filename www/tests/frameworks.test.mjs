@@ -1,4 +1,5 @@
-// The Vue composable and the Svelte store: subscribe, update, unmount → zero listeners.
+// The hooks outside the demo: React's useSnapshot under a changing path, and the Vue composable and the
+// Svelte store: subscribe, update, unmount → zero listeners.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { LivepathServer, launchBrowser, openPage, startVite, unique } from "./support.mjs";
@@ -16,6 +17,29 @@ after(async () => {
   await browser?.close();
   await vite?.close();
   await server?.close();
+});
+
+test("react: a null path subscribes to nothing, and a new path never shows the old path's data", async () => {
+  const [a, b] = [`react/${unique("a")}`, `react/${unique("b")}`];
+  await server.put(a, { title: "from a" });
+  await server.put(b, { title: "from b" });
+  const page = await openPage(browser, `${appUrl}tests/pages/react.html?a=${a}&b=${b}`);
+  const value = page.getByTestId("value");
+  await value.filter({ hasText: "loading" }).waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(100);
+  assert.equal(await page.evaluate(() => window.livepath.stats().listeners), 0, "null: no subscription");
+  await page.getByRole("button", { name: "a" }).click();
+  await value.filter({ hasText: "from a" }).waitFor();
+  await page.getByRole("button", { name: "b" }).click();
+  await value.filter({ hasText: "from b" }).waitFor();
+  await page.waitForFunction(() => window.livepath.stats().subscriptions === 1);
+  const renders = await page.evaluate(() => window.renders);
+  const mixed = renders.filter((r) => r.title !== null && r.title !== `from ${r.path?.startsWith("react/a") ? "a" : "b"}`);
+  assert.deepEqual(mixed, [], "every render shows its own path's data or none");
+  await page.getByRole("button", { name: "none" }).click();
+  await page.waitForFunction(() => window.livepath.stats().subscriptions === 0);
+  assert.deepEqual(page.errors, []);
+  await page.close();
 });
 
 for (const framework of ["vue", "svelte"]) {

@@ -50,14 +50,15 @@ export class LivepathServer {
     throw new Error(`livepath-server did not start (${serverBin})`);
   }
 
-  /** SIGTERM, and wait for the process to exit (it closes sockets with 1001 first). */
+  /** SIGTERM, and wait for the process to exit (it closes sockets with 1001 first); its exit code. */
   async stopProcess() {
     const child = this.process;
     this.process = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
+    if (!child) return null;
+    if (child.exitCode !== null) return child.exitCode;
+    const exited = new Promise((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGTERM");
-    await exited;
+    return exited;
   }
 
   async restart() {

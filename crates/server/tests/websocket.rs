@@ -146,6 +146,9 @@ async fn a_retried_write_with_the_same_key_is_applied_once() {
 #[tokio::test]
 async fn bad_input_gets_an_error_frame_and_the_connection_keeps_working() {
     let server = TestServer::memory().await;
+    let mut bystander = server.connect().await;
+    bystander.send(json!({"type":"subscribe","id":1,"path":"c/watched"})).await;
+    bystander.recv().await;
     let mut c = server.connect().await;
     let cases = [
         ("not json", None, None),
@@ -173,6 +176,8 @@ async fn bad_input_gets_an_error_frame_and_the_connection_keeps_working() {
     let error = c.recv().await;
     assert_eq!((error["code"].as_str(), error["id"].as_u64()), (Some("invalid-argument"), Some(7)));
     assert!(c.sync().await.is_empty(), "the connection still answers");
+    server.put("c/watched", json!({"still":"here"})).await;
+    assert_eq!(bystander.recv().await["data"], json!({"still":"here"}), "other connections never notice");
 }
 
 #[tokio::test]

@@ -2,98 +2,121 @@
 //! [`ServerMessage`]. Cheaper in wasm than serde deserialization (see shared/WASM-SIZE.md), and document
 //! data stays the `JsValue` JSON.parse made.
 
-use js_sys::{JSON, Reflect};
-use livepath_protocol::{Change, ChangeType, DocEntry, ErrorCode, ServerMessage};
-use wasm_bindgen::{JsCast, JsValue};
+#[cfg(not(feature = "serde-json-decode"))]
+pub use by_reflect::decode;
+#[cfg(feature = "serde-json-decode")]
+pub use by_serde_json::decode;
 
-use crate::Data;
+#[cfg(not(feature = "serde-json-decode"))]
+mod by_reflect {
+    use js_sys::{JSON, Reflect};
+    use livepath_protocol::{Change, ChangeType, DocEntry, ErrorCode, ServerMessage};
+    use wasm_bindgen::{JsCast, JsValue};
 
-fn field(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
+    use crate::Data;
 
-fn u64_field(object: &JsValue, name: &str) -> Option<u64> {
-    let n = field(object, name).as_f64()?;
-    (n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0).then_some(n as u64)
-}
+    fn field(object: &JsValue, name: &str) -> JsValue {
+        Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    }
 
-fn string_field(object: &JsValue, name: &str) -> Option<String> {
-    field(object, name).as_string()
-}
+    fn u64_field(object: &JsValue, name: &str) -> Option<u64> {
+        let n = field(object, name).as_f64()?;
+        (n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0).then_some(n as u64)
+    }
 
-fn data_field(object: &JsValue, name: &str) -> Option<Data> {
-    let value = field(object, name);
-    (value.is_object()).then_some(Data(value))
-}
+    fn string_field(object: &JsValue, name: &str) -> Option<String> {
+        field(object, name).as_string()
+    }
 
-fn array_field(object: &JsValue, name: &str) -> Vec<JsValue> {
-    field(object, name).dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default()
-}
+    fn data_field(object: &JsValue, name: &str) -> Option<Data> {
+        let value = field(object, name);
+        (value.is_object()).then_some(Data(value))
+    }
 
-/// Parses a text frame. `None` for malformed frames and for types this client does not know (a newer
-/// server may send them); both are ignored.
-pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
-    let m = JSON::parse(text).ok()?;
-    let kind = string_field(&m, "type")?;
-    Some(match kind.as_str() {
-        "welcome" => ServerMessage::Welcome {
-            session: string_field(&m, "session")?,
-            heartbeat_ms: u64_field(&m, "heartbeatMs")?,
-            protocol: u64_field(&m, "protocol")? as u32,
-        },
-        "snapshot" => ServerMessage::Snapshot {
-            id: u64_field(&m, "id")?,
-            path: string_field(&m, "path")?,
-            version: u64_field(&m, "version")?,
-            exists: field(&m, "exists").as_bool()?,
-            data: data_field(&m, "data"),
-        },
-        "collection" => ServerMessage::Collection {
-            id: u64_field(&m, "id")?,
-            path: string_field(&m, "path")?,
-            version: u64_field(&m, "version")?,
-            docs: array_field(&m, "docs")
-                .iter()
-                .map(|d| {
-                    Some(DocEntry {
-                        id: string_field(d, "id")?,
-                        version: u64_field(d, "version")?,
-                        data: data_field(d, "data")?,
+    fn array_field(object: &JsValue, name: &str) -> Vec<JsValue> {
+        field(object, name).dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default()
+    }
+
+    /// Parses a text frame. `None` for malformed frames and for types this client does not know (a newer
+    /// server may send them); both are ignored.
+    pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
+        let m = JSON::parse(text).ok()?;
+        let kind = string_field(&m, "type")?;
+        Some(match kind.as_str() {
+            "welcome" => ServerMessage::Welcome {
+                session: string_field(&m, "session")?,
+                heartbeat_ms: u64_field(&m, "heartbeatMs")?,
+                protocol: u64_field(&m, "protocol")? as u32,
+            },
+            "snapshot" => ServerMessage::Snapshot {
+                id: u64_field(&m, "id")?,
+                path: string_field(&m, "path")?,
+                version: u64_field(&m, "version")?,
+                exists: field(&m, "exists").as_bool()?,
+                data: data_field(&m, "data"),
+            },
+            "collection" => ServerMessage::Collection {
+                id: u64_field(&m, "id")?,
+                path: string_field(&m, "path")?,
+                version: u64_field(&m, "version")?,
+                docs: array_field(&m, "docs")
+                    .iter()
+                    .map(|d| {
+                        Some(DocEntry {
+                            id: string_field(d, "id")?,
+                            version: u64_field(d, "version")?,
+                            data: data_field(d, "data")?,
+                        })
                     })
-                })
-                .collect::<Option<_>>()?,
-        },
-        "changes" => ServerMessage::Changes {
-            id: u64_field(&m, "id")?,
-            version: u64_field(&m, "version")?,
-            changes: array_field(&m, "changes")
-                .iter()
-                .map(|c| {
-                    let kind = match string_field(c, "type")?.as_str() {
-                        "added" => ChangeType::Added,
-                        "modified" => ChangeType::Modified,
-                        "removed" => ChangeType::Removed,
-                        _ => return None,
-                    };
-                    Some(Change {
-                        kind,
-                        id: string_field(c, "id")?,
-                        version: u64_field(c, "version")?,
-                        data: data_field(c, "data"),
+                    .collect::<Option<_>>()?,
+            },
+            "changes" => ServerMessage::Changes {
+                id: u64_field(&m, "id")?,
+                version: u64_field(&m, "version")?,
+                changes: array_field(&m, "changes")
+                    .iter()
+                    .map(|c| {
+                        let kind = match string_field(c, "type")?.as_str() {
+                            "added" => ChangeType::Added,
+                            "modified" => ChangeType::Modified,
+                            "removed" => ChangeType::Removed,
+                            _ => return None,
+                        };
+                        Some(Change {
+                            kind,
+                            id: string_field(c, "id")?,
+                            version: u64_field(c, "version")?,
+                            data: data_field(c, "data"),
+                        })
                     })
-                })
-                .collect::<Option<_>>()?,
-        },
-        "unchanged" => ServerMessage::Unchanged { id: u64_field(&m, "id")?, version: u64_field(&m, "version")? },
-        "ack" => ServerMessage::Ack { req: u64_field(&m, "req")?, version: u64_field(&m, "version")? },
-        "error" => ServerMessage::Error {
-            id: u64_field(&m, "id"),
-            req: u64_field(&m, "req"),
-            code: ErrorCode::parse(&string_field(&m, "code")?).unwrap_or(ErrorCode::Internal),
-            message: string_field(&m, "message").unwrap_or_default(),
-        },
-        "pong" => ServerMessage::Pong,
-        "ping" => ServerMessage::Ping,
-        _ => return None,
-    })
+                    .collect::<Option<_>>()?,
+            },
+            "unchanged" => ServerMessage::Unchanged { id: u64_field(&m, "id")?, version: u64_field(&m, "version")? },
+            "ack" => ServerMessage::Ack { req: u64_field(&m, "req")?, version: u64_field(&m, "version")? },
+            "error" => ServerMessage::Error {
+                id: u64_field(&m, "id"),
+                req: u64_field(&m, "req"),
+                code: ErrorCode::parse(&string_field(&m, "code")?).unwrap_or(ErrorCode::Internal),
+                message: string_field(&m, "message").unwrap_or_default(),
+            },
+            "pong" => ServerMessage::Pong,
+            "ping" => ServerMessage::Ping,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(feature = "serde-json-decode")]
+mod by_serde_json {
+    use livepath_protocol::ServerMessage;
+
+    use crate::Data;
+
+    /// The variant measured in BENCHMARKS.md: serde_json inside the wasm, data handed to JS through
+    /// serde-wasm-bindgen. Not used by the package.
+    pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
+        let message: ServerMessage<serde_json::Value> = serde_json::from_str(text).ok()?;
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        message.map_data(|v| serde::Serialize::serialize(&v, &serializer).ok().map(Data))
+    }
 }

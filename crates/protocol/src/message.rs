@@ -151,6 +151,50 @@ pub enum ServerMessage<D> {
     Ping,
 }
 
+impl<D> ServerMessage<D> {
+    /// The same message with each document's data converted by `f`; `None` if `f` refuses one.
+    pub fn map_data<E>(self, mut f: impl FnMut(D) -> Option<E>) -> Option<ServerMessage<E>> {
+        Some(match self {
+            Self::Welcome { session, heartbeat_ms, protocol } => ServerMessage::Welcome { session, heartbeat_ms, protocol },
+            Self::Snapshot { id, path, version, exists, data } => {
+                let data = match data {
+                    Some(d) => Some(f(d)?),
+                    None => None,
+                };
+                ServerMessage::Snapshot { id, path, version, exists, data }
+            }
+            Self::Collection { id, path, version, docs } => ServerMessage::Collection {
+                id,
+                path,
+                version,
+                docs: docs
+                    .into_iter()
+                    .map(|d| Some(DocEntry { id: d.id, version: d.version, data: f(d.data)? }))
+                    .collect::<Option<_>>()?,
+            },
+            Self::Changes { id, version, changes } => ServerMessage::Changes {
+                id,
+                version,
+                changes: changes
+                    .into_iter()
+                    .map(|c| {
+                        let data = match c.data {
+                            Some(d) => Some(f(d)?),
+                            None => None,
+                        };
+                        Some(Change { kind: c.kind, id: c.id, version: c.version, data })
+                    })
+                    .collect::<Option<_>>()?,
+            },
+            Self::Unchanged { id, version } => ServerMessage::Unchanged { id, version },
+            Self::Ack { req, version } => ServerMessage::Ack { req, version },
+            Self::Error { id, req, code, message } => ServerMessage::Error { id, req, code, message },
+            Self::Pong => ServerMessage::Pong,
+            Self::Ping => ServerMessage::Ping,
+        })
+    }
+}
+
 /// One document in a `collection` message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocEntry<D> {

@@ -1,0 +1,25 @@
+// Prints a Markdown table of the sizes (raw, gzip -9, brotli -11) of each package directory's .wasm and
+// JS glue. Usage: node scripts/sizes.mjs LABEL=DIR [LABEL=DIR ...]
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+
+const kb = (n) => (n / 1024).toFixed(1);
+const measure = (file) => {
+  const bytes = readFileSync(file);
+  const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  return [bytes.length, gzipSync(bytes, { level: 9 }).length, brotli];
+};
+
+console.log("| build | wasm raw | wasm gzip | wasm brotli | JS glue raw | JS glue gzip | JS glue brotli | total gzip |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const arg of process.argv.slice(2)) {
+  const [label, dir] = arg.split("=");
+  const files = readdirSync(dir);
+  const wasm = measure(join(dir, files.find((f) => f.endsWith("_bg.wasm"))));
+  const glue = files
+    .filter((f) => f.endsWith(".js"))
+    .map((f) => measure(join(dir, f)))
+    .reduce((a, b) => a.map((x, i) => x + b[i]), [0, 0, 0]);
+  console.log(`| ${label} | ${[...wasm, ...glue].map(kb).join(" KB | ")} KB | ${kb(wasm[1] + glue[1])} KB |`);
+}

@@ -39,6 +39,20 @@ pub struct Config {
     /// reconnect tests. Refused unless the listen address is loopback.
     #[arg(long)]
     pub fault_injection: bool,
+    /// HS256 secret of the JWTs clients present (`hello`, `Authorization: Bearer`); turns
+    /// authentication on. Prefer the environment variable or `--auth-secret-file` to a flag.
+    #[arg(long, env = "LIVEPATH_AUTH_SECRET", hide_env_values = true)]
+    pub auth_secret: Option<String>,
+    /// Reads the HS256 secret from this file (trailing newline ignored).
+    #[arg(long, conflicts_with = "auth_secret")]
+    pub auth_secret_file: Option<PathBuf>,
+    /// Path rules (TOML): who may read and write what. Once given, anything no rule allows is denied.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Accept WebSocket upgrades only from this origin (repeatable, e.g. https://app.example.com);
+    /// others get 403. Default: any origin.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {

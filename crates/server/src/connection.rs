@@ -2,7 +2,8 @@
 //! connection's [`Outbox`] and keeps the link alive.
 //!
 //! Close codes the server sends: 1001 (shutting down), 1003 (a binary frame), 1009 (a frame over
-//! `--max-frame-bytes`), 4408 (no frame from the client for two heartbeats). The `drop-connections`
+//! `--max-frame-bytes`), 4401 (the token expired: reconnect with a fresh one), 4408 (no frame from
+//! the client for two heartbeats). The `drop-connections`
 //! fault cuts the socket with no close frame at all.
 
 use std::{
@@ -22,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::{
     ApiError, Db,
+    auth::{Access, Op, User},
     http::AppState,
     hub::{Subscriber, encode},
     metrics::{Metrics, inc},
@@ -68,6 +70,8 @@ pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePer
         subscriptions: HashMap::new(),
         max_subscriptions: state.config.max_subscriptions,
         metrics: metrics.clone(),
+        access: state.access.clone(),
+        user: None,
     };
     let end = session.read_loop(stream, heartbeat, state.shutdown.clone(), state.cuts.subscribe()).await;
     session.release_all();
@@ -100,6 +104,17 @@ struct Session {
     max_subscriptions: usize,
     /// Counters.
     metrics: Arc<Metrics>,
+    /// Who may do what.
+    access: Arc<Access>,
+    /// The user of the last valid `hello`.
+    user: Option<User>,
+}
+
+/// When `user`'s token expires, as a tokio deadline (far away for no user).
+fn expiry(user: Option<&User>) -> tokio::time::Instant {
+    let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let left = user.map_or(u64::from(u32::MAX), |u| u.expires_at.saturating_sub(now_unix));
+    tokio::time::Instant::now() + Duration::from_secs(left)
 }
 
 impl Session {
@@ -118,6 +133,8 @@ impl Session {
             let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
         };
         tokio::pin!(stopping);
+        let expires = tokio::time::sleep_until(expiry(None));
+        tokio::pin!(expires);
         loop {
             tokio::select! {
                 message = stream.next() => {
@@ -130,7 +147,11 @@ impl Session {
                     match message {
                         Message::Text(text) => {
                             inc(&self.metrics.frames_in);
+                            let before = self.user.as_ref().map(|u| u.expires_at);
                             self.handle(text.as_str()).await;
+                            if self.user.as_ref().map(|u| u.expires_at) != before {
+                                expires.as_mut().reset(expiry(self.user.as_ref()));
+                            }
                         }
                         Message::Binary(_) => {
                             return End::Close((1003, "binary frames are not supported: send JSON text".into()));
@@ -148,6 +169,10 @@ impl Session {
                     return End::Close((1001, "server shutting down".into()));
                 }
                 _ = cuts.changed() => return End::Cut,
+                _ = &mut expires, if self.user.is_some() => {
+                    self.send_error(None, None, ApiError::new(ErrorCode::Unauthenticated, "the token expired"));
+                    return End::Close((4401, "token expired: reconnect with a fresh token".into()));
+                }
             }
         }
     }
@@ -171,7 +196,7 @@ impl Session {
             Err(e) => return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}"))),
         };
         match message {
-            ClientMessage::Hello { .. } => {} // accepted; authentication arrives with --auth-secret
+            ClientMessage::Hello { token } => self.hello(token.as_deref()),
             ClientMessage::Ping => self.outbox.push(encode(&ServerMessage::<()>::Pong)),
             ClientMessage::Subscribe { id, path, since } => {
                 inc(&self.metrics.subscribes);
@@ -193,6 +218,23 @@ impl Session {
         }
     }
 
+    /// Authenticates the connection. A connection keeps one user: a new token must name the same one.
+    fn hello(&mut self, token: Option<&str>) {
+        let Some(token) = token else { return };
+        match self.access.verify(token) {
+            Ok(None) => {} // authentication is off
+            Ok(Some(user)) => match &self.user {
+                Some(current) if current.uid != user.uid => self.send_error(
+                    None,
+                    None,
+                    ApiError::new(ErrorCode::Unauthenticated, "a connection keeps one user: reconnect to switch"),
+                ),
+                _ => self.user = Some(user),
+            },
+            Err(e) => self.send_error(None, None, e),
+        }
+    }
+
     async fn subscribe(&mut self, id: u64, path: &str, since: Option<u64>) -> Result<(), ApiError> {
         if self.subscriptions.contains_key(&id) {
             return Err(ApiError::invalid(format!("subscription id {id} is already in use on this connection")));
@@ -204,6 +246,7 @@ impl Session {
             ));
         }
         let path = Path::parse(path)?;
+        self.access.check(self.user.as_ref(), &path, Op::Read)?;
         let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
         self.db.subscribe(subscriber, path.clone(), since).await?;
         self.subscriptions.insert(id, path);
@@ -211,9 +254,10 @@ impl Session {
     }
 
     async fn write(&self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
-        let result = match mutation {
-            Ok(mutation) => self.db.write(path, mutation, key).await,
-            Err(e) => Err(e),
+        let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write));
+        let result = match (allowed, mutation) {
+            (Ok(()), Ok(mutation)) => self.db.write(path, mutation, key).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
         };
         match result {
             Ok(version) => self.outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),

@@ -19,8 +19,10 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::{
-    ApiError, Config, Db, connection,
-    db::Read,
+    ApiError, Config, Db,
+    auth::{Access, Op, User},
+    connection,
+    db::{Read, document_path},
     store::{Mutation, Object},
 };
 
@@ -39,6 +41,8 @@ pub struct AppState {
     pub done: mpsc::Sender<()>,
     /// Bumped by the `drop-connections` fault; every connection watching it cuts its socket.
     pub cuts: Arc<watch::Sender<u64>>,
+    /// Who may read and write what.
+    pub access: Arc<Access>,
 }
 
 /// The whole HTTP surface.
@@ -78,6 +82,14 @@ async fn websocket(
         let message = format!("livepath requires the WebSocket subprotocol {SUBPROTOCOL}");
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
+    // Browsers always send Origin; a request without one is not from a page (and could claim any).
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let Some(origin) = origin {
+        let allowed = &state.config.allowed_origins;
+        if !allowed.is_empty() && !allowed.iter().any(|a| a == origin) {
+            return (StatusCode::FORBIDDEN, format!("origin {origin} is not allowed")).into_response();
+        }
+    }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -109,8 +121,23 @@ async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "dropped": open }))
 }
 
+/// The user an `Authorization: Bearer` header names, checked for `op` on `path`.
+fn authorize(state: &AppState, headers: &HeaderMap, path: &livepath_protocol::Path, op: Op) -> Result<(), ApiError> {
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let user: Option<User> = match token {
+        Some(token) => state.access.verify(token.trim())?,
+        None => None,
+    };
+    state.access.check(user.as_ref(), path, op)
+}
+
 /// `GET`: a document (404 if absent or deleted), or a collection's documents ordered by id.
-async fn get_doc(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Result<Response, ApiError> {
+async fn get_doc(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &livepath_protocol::Path::parse(&path)?, Op::Read)?;
     let raw = |text: String| RawValue::from_string(text).map_err(|e| ApiError::internal("reading a document", e));
     match state.db.read(&path).await? {
         Read::Document(Some(doc)) if doc.data.is_some() => {
@@ -143,6 +170,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
+    authorize(state, headers, &document_path(path)?, Op::Write)?;
     let version = state.db.write(path, mutation, idempotency_key(headers)).await?;
     Ok(Json(json!({ "version": version })))
 }

@@ -12,10 +12,13 @@
 //! - `http`: the router: `GET /v1/ws`, the `/v1/docs/{path}` REST API, `/healthz`, `/metrics`, and
 //!   with `--fault-injection` `POST /v1/_faults/drop-connections`.
 //! - `metrics`: the counters behind `/metrics`.
+//! - `auth` and `rules`: HS256 tokens (`--auth-secret`) and the path rules (`--rules`) that decide
+//!   who may read and write what.
 //! - `error`: [`ApiError`], an [`livepath_protocol::ErrorCode`] with a message, for both WebSocket and HTTP.
 //!
 //! `bin/main.rs`-style entry: `src/main.rs` only parses flags and calls [`run`].
 
+mod auth;
 pub mod config;
 mod connection;
 mod db;
@@ -24,6 +27,7 @@ mod http;
 mod hub;
 mod metrics;
 mod outbox;
+mod rules;
 pub mod store;
 
 use std::{future::Future, sync::Arc};
@@ -47,6 +51,7 @@ pub async fn run(
     if config.fault_injection && !listener.local_addr()?.ip().is_loopback() {
         return Err("--fault-injection is refused unless the listen address is loopback".into());
     }
+    let access = Arc::new(load_access(&config)?);
     let db = Db::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Every connection task holds a clone of `done_tx`; `recv` returns `None` once all have ended.
@@ -58,6 +63,7 @@ pub async fn run(
         shutdown: shutdown_rx,
         done: done_tx,
         cuts: Arc::new(watch::channel(0).0),
+        access,
     };
     state.connections.add_permits(state.config.max_connections);
     let app = http::router(state);
@@ -71,4 +77,29 @@ pub async fn run(
     // The router (and its `done` sender) is dropped by now; wait for the WebSocket tasks.
     let _ = done_rx.recv().await;
     Ok(())
+}
+
+/// The access policy the flags describe; a bad secret file or rules file stops the start.
+fn load_access(config: &Config) -> Result<auth::Access, Box<dyn std::error::Error + Send + Sync>> {
+    let secret = match (&config.auth_secret, &config.auth_secret_file) {
+        (Some(secret), _) => Some(secret.clone()),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("--auth-secret-file {}: {e}", file.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    if secret.as_deref().is_some_and(|s| s.len() < 16) {
+        return Err("--auth-secret must be at least 16 bytes".into());
+    }
+    let rules = match &config.rules {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("--rules {}: {e}", file.display()))?;
+            Some(rules::Rules::parse(&text).map_err(|e| format!("--rules {}: {e}", file.display()))?)
+        }
+        None => None,
+    };
+    Ok(auth::Access::new(secret.as_deref().map(str::as_bytes), rules))
 }

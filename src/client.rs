@@ -490,6 +490,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             }
             Action::CancelLinger => shared.borrow_mut().linger_timer = None,
             Action::ScheduleRelease => queue(shared, Microtask::Release),
+            Action::Reconnect => socket_lost(shared),
         }
     }
 }

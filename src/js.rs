@@ -83,6 +83,7 @@ fn options(value: &JsValue) -> ClientOptions {
         Some(token) => Some(Token::Static(token)),
         None => token.dyn_into::<Function>().ok().map(Token::Function),
     };
+    options.core.refreshable_token = matches!(options.token, Some(Token::Function(_)));
     let core = &mut options.core;
     if let Some(ms) = number(value, "lingerMs") {
         core.linger_ms = ms.min(f64::from(u32::MAX)) as u32;

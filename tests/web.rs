@@ -571,3 +571,89 @@ async fn a_subscription_the_server_refuses_goes_to_its_error_callback_and_ends()
     assert_eq!(stat(&client, "listeners"), 1000, "the refused listener has ended");
     client.close();
 }
+
+const AUTH_SERVER: &str = match option_env!("LIVEPATH_TEST_AUTH_SERVER") {
+    Some(server) => server,
+    None => "127.0.0.1:7071",
+};
+const AUTH_SECRET: &str = match option_env!("LIVEPATH_TEST_AUTH_SECRET") {
+    Some(secret) => secret,
+    None => "a-local-secret-for-the-auth-tests",
+};
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An HS256 JWT for `sub`, expiring `ttl_secs` from now.
+fn jwt(sub: &str, ttl_secs: f64) -> String {
+    use hmac::Mac;
+    let exp = (js_sys::Date::now() / 1000.0 + ttl_secs).floor();
+    let header = base64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = base64url(format!(r#"{{"sub":"{sub}","exp":{exp}}}"#).as_bytes());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(AUTH_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{header}.{claims}").as_bytes());
+    format!("{header}.{claims}.{}", base64url(&mac.finalize().into_bytes()))
+}
+
+#[wasm_bindgen_test]
+async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carry_on() {
+    let path = unique("docs");
+    let asked = Rc::new(RefCell::new(0));
+    let token = {
+        let asked = asked.clone();
+        Closure::wrap(Box::new(move || {
+            *asked.borrow_mut() += 1;
+            JsValue::from(jwt("ada", 2.0))
+        }) as Box<dyn FnMut() -> JsValue>)
+    };
+    let o = js_sys::Object::new();
+    Reflect::set(&o, &"url".into(), &format!("ws://{AUTH_SERVER}/v1/ws").into()).unwrap();
+    Reflect::set(&o, &"token".into(), token.as_ref()).unwrap();
+    Reflect::set(&o, &"backoff".into(), &fast_backoff()).unwrap();
+    let client = livepath::connect(o.into());
+    let (listener, errors) = (Recorder::new(), Recorder::new());
+    let _u = client
+        .on_snapshot_js(&path, listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .unwrap();
+    wait_until("the first snapshot", || listener.len() == 1).await;
+    let promise = client.set(&path, js_sys::JSON::parse(r#"{"n":1}"#).unwrap());
+    JsFuture::from(promise).await.unwrap();
+    // The token lives two seconds: the server says unauthenticated and closes; the client carries on.
+    for _ in 0..40 {
+        if *asked.borrow() >= 2 && client.status() == "open" {
+            break;
+        }
+        TimeoutFuture::new(100).await;
+    }
+    assert!(*asked.borrow() >= 2, "the token function was asked again");
+    let promise = client.update(&path, js_sys::JSON::parse(r#"{"n":2}"#).unwrap());
+    assert_eq!(get(&JsFuture::from(promise).await.unwrap(), "version").is_truthy(), true);
+    wait_until("the listener sees the write made with the new token", || listener.last("data.n") == 2).await;
+    assert_eq!(errors.len(), 0, "no listener failed");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
+    let o = js_sys::Object::new();
+    Reflect::set(&o, &"url".into(), &format!("ws://{AUTH_SERVER}/v1/ws").into()).unwrap();
+    Reflect::set(&o, &"token".into(), &"not-a-token".into()).unwrap();
+    let client = livepath::connect(o.into());
+    let (listener, errors) = (Recorder::new(), Recorder::new());
+    let _u = client
+        .on_snapshot_js(&unique("docs"), listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .unwrap();
+    wait_until("the error", || errors.len() == 1).await;
+    assert_eq!(get(&errors.seen.borrow()[0], "code"), "unauthenticated");
+    assert_eq!(listener.len(), 0);
+    client.close();
+}

@@ -184,6 +184,9 @@ pub enum Action<D> {
     CancelLinger,
     /// Call [`Core::release_unused`] at the end of the current task (a microtask).
     ScheduleRelease,
+    /// Drop the socket and report it closed: the server refused the credentials, and the token function
+    /// will be asked again on the next connection.
+    Reconnect,
 }
 
 /// The knobs of [`Core`].
@@ -195,11 +198,14 @@ pub struct CoreOptions {
     pub max_pending_writes: usize,
     /// Reconnect delays.
     pub backoff: BackoffConfig,
+    /// The token can be asked again (a token function): an `unauthenticated` answer reconnects with a
+    /// fresh one instead of failing the listener or write.
+    pub refreshable_token: bool,
 }
 
 impl Default for CoreOptions {
     fn default() -> Self {
-        Self { linger_ms: 10_000, max_pending_writes: 1000, backoff: BackoffConfig::default() }
+        Self { linger_ms: 10_000, max_pending_writes: 1000, backoff: BackoffConfig::default(), refreshable_token: false }
     }
 }
 
@@ -287,6 +293,9 @@ pub struct Core<D> {
     backoff: Backoff,
     /// A release check is queued (`ScheduleRelease` sent, `release_unused` not yet called).
     release_scheduled: bool,
+    /// The server has answered a request on this connection; only then does the backoff start over,
+    /// so a server that accepts sockets but refuses every request is not hammered.
+    confirmed: bool,
     /// A linger timer is armed.
     lingering: bool,
 }
@@ -307,6 +316,7 @@ impl<D: Merge> Core<D> {
             link: Link::Idle,
             backoff,
             release_scheduled: false,
+            confirmed: false,
             lingering: false,
         }
     }
@@ -480,7 +490,7 @@ impl<D: Merge> Core<D> {
             return actions;
         }
         self.set_link(Link::Open, &mut actions);
-        self.backoff.reset();
+        self.confirmed = false;
         for (path, sub) in &self.subscriptions {
             actions.push(Action::Send(self.subscribe_message(path, sub)));
         }
@@ -566,6 +576,27 @@ impl<D: Merge> Core<D> {
     /// A frame from the server.
     pub fn received(&mut self, message: ServerMessage<D>) -> Vec<Action<D>> {
         let mut actions = Vec::new();
+        if matches!(
+            message,
+            ServerMessage::Snapshot { .. }
+                | ServerMessage::Collection { .. }
+                | ServerMessage::Changes { .. }
+                | ServerMessage::Unchanged { .. }
+                | ServerMessage::Ack { .. }
+        ) && !self.confirmed
+        {
+            self.confirmed = true;
+            self.backoff.reset();
+        }
+        if let ServerMessage::Error { code: ErrorCode::Unauthenticated, .. } = &message {
+            if self.options.refreshable_token {
+                // Nothing fails: the request stays pending and goes again on the next connection.
+                if self.link == Link::Open {
+                    actions.push(Action::Reconnect);
+                }
+                return actions;
+            }
+        }
         match message {
             ServerMessage::Snapshot { id, version, exists, data, .. } => {
                 let Some((path, sub)) = self.subscription_mut(id) else { return actions };

@@ -147,6 +147,7 @@ fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
     let actions = c.opened();
     assert_eq!(actions[0], A::Status(Status::Open));
     assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) }]);
+    c.received(ServerMessage::Unchanged { id: 1, version: 7 });
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)], "success reset the backoff");
 }
 
@@ -265,6 +266,46 @@ fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writes() {
+    let mut c = Core::new(CoreOptions { refreshable_token: true, ..CoreOptions::default() });
+    let (_, _) = c.listen(&path("c/d"));
+    c.opened();
+    let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
+    let refused = |id, req| ServerMessage::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
+    assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
+    assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect]);
+    assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
+    c.closed(1.0);
+    c.reconnect_due();
+    let sent = sends(&c.opened());
+    assert_eq!(sent.len(), 2, "resubscribed and resent: {sent:?}");
+}
+
+#[test]
+fn unauthenticated_with_a_fixed_token_fails_the_listener() {
+    let mut c = open_core();
+    let (_, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    let error = ServerMessage::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
+    assert!(matches!(&c.received(error)[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
+}
+
+#[test]
+fn the_backoff_starts_over_only_once_the_server_answers_a_request() {
+    let mut c = core();
+    c.listen(&path("c/d"));
+    c.opened();
+    c.closed(1.0);
+    c.reconnect_due();
+    c.opened(); // the socket opens, but the server never answers (say it refuses every token)
+    assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(1000)], "still backing off");
+    c.reconnect_due();
+    c.opened();
+    c.received(snapshot(1, 1, Some("v")));
+    assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)]);
 }
 
 #[test]

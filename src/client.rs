@@ -661,11 +661,52 @@ fn check_object(data: &JsValue) -> Result<(), Error> {
         let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_default();
         invalid(format!("data cannot be written as JSON: {reason}"))
     })?;
-    let bytes = json.as_string().map_or(0, |s| s.len());
-    if bytes + ENVELOPE_BYTES > MAX_FRAME_BYTES {
-        return Err(invalid(format!("data is {bytes} bytes of JSON; the limit is {}", MAX_FRAME_BYTES - ENVELOPE_BYTES)));
+    let json = json.as_string().unwrap_or_default();
+    if json.len() + ENVELOPE_BYTES > MAX_FRAME_BYTES {
+        let limit = MAX_FRAME_BYTES - ENVELOPE_BYTES;
+        return Err(invalid(format!("data is {} bytes of JSON; the limit is {limit}", json.len())));
+    }
+    if nesting(&json) > MAX_DEPTH {
+        return Err(invalid(format!("data nests deeper than {MAX_DEPTH} levels")));
     }
     Ok(())
+}
+
+/// How deep documents may nest. The server's JSON parser stops at 128 levels, frame included, and
+/// could then not even tell which write failed.
+const MAX_DEPTH: usize = 100;
+
+/// The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count).
+fn nesting(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'{' | b'[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings() {
+        assert_eq!(nesting(r#"{"a":[1,{"b":2}]}"#), 3);
+        assert_eq!(nesting(r#"{"a":"[[[{{{","b":"\"[["}"#), 1);
+        assert_eq!(nesting(&format!("{}{}", "[".repeat(150), "]".repeat(150))), 150);
+    }
 }
 
 /// Wraps a Rust closure as a JS function. The closure is handed to the JS garbage collector

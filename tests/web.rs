@@ -480,12 +480,15 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
 }
 
 #[wasm_bindgen_test]
-async fn a_document_too_large_for_a_frame_is_refused_before_it_is_sent() {
+async fn a_document_too_large_or_too_deep_is_refused_before_it_is_sent() {
     let client = livepath::connect(options());
     let big = js_sys::Object::new();
     Reflect::set(&big, &"s".into(), &"x".repeat(1 << 20).into()).unwrap();
     let error = JsFuture::from(client.set(&unique("docs"), big.into())).await.unwrap_err();
     assert_eq!(get(&error, "code"), "invalid-argument");
+    let deep = js_sys::JSON::parse(&format!(r#"{{"n":{}{}}}"#, "[".repeat(150), "]".repeat(150))).unwrap();
+    let error = JsFuture::from(client.set(&unique("docs"), deep)).await.unwrap_err();
+    assert!(get(&error, "message").as_string().unwrap().contains("nests deeper"));
     assert_eq!(stat(&client, "pendingWrites"), 0);
     client.close();
 }

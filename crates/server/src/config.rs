@@ -35,6 +35,17 @@ pub struct Config {
     /// Frames queued per connection before pending snapshots coalesce to the latest.
     #[arg(long, default_value_t = 256)]
     pub outbox_frames: usize,
+    /// Bytes queued per connection before pending snapshots coalesce to the latest.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub outbox_bytes: usize,
+    /// Writes per second per connection (a token bucket holding one second's worth); past it a write
+    /// gets `resource-exhausted`. 0: unlimited.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_writes_per_second: u32,
+    /// Simultaneous WebSocket connections from one IP address; more get 429. 0: unlimited (the
+    /// default, since behind a proxy every client shares the proxy's address).
+    #[arg(long, default_value_t = 0)]
+    pub max_connections_per_ip: usize,
     /// Adds `POST /v1/_faults/drop-connections` (cuts every socket without a close frame) for
     /// reconnect tests. Refused unless the listen address is loopback.
     #[arg(long)]

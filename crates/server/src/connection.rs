@@ -21,6 +21,8 @@ use livepath_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, Path, Server
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
+use crate::limits::{IpSlot, TokenBucket};
+
 use crate::{
     ApiError, Db,
     auth::{Access, Op, User},
@@ -45,14 +47,14 @@ enum End {
 /// Connection ids, unique for the process's lifetime.
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
-/// Serves one upgraded WebSocket until either side ends it. Holds `permit` (the connection limit) and
-/// a clone of the server's `done` sender until the end, so shutdown waits for it.
-pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePermit) {
+/// Serves one upgraded WebSocket until either side ends it. Holds `places` (its place under the
+/// connection limits) and a clone of the server's `done` sender until the end, so shutdown waits for it.
+pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePermit, IpSlot)) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(1));
     let metrics = state.db.metrics().clone();
     inc(&metrics.connections);
-    let outbox = Arc::new(Outbox::new(state.config.outbox_frames, metrics.clone()));
+    let outbox = Arc::new(Outbox::new(state.config.outbox_frames, state.config.outbox_bytes, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     outbox.push(encode(&ServerMessage::<()>::Welcome {
         session: format!("s-{started:x}-{conn:x}"),
@@ -72,6 +74,7 @@ pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePer
         metrics: metrics.clone(),
         access: state.access.clone(),
         user: None,
+        writes: TokenBucket::new(state.config.max_writes_per_second),
     };
     let end = session.read_loop(stream, heartbeat, state.shutdown.clone(), state.cuts.subscribe()).await;
     session.release_all();
@@ -87,7 +90,7 @@ pub async fn serve(socket: WebSocket, state: AppState, permit: OwnedSemaphorePer
         }
     }
     metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    drop(permit);
+    drop(places);
     drop(state.done);
 }
 
@@ -108,6 +111,8 @@ struct Session {
     access: Arc<Access>,
     /// The user of the last valid `hello`.
     user: Option<User>,
+    /// `--max-writes-per-second`.
+    writes: TokenBucket,
 }
 
 /// When `user`'s token expires, as a tokio deadline (far away for no user).
@@ -253,7 +258,11 @@ impl Session {
         Ok(())
     }
 
-    async fn write(&self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
+    async fn write(&mut self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
+        if !self.writes.take() {
+            let message = "too many writes per second on this connection; slow down and retry";
+            return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
+        }
         let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write));
         let result = match (allowed, mutation) {
             (Ok(()), Ok(mutation)) => self.db.write(path, mutation, key).await,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
+    extract::{
+        ConnectInfo, DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
+    },
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -23,6 +25,7 @@ use crate::{
     auth::{Access, Op, User},
     connection,
     db::{Read, document_path},
+    limits::PerIp,
     store::{Mutation, Object},
 };
 
@@ -43,6 +46,8 @@ pub struct AppState {
     pub cuts: Arc<watch::Sender<u64>>,
     /// Who may read and write what.
     pub access: Arc<Access>,
+    /// Open connections by client address (`--max-connections-per-ip`).
+    pub per_ip: Arc<PerIp>,
 }
 
 /// The whole HTTP surface.
@@ -69,6 +74,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn websocket(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -94,6 +100,10 @@ async fn websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let Some(slot) = PerIp::admit(&state.per_ip, peer.ip(), state.config.max_connections_per_ip) else {
+        let message = format!("{} already has {} connections", peer.ip(), state.config.max_connections_per_ip);
+        return ApiError::new(ErrorCode::ResourceExhausted, message).into_response();
+    };
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
         let message = format!("the server is at its limit of {} connections", state.config.max_connections);
         return ApiError::new(ErrorCode::Unavailable, message).into_response();
@@ -103,7 +113,7 @@ async fn websocket(
         .protocols([SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection::serve(socket, state, permit))
+        .on_upgrade(move |socket| connection::serve(socket, state, (permit, slot)))
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -12,6 +12,7 @@
 //! - `http`: the router: `GET /v1/ws`, the `/v1/docs/{path}` REST API, `/healthz`, `/metrics`, and
 //!   with `--fault-injection` `POST /v1/_faults/drop-connections`.
 //! - `metrics`: the counters behind `/metrics`.
+//! - `limits`: the write-rate token bucket and connections per IP address.
 //! - `auth` and `rules`: HS256 tokens (`--auth-secret`) and the path rules (`--rules`) that decide
 //!   who may read and write what.
 //! - `error`: [`ApiError`], an [`livepath_protocol::ErrorCode`] with a message, for both WebSocket and HTTP.
@@ -25,6 +26,7 @@ mod db;
 mod error;
 mod http;
 mod hub;
+mod limits;
 mod metrics;
 mod outbox;
 mod rules;
@@ -64,10 +66,11 @@ pub async fn run(
         done: done_tx,
         cuts: Arc::new(watch::channel(0).0),
         access,
+        per_ip: Arc::default(),
     };
     state.connections.add_permits(state.config.max_connections);
     let app = http::router(state);
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");

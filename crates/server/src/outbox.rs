@@ -1,8 +1,8 @@
 //! [`Outbox`]: a connection's outbound queue, bounded for snapshots.
 //!
 //! A reader that falls behind must neither grow the server's memory without bound nor be dropped (the
-//! axum chat example's answer) nor miss the final state. So once the queue holds `capacity` frames, a new
-//! snapshot for a subscription that already has one waiting replaces it in place: the reader skips
+//! axum chat example's answer) nor miss the final state. So once the queue holds `capacity` frames (or
+//! `max_bytes` of them), a new snapshot for a subscription that already has one waiting replaces it in place: the reader skips
 //! versions it had no time to see and still gets the latest. The queue then holds at most `capacity`
 //! frames plus one per subscription (itself bounded by `--max-subscriptions`).
 
@@ -37,6 +37,8 @@ pub struct Outbox {
     ready: Notify,
     /// Frames past which snapshots coalesce.
     capacity: usize,
+    /// Queued bytes past which snapshots coalesce, however few the frames.
+    max_bytes: usize,
     /// Where coalescing is counted (`queue_overflows`).
     metrics: Arc<Metrics>,
 }
@@ -49,12 +51,35 @@ struct State {
     close: Option<Option<CloseReason>>,
     /// Snapshots replaced in place because the reader was behind (reported in metrics later).
     coalesced: u64,
+    /// The total length of the queued frames.
+    bytes: usize,
+}
+
+impl State {
+    fn remove_sub(&mut self, sub: u64) -> u64 {
+        let before = self.queue.len();
+        let mut freed = 0;
+        self.queue.retain(|(s, frame)| {
+            let keep = *s != Some(sub);
+            if !keep {
+                freed += frame.len();
+            }
+            keep
+        });
+        self.bytes -= freed;
+        (before - self.queue.len()) as u64
+    }
 }
 
 impl Outbox {
-    /// An empty outbox that coalesces past `capacity` frames.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        Self { state: Mutex::new(State::default()), ready: Notify::new(), capacity: capacity.max(1), metrics }
+    /// An empty outbox that coalesces past `capacity` frames or `max_bytes` bytes.
+    pub fn new(capacity: usize, max_bytes: usize, metrics: Arc<Metrics>) -> Self {
+        let state = Mutex::new(State::default());
+        Self { state, ready: Notify::new(), capacity: capacity.max(1), max_bytes, metrics }
+    }
+
+    fn full(&self, state: &State) -> bool {
+        state.queue.len() >= self.capacity || state.bytes >= self.max_bytes
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -67,6 +92,7 @@ impl Outbox {
         if state.close.is_some() {
             return;
         }
+        state.bytes += frame.len();
         state.queue.push_back((None, frame));
         drop(state);
         self.ready.notify_one();
@@ -79,14 +105,17 @@ impl Outbox {
         if state.close.is_some() {
             return;
         }
-        if state.queue.len() >= self.capacity {
+        if self.full(&state) {
+            let state = &mut *state;
             if let Some(waiting) = state.queue.iter_mut().find(|(s, _)| *s == Some(sub)) {
+                state.bytes = state.bytes - waiting.1.len() + frame.len();
                 waiting.1 = frame;
                 state.coalesced += 1;
                 inc(&self.metrics.queue_overflows);
                 return;
             }
         }
+        state.bytes += frame.len();
         state.queue.push_back((Some(sub), frame));
         drop(state);
         self.ready.notify_one();
@@ -101,16 +130,15 @@ impl Outbox {
             return;
         }
         let mut frame = frame;
-        if state.queue.len() >= self.capacity && state.queue.iter().any(|(s, _)| *s == Some(sub)) {
+        if self.full(&state) && state.queue.iter().any(|(s, _)| *s == Some(sub)) {
             if let Some(listing) = full() {
-                let before = state.queue.len();
-                state.queue.retain(|(s, _)| *s != Some(sub));
-                let replaced = (before - state.queue.len()) as u64;
+                let replaced = state.remove_sub(sub);
                 state.coalesced += replaced;
                 self.metrics.queue_overflows.fetch_add(replaced, std::sync::atomic::Ordering::Relaxed);
                 frame = listing;
             }
         }
+        state.bytes += frame.len();
         state.queue.push_back((Some(sub), frame));
         drop(state);
         self.ready.notify_one();
@@ -118,7 +146,7 @@ impl Outbox {
 
     /// Drops the waiting snapshots of a subscription that just ended.
     pub fn forget(&self, sub: u64) {
-        self.state().queue.retain(|(s, _)| *s != Some(sub));
+        self.state().remove_sub(sub);
     }
 
     /// Asks the writer to send `reason` (or no close frame) once the queue is drained, and stop. Later
@@ -143,6 +171,7 @@ impl Outbox {
             {
                 let mut state = self.state();
                 if let Some((_, frame)) = state.queue.pop_front() {
+                    state.bytes -= frame.len();
                     return Next::Frame(frame);
                 }
                 if let Some(reason) = state.close.take() {
@@ -160,7 +189,17 @@ mod tests {
     use super::*;
 
     fn outbox(capacity: usize) -> Outbox {
-        Outbox::new(capacity, Arc::default())
+        Outbox::new(capacity, usize::MAX, Arc::default())
+    }
+
+    #[tokio::test]
+    async fn past_the_byte_budget_snapshots_coalesce_however_few_the_frames() {
+        let outbox = Outbox::new(1000, 10, Arc::default());
+        outbox.push_snapshot(1, "0123456789".into());
+        outbox.push_snapshot(1, "abcdefghij".into());
+        outbox.push_snapshot(2, "x".into());
+        assert_eq!(drain(&outbox).await, ["abcdefghij", "x"]);
+        assert_eq!(outbox.state().bytes, 0);
     }
 
     async fn drain(outbox: &Outbox) -> Vec<String> {

@@ -414,3 +414,47 @@ async fn fault_injection_is_absent_by_default_and_refused_off_loopback() {
     let error = livepath_server::run(listener, config, async {}).await.unwrap_err();
     assert!(error.to_string().contains("loopback"));
 }
+
+#[tokio::test]
+async fn writes_past_the_rate_limit_get_resource_exhausted_and_the_connection_carries_on() {
+    let server = TestServer::start(Config { max_writes_per_second: 5, ..Config::in_memory() }).await;
+    let mut c = server.connect().await;
+    let mut other = server.connect().await;
+    for req in 0..8 {
+        c.send(json!({"type":"set","req":req,"path":format!("c/d{req}"),"data":{}})).await;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        let frame = c.recv().await;
+        answers.push(frame["code"].as_str().unwrap_or(frame["type"].as_str().unwrap()).to_owned());
+    }
+    assert_eq!(answers.iter().filter(|a| *a == "ack").count(), 5, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| *a == "resource-exhausted").count(), 3, "{answers:?}");
+    other.send(json!({"type":"set","req":1,"path":"c/other","data":{}})).await;
+    assert_eq!(other.recv().await["type"], "ack", "another connection has its own budget");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    c.send(json!({"type":"set","req":9,"path":"c/later","data":{}})).await;
+    assert_eq!(c.recv().await["type"], "ack", "the bucket refills");
+}
+
+#[tokio::test]
+async fn connections_past_the_per_address_limit_get_429_and_other_addresses_do_not_care() {
+    let server = TestServer::start(Config { max_connections_per_ip: 1, ..Config::in_memory() }).await;
+    let from = |ip: &'static str| {
+        let addr = server.addr;
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+            let stream = socket.connect(addr).await.unwrap();
+            let mut request = format!("ws://{addr}/v1/ws").into_client_request().unwrap();
+            request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
+            tokio_tungstenite::client_async(request, stream).await
+        }
+    };
+    let _first = from("127.0.0.1").await.unwrap();
+    match from("127.0.0.1").await.unwrap_err() {
+        tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 429),
+        other => panic!("expected 429, got {other}"),
+    }
+    assert!(from("127.0.0.2").await.is_ok());
+}

@@ -113,6 +113,10 @@ async fn websocket(
         .protocols([SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's defaults (128 KiB each way) cost more than the rest of a connection; frames
+        // larger than these buffers still pass, in more than one read or write.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| connection::serve(socket, state, (permit, slot)))
 }
 

@@ -1,10 +1,12 @@
 //! [`Outbox`]: a connection's outbound queue, bounded for snapshots.
 //!
 //! A reader that falls behind must neither grow the server's memory without bound nor be dropped (the
-//! axum chat example's answer) nor miss the final state. So once the queue holds `capacity` frames (or
-//! `max_bytes` of them), a new snapshot for a subscription that already has one waiting replaces it in place: the reader skips
-//! versions it had no time to see and still gets the latest. The queue then holds at most `capacity`
-//! frames plus one per subscription (itself bounded by `--max-subscriptions`).
+//! axum chat example's answer) nor miss the final state. So a document snapshot replaces, in place, a
+//! snapshot of the same subscription still waiting: the reader skips versions it had no time to see
+//! and still gets the latest, and a connection holds at most one waiting snapshot per subscription.
+//! Collection deltas cannot replace each other; once the queue holds `capacity` frames or `max_bytes`
+//! bytes, a collection's waiting deltas become one full listing. Other frames (acks, errors) are small
+//! and answer the connection's own requests.
 
 use std::{
     collections::VecDeque,
@@ -98,14 +100,15 @@ impl Outbox {
         self.ready.notify_one();
     }
 
-    /// Queues the latest document snapshot for subscription `sub`; past capacity, it replaces a
-    /// snapshot of the same subscription still waiting.
+    /// Queues the latest document snapshot for subscription `sub`. A snapshot of the same subscription
+    /// still waiting is replaced in place: it is stale already, and a reader that fell behind skips to
+    /// the latest state (at its older place, so it still precedes the acks queued after it).
     pub fn push_snapshot(&self, sub: u64, frame: String) {
         let mut state = self.state();
         if state.close.is_some() {
             return;
         }
-        if self.full(&state) {
+        {
             let state = &mut *state;
             if let Some(waiting) = state.queue.iter_mut().find(|(s, _)| *s == Some(sub)) {
                 state.bytes = state.bytes - waiting.1.len() + frame.len();
@@ -193,12 +196,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn past_the_byte_budget_snapshots_coalesce_however_few_the_frames() {
+    async fn past_the_byte_budget_collection_deltas_collapse_however_few_the_frames() {
         let outbox = Outbox::new(1000, 10, Arc::default());
-        outbox.push_snapshot(1, "0123456789".into());
-        outbox.push_snapshot(1, "abcdefghij".into());
-        outbox.push_snapshot(2, "x".into());
-        assert_eq!(drain(&outbox).await, ["abcdefghij", "x"]);
+        outbox.push_delta(1, "0123456789".into(), || Some("full".into()));
+        outbox.push_delta(1, "abcdefghij".into(), || Some("full2".into()));
+        outbox.push_delta(2, "x".into(), || Some("full3".into()));
+        assert_eq!(drain(&outbox).await, ["full2", "x"]);
         assert_eq!(outbox.state().bytes, 0);
     }
 
@@ -212,8 +215,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn past_capacity_snapshots_coalesce_to_the_latest_per_subscription() {
-        let outbox = outbox(2);
+    async fn a_waiting_snapshot_is_replaced_by_the_newer_one_of_its_subscription() {
+        let outbox = outbox(100);
         outbox.push_snapshot(1, "s1v1".into());
         outbox.push_snapshot(2, "s2v1".into());
         outbox.push_snapshot(1, "s1v2".into());
@@ -221,6 +224,8 @@ mod tests {
         outbox.push_snapshot(2, "s2v2".into());
         assert_eq!(drain(&outbox).await, ["s1v3", "s2v2"]);
         assert_eq!(outbox.coalesced(), 3);
+        outbox.push_snapshot(1, "after".into());
+        assert_eq!(outbox.next().await, Next::Close(None), "closed outboxes take nothing");
     }
 
     #[tokio::test]

@@ -1,0 +1,85 @@
+//! Slow readers: a thousand connections that never read while a writer writes. The server's memory
+//! stays bounded (each keeps at most its latest snapshot waiting), and a reader that resumes reading
+//! gets the latest state.
+#![cfg(target_os = "linux")]
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_readers_that_never_read_cost_bounded_memory_and_catch_up_to_the_latest() {
+    const READERS: usize = 1000;
+    const WRITES: usize = 200;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_livepath-server"))
+        .args(["--memory", "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let connect = || async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut request = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
+            request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
+            match tokio_tungstenite::connect_async(request).await {
+                Ok((ws, _)) => return ws,
+                Err(e) if Instant::now() > deadline => panic!("{e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    };
+    let mut readers = Vec::with_capacity(READERS);
+    for _ in 0..READERS {
+        let mut ws = connect().await;
+        ws.send(Message::Text(json!({"type":"subscribe","id":1,"path":"hot/doc"}).to_string().into())).await.unwrap();
+        readers.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_kib(server.id());
+
+    let mut writer = connect().await;
+    let padding = "x".repeat(4096);
+    for n in 0..WRITES {
+        let frame = json!({"type":"set","req":n,"path":"hot/doc","data":{"n":n,"padding":padding}});
+        writer.send(Message::Text(frame.to_string().into())).await.unwrap();
+    }
+    let mut acks = 0;
+    while acks < WRITES {
+        let Some(Ok(Message::Text(text))) = writer.next().await else { panic!("writer socket ended") };
+        acks += usize::from(serde_json::from_str::<Value>(&text).unwrap()["type"] == "ack");
+    }
+    let after = rss_kib(server.id());
+    // Without coalescing the waiting snapshots alone would be READERS × WRITES × 4 KiB ≈ 800 MiB.
+    let growth_mib = after.saturating_sub(before) / 1024;
+    println!("server RSS {before} KiB → {after} KiB with {READERS} stalled readers");
+    assert!(growth_mib < 100, "server memory grew by {growth_mib} MiB");
+
+    let mut reader = readers.pop().unwrap();
+    let last = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let Some(Ok(Message::Text(text))) = reader.next().await else { panic!("reader socket ended") };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["type"] == "snapshot" && frame["data"]["n"] == WRITES - 1 {
+                return frame;
+            }
+        }
+    })
+    .await
+    .expect("the resumed reader reaches the latest state");
+    assert_eq!(last["data"]["n"], WRITES - 1);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,27 +1,14 @@
 // The demo board, end to end: two pages, a real server, the real package, headless Chromium.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { LivepathServer, launchBrowser, openPage, root, startVite, unique } from "./support.mjs";
+import { openPage, root, useStack, unique } from "./support.mjs";
 
-let server, vite, browser, appUrl;
-
-before(async () => {
-  server = await LivepathServer.start();
-  vite = await startVite(server);
-  appUrl = vite.resolvedUrls.local[0];
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await vite?.close();
-  await server?.close();
-});
+const stack = useStack();
 
 /** A page on `board`, connected and showing the todo list. */
 async function openBoard(board) {
-  const page = await openPage(browser, `${appUrl}?board=${board}`);
+  const page = await openPage(stack.browser, `${stack.appUrl}?board=${board}`);
   await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 10_000 });
   await page.getByTestId("todo-count").waitFor();
   return page;
@@ -84,9 +71,9 @@ test("both pages converge on the same state after a burst of concurrent edits", 
       }, { board, p }),
     ),
   );
-  const expected = (await server.get(`boards/${board}/todos`)).docs.map((d) => `${d.data.done ? "x" : " "} ${d.data.text}`);
+  const expected = (await stack.server.get(`boards/${board}/todos`)).docs.map((d) => `${d.data.done ? "x" : " "} ${d.data.text}`);
   assert.equal(expected.length, 40);
-  const title = (await server.get(`boards/${board}`)).data.title;
+  const title = (await stack.server.get(`boards/${board}`)).data.title;
   for (const page of [a, b]) {
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="todo"]').length === n, 40);
     await page.getByTestId("title").and(page.locator(`[value="${title}"]`)).waitFor({ timeout: 5_000 });
@@ -98,16 +85,16 @@ test("both pages converge on the same state after a burst of concurrent edits", 
 
 test("mounting and unmounting 100 times leaves no listener and no server subscription", async () => {
   const page = await openBoard(unique("lab"));
-  const baseline = await server.metric("subscriptions");
+  const baseline = await stack.server.metric("subscriptions");
   await page.getByTestId("lab-churn").click();
   await page.getByTestId("lab-cycles").filter({ hasText: "100 cycles" }).waitFor({ timeout: 20_000 });
   const lab = () => page.evaluate(() => window.livepathLab.stats());
   await page.waitForFunction(() => window.livepathLab.stats().subscriptions === 0);
   assert.equal((await lab()).listeners, 0);
-  for (let i = 0; i < 50 && (await server.metric("subscriptions")) !== baseline; i++) {
+  for (let i = 0; i < 50 && (await stack.server.metric("subscriptions")) !== baseline; i++) {
     await page.waitForTimeout(100);
   }
-  assert.equal(await server.metric("subscriptions"), baseline, "the lab's server subscriptions are gone");
+  assert.equal(await stack.server.metric("subscriptions"), baseline, "the lab's server subscriptions are gone");
   await page.waitForFunction(() => window.livepathLab.stats().socket === "none", null, { timeout: 10_000 });
   await page.getByTestId("lab-socket").filter({ hasText: "none" }).waitFor();
   assert.deepEqual(page.errors, []);
@@ -115,12 +102,12 @@ test("mounting and unmounting 100 times leaves no listener and no server subscri
 });
 
 test("in React StrictMode each path gets exactly one subscribe", async () => {
-  const before = await server.metric("subscribes_total");
+  const before = await stack.server.metric("subscribes_total");
   const page = await openBoard(unique("strict"));
   await page.getByTestId("title").waitFor();
   await page.waitForTimeout(200);
   // The board subscribes to two paths: its document and its todos.
-  assert.equal((await server.metric("subscribes_total")) - before, 2);
+  assert.equal((await stack.server.metric("subscribes_total")) - before, 2);
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -131,22 +118,22 @@ test("after a server restart both pages recover, and a write made while it was d
   await addTodo(a, "before the restart");
   await b.getByTestId("todo").filter({ hasText: "before the restart" }).waitFor();
 
-  assert.equal(await server.stopProcess(), 0, "SIGTERM: a graceful exit");
+  assert.equal(await stack.server.stopProcess(), 0, "SIGTERM: a graceful exit");
   for (const page of [a, b]) {
     await page.getByTestId("status").filter({ hasText: "reconnecting" }).waitFor({ timeout: 10_000 });
   }
   await addTodo(a, "written while the server was down");
   await a.getByTestId("todo").filter({ hasText: "written while the server was down" }).waitFor();
-  await server.startProcess();
+  await stack.server.startProcess();
 
   for (const page of [a, b]) {
     await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 30_000 });
   }
   await b.getByTestId("todo").filter({ hasText: "written while the server was down" }).waitFor({ timeout: 10_000 });
   await a.waitForFunction(() => !document.querySelector(".pending"), null, { timeout: 10_000 });
-  const docs = (await server.get(`boards/${board}/todos`)).docs.map((d) => d.data.text);
+  const docs = (await stack.server.get(`boards/${board}/todos`)).docs.map((d) => d.data.text);
   assert.deepEqual(docs, ["before the restart", "written while the server was down"]);
-  assert.equal(await server.metric("writes_total"), 1, "the restarted server committed the queued write once");
+  assert.equal(await stack.server.metric("writes_total"), 1, "the restarted server committed the queued write once");
   // While the server is down the browser itself logs failed connections (the socket, and the leak lab's
   // /metrics polling through the dev proxy); nothing else may be logged.
   const ours = [...a.errors, ...b.errors].filter(

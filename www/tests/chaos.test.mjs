@@ -2,32 +2,19 @@
 // restarts once. At the end every client's view equals the server's state, every write is there, and
 // none was applied twice: each write commits one version of the one global sequence, so on a fresh
 // data directory the highest version equals the number of writes.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LivepathServer, launchBrowser, openPage, startVite } from "./support.mjs";
+import { openPage, useStack } from "./support.mjs";
 
 const CLIENTS = 3;
 const WRITES = 30;
-let server, vite, browser, appUrl;
-
-before(async () => {
-  server = await LivepathServer.start();
-  vite = await startVite(server);
-  appUrl = vite.resolvedUrls.local[0];
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await vite?.close();
-  await server?.close();
-});
+const stack = useStack();
 
 test("writes survive random connection cuts and a restart, each applied exactly once", async () => {
   const collection = "chaos";
   const pages = [];
   for (let c = 0; c < CLIENTS; c++) {
-    const page = await openPage(browser, `${appUrl}?board=chaos`);
+    const page = await openPage(stack.browser, `${stack.appUrl}?board=chaos`);
     await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 10_000 });
     await page.evaluate(({ collection, c, writes }) => {
       const client = window.livepath;
@@ -52,14 +39,14 @@ test("writes survive random connection cuts and a restart, each applied exactly 
   for (let round = 0; round < 8; round++) {
     await new Promise((r) => setTimeout(r, 100 + random() * 250));
     if (round === 4) {
-      await server.restart();
+      await stack.server.restart();
     } else {
-      await fetch(`${server.url}/v1/_faults/drop-connections`, { method: "POST" }).catch(() => {});
+      await fetch(`${stack.server.url}/v1/_faults/drop-connections`, { method: "POST" }).catch(() => {});
     }
   }
 
   await Promise.all(pages.map((p) => p.evaluate(() => window.done)));
-  const listing = await server.get(collection);
+  const listing = await stack.server.get(collection);
   const expected = listing.docs.map((d) => [d.id, d.version]);
   assert.equal(expected.length, CLIENTS * WRITES, `every write is there (seed ${seed})`);
   const highest = Math.max(...listing.docs.map((d) => d.version));

@@ -1,29 +1,16 @@
 // The hooks outside the demo: React's useSnapshot under a changing path, and the Vue composable and the
 // Svelte store: subscribe, update, unmount → zero listeners.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LivepathServer, launchBrowser, openPage, startVite, unique } from "./support.mjs";
+import { openPage, useStack, unique } from "./support.mjs";
 
-let server, vite, browser, appUrl;
-
-before(async () => {
-  server = await LivepathServer.start();
-  vite = await startVite(server);
-  appUrl = vite.resolvedUrls.local[0];
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await vite?.close();
-  await server?.close();
-});
+const stack = useStack();
 
 test("react: a null path subscribes to nothing, and a new path never shows the old path's data", async () => {
   const [a, b] = [`react/${unique("a")}`, `react/${unique("b")}`];
-  await server.put(a, { title: "from a" });
-  await server.put(b, { title: "from b" });
-  const page = await openPage(browser, `${appUrl}tests/pages/react.html?a=${a}&b=${b}`);
+  await stack.server.put(a, { title: "from a" });
+  await stack.server.put(b, { title: "from b" });
+  const page = await openPage(stack.browser, `${stack.appUrl}tests/pages/react.html?a=${a}&b=${b}`);
   const value = page.getByTestId("value");
   await value.filter({ hasText: "loading" }).waitFor({ timeout: 10_000 });
   await page.waitForTimeout(100);
@@ -45,11 +32,11 @@ test("react: a null path subscribes to nothing, and a new path never shows the o
 for (const framework of ["vue", "svelte"]) {
   test(`${framework}: subscribe, update, unmount leaves zero listeners`, async () => {
     const path = `${framework}/${unique("doc")}`;
-    await server.put(path, { title: "first" });
-    const page = await openPage(browser, `${appUrl}tests/pages/${framework}.html?path=${path}`);
+    await stack.server.put(path, { title: "first" });
+    const page = await openPage(stack.browser, `${stack.appUrl}tests/pages/${framework}.html?path=${path}`);
     const value = page.getByTestId("value");
     await value.filter({ hasText: "first" }).waitFor({ timeout: 10_000 });
-    await server.put(path, { title: "second" });
+    await stack.server.put(path, { title: "second" });
     await value.filter({ hasText: "second" }).waitFor({ timeout: 5_000 });
     assert.equal(await page.evaluate(() => window.livepath.stats().listeners), 1);
     await page.evaluate(() => window.unmountApp());

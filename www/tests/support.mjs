@@ -6,6 +6,7 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 import { createLogger, createServer } from "vite";
 
@@ -122,6 +123,26 @@ export async function openPage(browser, url) {
   page.on("pageerror", (e) => page.errors.push(String(e)));
   await page.goto(url);
   return page;
+}
+
+/**
+ * Registers the file's `before` and `after`: a server of its own, Vite in front of it, and Chromium.
+ * The returned object's fields are set once `before` has run.
+ */
+export function useStack() {
+  const stack = { server: null, vite: null, browser: null, appUrl: null };
+  before(async () => {
+    stack.server = await LivepathServer.start();
+    stack.vite = await startVite(stack.server);
+    stack.appUrl = stack.vite.resolvedUrls.local[0];
+    stack.browser = await launchBrowser();
+  });
+  after(async () => {
+    await stack.browser?.close();
+    await stack.vite?.close();
+    await stack.server?.close();
+  });
+  return stack;
 }
 
 export function unique(prefix) {

@@ -4,15 +4,17 @@
 //! (A killed process keeps what it handed the kernel; this proves no acknowledged write lives only in
 //! the server's memory. Power loss is what `synchronous = FULL` is for, and is not simulated here.)
 
+mod common;
+
 use std::{
     collections::BTreeMap,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use common::{connect_port, free_port, spawn_server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::Message;
 
 /// A small deterministic PRNG, seeded from the clock and printed, so a failure can be replayed.
 struct XorShift(u64);
@@ -26,33 +28,6 @@ impl XorShift {
     }
 }
 
-fn start(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_livepath-server"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("livepath-server starts")
-}
-
-async fn connect(port: u16) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut request = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => return ws,
-            Err(e) if Instant::now() > deadline => panic!("the server did not come up: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_versions_only_grow() {
@@ -66,8 +41,9 @@ async fn acknowledged_writes_survive_kill_9_and_versions_only_grow() {
     let mut req = 0u64;
 
     for cycle in 0..20 {
-        let mut server = start(dir.path(), port);
-        let mut ws = connect(port).await;
+        let listen = format!("127.0.0.1:{port}");
+        let mut server = spawn_server(&["--listen", &listen, "--data-dir", dir.path().to_str().unwrap()]);
+        let mut ws = connect_port(port).await;
         // Everything acknowledged before any crash is there, with its version (one listing of `crash`).
         ws.send(Message::Text(json!({"type":"subscribe","id":0,"path":"crash"}).to_string().into())).await.unwrap();
         let listing = loop {

@@ -3,14 +3,14 @@
 //! gets the latest state.
 #![cfg(target_os = "linux")]
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
 
+use std::time::Duration;
+
+use common::{connect_port, free_port, spawn_server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::Message;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -22,25 +22,9 @@ fn rss_kib(pid: u32) -> u64 {
 async fn a_thousand_readers_that_never_read_cost_bounded_memory_and_catch_up_to_the_latest() {
     const READERS: usize = 1000;
     const WRITES: usize = 200;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_livepath-server"))
-        .args(["--memory", "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let connect = || async move {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut request = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
-            request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
-            match tokio_tungstenite::connect_async(request).await {
-                Ok((ws, _)) => return ws,
-                Err(e) if Instant::now() > deadline => panic!("{e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    };
+    let port = free_port();
+    let mut server = spawn_server(&["--memory", "--listen", &format!("127.0.0.1:{port}")]);
+    let connect = || connect_port(port);
     let mut readers = Vec::with_capacity(READERS);
     for _ in 0..READERS {
         let mut ws = connect().await;

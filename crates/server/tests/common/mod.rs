@@ -14,6 +14,34 @@ use tokio_tungstenite::{
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// The `livepath-server` binary with `args` (for tests that kill it or measure its memory).
+pub fn spawn_server(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_livepath-server"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("livepath-server starts")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A WebSocket to a server on `port`, retrying for 10 s while it starts.
+pub async fn connect_port(port: u16) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut request = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("livepath.v1"));
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => return ws,
+            Err(e) if std::time::Instant::now() > deadline => panic!("the server did not come up: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,

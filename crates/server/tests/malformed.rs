@@ -125,3 +125,32 @@ async fn frames_that_cannot_be_answered_close_only_their_own_connection() {
     assert!(bystander.sync().await.is_empty());
     let _: Value = server.get("a/b").await.1;
 }
+
+#[tokio::test]
+async fn with_auth_on_requests_before_a_valid_hello_get_unauthenticated_and_nobody_else_notices() {
+    let config = Config { auth_secret: Some("a-secret-long-enough-for-the-check".into()), ..Config::in_memory() };
+    let server = TestServer::start(config).await;
+    let mut c = server.connect().await;
+    let cases = [
+        ("subscribe before hello", r#"{"type":"subscribe","id":1,"path":"a/b"}"#, Error("unauthenticated", Some(1), None)),
+        ("write before hello", r#"{"type":"set","req":2,"path":"a/b","data":{}}"#, Error("unauthenticated", None, Some(2))),
+        ("delete before hello", r#"{"type":"delete","req":3,"path":"a/b"}"#, Error("unauthenticated", None, Some(3))),
+        ("hello with a forged token", r#"{"type":"hello","token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}"#, Error("unauthenticated", None, None)),
+        ("hello with an empty token", r#"{"type":"hello","token":""}"#, Error("unauthenticated", None, None)),
+        ("still nothing after a bad hello", r#"{"type":"set","req":4,"path":"a/b","data":{}}"#, Error("unauthenticated", None, Some(4))),
+        ("ping needs no token", r#"{"type":"ping"}"#, Frame("pong")),
+    ];
+    for (name, frame, expect) in cases {
+        c.send_raw(Message::Text(frame.into())).await;
+        let answer = c.recv().await;
+        match expect {
+            Error(code, id, req) => {
+                assert_eq!((answer["type"].as_str(), answer["code"].as_str()), (Some("error"), Some(code)), "{name}");
+                assert_eq!((answer["id"].as_u64(), answer["req"].as_u64()), (id, req), "{name}");
+            }
+            Frame(kind) => assert_eq!(answer["type"], kind, "{name}"),
+        }
+    }
+    let mut other = server.connect().await;
+    assert!(other.sync().await.is_empty(), "another connection is unaffected");
+}

@@ -45,6 +45,6 @@ manifest.exports = {
   "./manual": { types: `./${name}.d.ts`, default: `./${name}.js` },
 };
 manifest.files = [...new Set([...(manifest.files ?? []), "index.js", "index.d.ts"])];
-manifest.sideEffects = ["./index.js"];
+manifest.sideEffects = ["./index.js", "./snippets/*"];
 writeFileSync(new URL("package.json", dir), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`pkg/: index.js loads ${name}_bg.wasm on import and exports ${values.join(", ")}`);

@@ -48,11 +48,13 @@ const chromium = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [
 const timeout = setTimeout(() => deliver(null), 10 * 60_000);
 const results = await delivered;
 clearTimeout(timeout);
+const exited = new Promise((r) => chromium.once("exit", r));
 chromium.kill();
+await exited;
 reports.close();
 await vite.close();
 await replay.close();
-rmSync(profile, { recursive: true, force: true });
+rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
 if (!results) throw new Error("the benchmark page did not report within 10 minutes");
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

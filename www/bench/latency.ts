@@ -1,0 +1,72 @@
+// The latency benchmark's page: one client writes a document at a fixed rate, another client's listener
+// timestamps each snapshot (one page, so one clock). The baseline does the same with two bare WebSockets
+// through the same server. Run by bench/latency.mjs, which starts Chromium without DevTools.
+import { connect } from "livepath";
+
+type Mode = "livepath" | "raw";
+
+async function measure(mode: Mode, url: string, rate: number, seconds: number): Promise<number[]> {
+  const path = `bench/latency-${mode}-${rate}-${Math.random().toString(36).slice(2)}`;
+  const samples: number[] = [];
+  const received = (data: { t?: number } | null) => {
+    if (data && typeof data.t === "number") samples.push(performance.now() - data.t);
+  };
+  let write: (t: number) => void;
+  let stop: () => void;
+  if (mode === "livepath") {
+    const [writer, reader] = [connect({ url }), connect({ url })];
+    const unsubscribe = reader.onSnapshot(path, (s) => s.kind === "document" && received(s.data as { t?: number }));
+    write = (t) => void writer.set(path, { t }).catch(() => {});
+    stop = () => {
+      unsubscribe();
+      writer.close();
+      reader.close();
+    };
+  } else {
+    const open = (ws: WebSocket) => new Promise((r) => (ws.onopen = r));
+    const [writer, reader] = [new WebSocket(url, "livepath.v1"), new WebSocket(url, "livepath.v1")];
+    await Promise.all([open(writer), open(reader)]);
+    reader.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type === "snapshot") received(m.data);
+    };
+    reader.send(JSON.stringify({ type: "subscribe", id: 1, path }));
+    let req = 0;
+    write = (t) => writer.send(JSON.stringify({ type: "set", req: ++req, path, data: { t } }));
+    stop = () => {
+      writer.close();
+      reader.close();
+    };
+  }
+  await new Promise((r) => setTimeout(r, 300)); // connected and subscribed
+  // Writes go out in batches every 10 ms, spread evenly in time on average.
+  const perTick = rate / 100;
+  let owed = 0;
+  const started = performance.now();
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      owed += perTick;
+      for (; owed >= 1; owed--) write(performance.now());
+      if (performance.now() - started >= seconds * 1000) {
+        clearInterval(timer);
+        done();
+      }
+    }, 10);
+  });
+  await new Promise((r) => setTimeout(r, 500)); // the last snapshots arrive
+  stop();
+  return samples;
+}
+
+const params = new URLSearchParams(location.search);
+const report = params.get("report");
+if (report) {
+  const url = params.get("server")!;
+  const results: { mode: Mode; rate: number; samples: number[] }[] = [];
+  for (const rate of [100, 1000, 5000]) {
+    for (const mode of ["raw", "livepath"] as Mode[]) {
+      results.push({ mode, rate, samples: await measure(mode, url, rate, rate >= 5000 ? 1 : 2) });
+    }
+  }
+  await fetch(report, { method: "POST", body: JSON.stringify(results) });
+}

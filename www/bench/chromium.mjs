@@ -11,7 +11,7 @@ import { createServer } from "vite";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-export async function runPage(page, params, { minutes = 10 } = {}) {
+export async function runPage(page, params, { minutes = 10, flags = [] } = {}) {
   const vite = await createServer({ root, logLevel: "warn", server: { host: "127.0.0.1", port: 0 } });
   await vite.listen();
   let deliver;
@@ -31,7 +31,7 @@ export async function runPage(page, params, { minutes = 10 } = {}) {
   url.search = new URLSearchParams({ ...params, report: `http://127.0.0.1:${reports.address().port}/` }).toString();
   const chromium = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", `--user-data-dir=${profile}`, url.href,
+    "--disable-component-update", "--disable-sync", "--no-first-run", `--user-data-dir=${profile}`, ...flags, url.href,
   ], { stdio: "ignore" });
   const timeout = setTimeout(() => deliver(null), minutes * 60_000);
   const results = await delivered;

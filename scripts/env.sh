@@ -21,5 +21,19 @@ fi
 # binaries `cargo install` puts in ~/.cargo/bin (wasm-pack, wasm-bindgen) after the chosen rustc.
 export PATH="$ROOT/www/node_modules/.bin:$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_healthy HOST:PORT PID LOG: waits up to 10 s for a livepath-server's /healthz; fails (showing its
+# log) if the process exits first or never answers.
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    curl -sf "http://$1/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3" >&2; echo "livepath-server on $1 exited" >&2; return 1; }
+    sleep 0.1
+  done
+  cat "$3" >&2; echo "livepath-server on $1 did not answer /healthz in 10 s" >&2; return 1
+}
+
 # step K N TEXT: progress line for long scripts.
 step() { printf '\033[1m[%s %s/%s]\033[0m %s\n' "$(basename "$0")" "$1" "$2" "$3"; }

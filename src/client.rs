@@ -3,7 +3,6 @@
 
 use std::{
     cell::RefCell,
-    collections::HashMap,
     rc::{Rc, Weak},
 };
 
@@ -19,7 +18,7 @@ use crate::{
         listener::EventListener,
         socket::{Socket, SocketEvent},
     },
-    core::{Action, Core, CoreOptions, ListenerId, Snapshot, WriteId, WriteOp},
+    core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
     js::{ErrorCallback, SnapshotCallback},
 };
 
@@ -75,9 +74,9 @@ struct Inner {
     /// The socket, while one is open or opening.
     socket: Option<Socket>,
     /// Listener callbacks; a listener missing here is never called.
-    callbacks: HashMap<ListenerId, Callback>,
-    /// `resolve` and `reject` of each write's promise.
-    writes: HashMap<WriteId, (Function, Function)>,
+    callbacks: IdMap<Callback>,
+    /// `resolve` and `reject` of each write's promise, by write id.
+    writes: IdMap<(Function, Function)>,
     /// `onStatus` callbacks by registration id.
     status_listeners: Vec<(u64, Function)>,
     /// The next `onStatus` registration id.
@@ -170,8 +169,8 @@ impl Client {
             core: Core::new(options.core),
             url: options.url.unwrap_or_else(default_url),
             socket: None,
-            callbacks: HashMap::new(),
-            writes: HashMap::new(),
+            callbacks: IdMap::default(),
+            writes: IdMap::default(),
             status_listeners: Vec::new(),
             next_status_listener: 1,
             reconnect_timer: None,
@@ -285,7 +284,7 @@ fn idempotency_key() -> String {
 fn unlisten(shared: &Shared, listener: ListenerId) {
     let actions = {
         let mut inner = shared.borrow_mut();
-        inner.callbacks.remove(&listener);
+        inner.callbacks.remove(listener);
         inner.core.unlisten(listener)
     };
     perform(shared, actions);
@@ -444,7 +443,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             Action::Fail { listeners, code, message } => {
                 let error = convert::error(code, &message);
                 for listener in listeners {
-                    let callback = shared.borrow_mut().callbacks.remove(&listener);
+                    let callback = shared.borrow_mut().callbacks.remove(listener);
                     match callback {
                         Some(Callback::Js { error: Some(on_error), .. }) => report(on_error.call1(&JsValue::NULL, &error)),
                         Some(_) => web_sys::console::error_1(&error),
@@ -453,7 +452,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Settle { req, result } => {
-                let settle = shared.borrow_mut().writes.remove(&req);
+                let settle = shared.borrow_mut().writes.remove(req);
                 if let Some((resolve, reject)) = settle {
                     let _ = match result {
                         Ok(version) => resolve.call1(&JsValue::NULL, &convert::version(version)),
@@ -500,7 +499,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
 fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>) {
     let mut js: Option<JsValue> = None;
     for listener in listeners {
-        let callback = match shared.borrow().callbacks.get(listener) {
+        let callback = match shared.borrow().callbacks.get(*listener) {
             Some(Callback::Js { next, .. }) => Callback::Js { next: next.clone(), error: None },
             Some(Callback::Rust(f)) => Callback::Rust(f.clone()),
             None => continue,

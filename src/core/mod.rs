@@ -9,13 +9,13 @@
 
 mod backoff;
 mod collection;
-
-use std::collections::HashMap;
+mod id_map;
 
 use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, ServerMessage};
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use collection::{CollectionDoc, CollectionView};
+pub use id_map::IdMap;
 
 /// Identifies one `onSnapshot` registration.
 pub type ListenerId = u64;
@@ -242,8 +242,8 @@ enum View<D> {
 
 #[derive(Debug)]
 struct Subscription<D> {
-    /// The wire id, unique per client (so per connection too).
-    id: u64,
+    /// The document or collection path.
+    path: String,
     /// Its listeners, in registration order.
     listeners: Vec<ListenerId>,
     /// The last state the server sent, if any.
@@ -278,12 +278,11 @@ struct PendingWrite<D> {
 #[derive(Debug)]
 pub struct Core<D> {
     options: CoreOptions,
-    /// Listener → its path.
-    listeners: HashMap<ListenerId, String>,
-    /// Path → its one server subscription, shared by all its listeners.
-    subscriptions: HashMap<String, Subscription<D>>,
-    /// Wire id → path.
-    wire_ids: HashMap<u64, String>,
+    /// Listener → the wire id of its path's subscription.
+    listeners: IdMap<u64>,
+    /// Wire id (unique per client, so per connection too) → the one server subscription of a path,
+    /// shared by all its listeners.
+    subscriptions: IdMap<Subscription<D>>,
     /// Writes not yet acknowledged, in the order they were made (and are sent).
     writes: Vec<PendingWrite<D>>,
     next_listener: ListenerId,
@@ -306,9 +305,8 @@ impl<D: Merge> Core<D> {
         let backoff = Backoff::new(options.backoff);
         Self {
             options,
-            listeners: HashMap::new(),
-            subscriptions: HashMap::new(),
-            wire_ids: HashMap::new(),
+            listeners: IdMap::default(),
+            subscriptions: IdMap::default(),
             writes: Vec::new(),
             next_listener: 1,
             next_wire_id: 1,
@@ -372,12 +370,18 @@ impl<D: Merge> Core<D> {
         }
     }
 
-    fn subscribe_message(&self, path: &str, sub: &Subscription<D>) -> ClientMessage<D> {
+    fn subscribe_message(id: u64, sub: &Subscription<D>) -> ClientMessage<D> {
         let since = match &sub.view {
             View::Document(state) => state.as_ref().map(|s| s.version),
             View::Collection(view) => view.as_ref().map(|v| v.version),
         };
-        ClientMessage::Subscribe { id: sub.id, path: path.to_owned(), since }
+        ClientMessage::Subscribe { id, path: sub.path.clone(), since }
+    }
+
+    /// The wire id of `path`'s subscription. A scan: paths are looked up when listeners are added and
+    /// writes made, frames by wire id.
+    fn subscription_id(&self, path: &str) -> Option<u64> {
+        self.subscriptions.iter().find(|(_, sub)| sub.path == path).map(|(id, _)| id)
     }
 
     /// Adds a listener to `path`. A path that already has a snapshot delivers it to the new listener
@@ -386,14 +390,14 @@ impl<D: Merge> Core<D> {
         let mut actions = Vec::new();
         let listener = self.next_listener;
         self.next_listener += 1;
-        self.listeners.insert(listener, path.as_str().to_owned());
-        if let Some(sub) = self.subscriptions.get(path.as_str()) {
-            if let Some(snapshot) = self.current_snapshot(path.as_str(), sub) {
+        if let Some(id) = self.subscription_id(path.as_str()) {
+            if let Some(snapshot) = self.subscriptions.get(id).and_then(|sub| self.current_snapshot(sub)) {
                 actions.push(Action::Deliver { listeners: vec![listener], snapshot, later: true });
             }
-            if let Some(sub) = self.subscriptions.get_mut(path.as_str()) {
+            if let Some(sub) = self.subscriptions.get_mut(id) {
                 sub.listeners.push(listener);
             }
+            self.listeners.insert(listener, id);
         } else {
             let id = self.next_wire_id;
             self.next_wire_id += 1;
@@ -401,12 +405,13 @@ impl<D: Merge> Core<D> {
                 PathKind::Document => View::Document(None),
                 PathKind::Collection => View::Collection(None),
             };
-            let sub = Subscription { id, listeners: vec![listener], view, delivered: None, delivered_pending: false };
+            let path = path.as_str().to_owned();
+            let sub = Subscription { path, listeners: vec![listener], view, delivered: None, delivered_pending: false };
             if self.link == Link::Open {
-                actions.push(Action::Send(self.subscribe_message(path.as_str(), &sub)));
+                actions.push(Action::Send(Self::subscribe_message(id, &sub)));
             }
-            self.wire_ids.insert(id, path.as_str().to_owned());
-            self.subscriptions.insert(path.as_str().to_owned(), sub);
+            self.subscriptions.insert(id, sub);
+            self.listeners.insert(listener, id);
         }
         self.want_socket(&mut actions);
         (listener, actions)
@@ -417,8 +422,8 @@ impl<D: Merge> Core<D> {
     /// keeps one subscription.
     pub fn unlisten(&mut self, listener: ListenerId) -> Vec<Action<D>> {
         let mut actions = Vec::new();
-        let Some(path) = self.listeners.remove(&listener) else { return actions };
-        if let Some(sub) = self.subscriptions.get_mut(&path) {
+        let Some(id) = self.listeners.remove(listener) else { return actions };
+        if let Some(sub) = self.subscriptions.get_mut(id) {
             sub.listeners.retain(|l| *l != listener);
             if sub.listeners.is_empty() && !self.release_scheduled {
                 self.release_scheduled = true;
@@ -432,14 +437,11 @@ impl<D: Merge> Core<D> {
     pub fn release_unused(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
         self.release_scheduled = false;
-        let unused: Vec<String> =
-            self.subscriptions.iter().filter(|(_, s)| s.listeners.is_empty()).map(|(p, _)| p.clone()).collect();
-        for path in unused {
-            if let Some(sub) = self.subscriptions.remove(&path) {
-                self.wire_ids.remove(&sub.id);
-                if self.link == Link::Open {
-                    actions.push(Action::Send(ClientMessage::Unsubscribe { id: sub.id }));
-                }
+        let unused: Vec<u64> = self.subscriptions.iter().filter(|(_, s)| s.listeners.is_empty()).map(|(id, _)| id).collect();
+        for id in unused {
+            self.subscriptions.remove(id);
+            if self.link == Link::Open {
+                actions.push(Action::Send(ClientMessage::Unsubscribe { id }));
             }
         }
         self.maybe_linger(&mut actions);
@@ -491,8 +493,8 @@ impl<D: Merge> Core<D> {
         }
         self.set_link(Link::Open, &mut actions);
         self.confirmed = false;
-        for (path, sub) in &self.subscriptions {
-            actions.push(Action::Send(self.subscribe_message(path, sub)));
+        for (id, sub) in self.subscriptions.iter() {
+            actions.push(Action::Send(Self::subscribe_message(id, sub)));
         }
         for w in &self.writes {
             actions.push(Action::Send(write_message(w)));
@@ -566,7 +568,6 @@ impl<D: Merge> Core<D> {
         }
         self.listeners.clear();
         self.subscriptions.clear();
-        self.wire_ids.clear();
         self.lingering = false;
         actions.push(Action::Disconnect);
         self.set_link(Link::Closed, &mut actions);
@@ -599,30 +600,30 @@ impl<D: Merge> Core<D> {
         }
         match message {
             ServerMessage::Snapshot { id, version, exists, data, .. } => {
-                let Some((path, sub)) = self.subscription_mut(id) else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Document(state) = &mut sub.view else { return actions };
                 if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
                     return actions; // already seen (a resume answered with the same state)
                 }
                 *state = Some(DocState { version, exists, data: if exists { data } else { None } });
-                self.refresh(&path, Cause::Server, &mut actions);
+                self.refresh(id, Cause::Server, &mut actions);
             }
             ServerMessage::Collection { id, version, docs, .. } => {
-                let Some((path, sub)) = self.subscription_mut(id) else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Collection(view) = &mut sub.view else { return actions };
                 let docs = docs.into_iter().map(|d| CollectionDoc::confirmed(d.id, d.version, d.data)).collect();
                 view.get_or_insert_with(CollectionView::default).replace(docs, version);
-                self.refresh(&path, Cause::Server, &mut actions);
+                self.refresh(id, Cause::Server, &mut actions);
             }
             ServerMessage::Changes { id, changes, .. } => {
-                let Some((path, sub)) = self.subscription_mut(id) else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Collection(Some(view)) = &mut sub.view else { return actions };
                 let mut changed = false;
                 for c in changes {
                     changed |= view.apply(&c.id, c.version, c.data);
                 }
                 if changed {
-                    self.refresh(&path, Cause::Server, &mut actions);
+                    self.refresh(id, Cause::Server, &mut actions);
                 }
             }
             ServerMessage::Ack { req, version } => {
@@ -634,13 +635,11 @@ impl<D: Merge> Core<D> {
                 }
             }
             ServerMessage::Error { id: Some(id), code, message, .. } => {
-                let Some(path) = self.wire_ids.remove(&id) else { return actions };
-                if let Some(sub) = self.subscriptions.remove(&path) {
-                    for l in &sub.listeners {
-                        self.listeners.remove(l);
-                    }
-                    actions.push(Action::Fail { listeners: sub.listeners, code, message });
+                let Some(sub) = self.subscriptions.remove(id) else { return actions };
+                for l in &sub.listeners {
+                    self.listeners.remove(*l);
                 }
+                actions.push(Action::Fail { listeners: sub.listeners, code, message });
                 self.maybe_linger(&mut actions);
             }
             ServerMessage::Error { req: Some(req), code, message, .. } => {
@@ -659,12 +658,6 @@ impl<D: Merge> Core<D> {
             | ServerMessage::Ping => {}
         }
         actions
-    }
-
-    fn subscription_mut(&mut self, id: u64) -> Option<(String, &mut Subscription<D>)> {
-        let path = self.wire_ids.get(&id)?.clone();
-        let sub = self.subscriptions.get_mut(&path)?;
-        Some((path, sub))
     }
 
     /// Pending writes to the document at `path`, oldest first.
@@ -726,19 +719,18 @@ impl<D: Merge> Core<D> {
     /// Recomputes what the listeners of the document at `path` and of its collection see, after a
     /// local write to it was made, acknowledged or rejected.
     fn refresh_written(&mut self, path: &str, actions: &mut Vec<Action<D>>) {
-        if self.subscriptions.contains_key(path) {
-            self.refresh(path, Cause::Local, actions);
+        if let Some(id) = self.subscription_id(path) {
+            self.refresh(id, Cause::Local, actions);
         }
-        if let Some((parent, _)) = path.rsplit_once('/') {
-            if self.subscriptions.contains_key(parent) {
-                self.refresh(parent, Cause::Local, actions);
-            }
+        if let Some(id) = path.rsplit_once('/').and_then(|(parent, _)| self.subscription_id(parent)) {
+            self.refresh(id, Cause::Local, actions);
         }
     }
 
     /// Delivers the subscription's new local snapshot to its listeners, if there is something to show.
-    fn refresh(&mut self, path: &str, cause: Cause, actions: &mut Vec<Action<D>>) {
-        let Some(sub) = self.subscriptions.get(path) else { return };
+    fn refresh(&mut self, id: u64, cause: Cause, actions: &mut Vec<Action<D>>) {
+        let Some(sub) = self.subscriptions.get(id) else { return };
+        let path = sub.path.as_str();
         let from_cache = self.link != Link::Open;
         let (snapshot, delivered) = match &sub.view {
             View::Document(server) => {
@@ -775,7 +767,7 @@ impl<D: Merge> Core<D> {
         let pending = match &snapshot {
             Snapshot::Document { pending, .. } | Snapshot::Collection { pending, .. } => *pending,
         };
-        if let Some(sub) = self.subscriptions.get_mut(path) {
+        if let Some(sub) = self.subscriptions.get_mut(id) {
             sub.delivered = Some(delivered);
             sub.delivered_pending = pending;
             actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
@@ -783,7 +775,8 @@ impl<D: Merge> Core<D> {
     }
 
     /// What a listener joining `sub` sees first: exactly what the others last saw.
-    fn current_snapshot(&self, path: &str, sub: &Subscription<D>) -> Option<Snapshot<D>> {
+    fn current_snapshot(&self, sub: &Subscription<D>) -> Option<Snapshot<D>> {
+        let path = sub.path.as_str();
         let from_cache = self.link != Link::Open;
         let pending = sub.delivered_pending;
         match (&sub.view, &sub.delivered) {

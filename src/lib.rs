@@ -17,8 +17,12 @@
 //! - `js`: the JavaScript free functions (`connect`, `init`, `onSnapshot`, `isLivepathError`) and the
 //!   TypeScript types.
 //!
+//! - `allocator`: the wasm module's memory allocator (feature `allocator`, on by default).
+//!
 //! The wire protocol is the `livepath-protocol` crate, shared with the server.
 
+#[cfg(all(target_arch = "wasm32", feature = "allocator"))]
+mod allocator;
 pub mod browser;
 pub mod client;
 pub mod core;

@@ -70,6 +70,13 @@ pub async fn run(
     };
     state.connections.add_permits(state.config.max_connections);
     let app = http::router(state);
+    // Snapshots are small frames that must leave at once: Nagle's algorithm would hold one back until
+    // the previous one is acknowledged (tens of milliseconds behind a delayed ACK).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;

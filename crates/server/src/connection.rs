@@ -258,20 +258,27 @@ impl Session {
         Ok(())
     }
 
+    /// Queues a write; its `ack` or `error` is queued by the store thread once it is committed, so
+    /// the next frame is read meanwhile (acks still come in the order of the writes).
     async fn write(&mut self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
         if !self.writes.take() {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
         let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write));
-        let result = match (allowed, mutation) {
-            (Ok(()), Ok(mutation)) => self.db.write(path, mutation, key).await,
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        let mutation = match (allowed, mutation) {
+            (Ok(()), Ok(mutation)) => mutation,
+            (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
         };
-        match result {
-            Ok(version) => self.outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
-            Err(e) => self.send_error(None, Some(req), e),
-        }
+        let (outbox, metrics) = (self.outbox.clone(), self.metrics.clone());
+        let reply = Box::new(move |result: Result<u64, ApiError>| match result {
+            Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
+            Err(e) => {
+                inc(&metrics.errors);
+                outbox.push(encode(&ServerMessage::<()>::Error { id: None, req: Some(req), code: e.code, message: e.message }));
+            }
+        });
+        self.db.write_then(path, mutation, key, reply).await;
     }
 
     fn release_all(&mut self) {
@@ -318,14 +325,23 @@ async fn write_loop(
 ) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_sent = Instant::now();
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             next = outbox.next() => match next {
                 Next::Frame(text) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                    // Whatever else is queued goes in the same write to the socket.
+                    batch.push(text);
+                    outbox.take_queued(&mut batch);
+                    for text in batch.drain(..) {
+                        if sink.feed(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                        inc(&metrics.frames_out);
+                    }
+                    if sink.flush().await.is_err() {
                         return;
                     }
-                    inc(&metrics.frames_out);
                     last_sent = Instant::now();
                 }
                 Next::Close(reason) => {

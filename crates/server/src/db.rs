@@ -1,33 +1,58 @@
-//! [`Db`]: the handle connections and HTTP handlers share. It serialises writes, so that publishing
-//! happens in commit order, and it registers subscriptions atomically with reading their first state,
-//! so no write falls between the two.
+//! [`Db`]: the handle connections and HTTP handlers share. One thread owns the store and runs every
+//! request to it in arrival order: writes are committed and published in that order, and a
+//! subscription reads its first state and registers with no write in between.
+//!
+//! Writes that queue up while the store is busy are committed together (one sync to disk for all),
+//! and a connection does not wait for its write: the store thread queues the `ack` itself. So a
+//! connection reads its next frame at once, and a burst of writes costs one transaction, not one
+//! each.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use livepath_protocol::{Change, ChangeType, Path, PathKind, ServerMessage};
 use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     ApiError, Config,
     hub::{Hub, Subscriber, collection_frame, encode},
     metrics::{Metrics, inc},
-    store::{Listing, Mutation, Store, StoredDoc, sqlite::SqliteStore},
+    store::{Listing, Mutation, Store, StoredDoc, Write, sqlite::SqliteStore},
 };
 
-/// A cheap, cloneable handle to the store and the hub.
+/// Requests queued for the store thread before senders wait for room.
+const QUEUE: usize = 1024;
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// A cheap, cloneable handle to the store thread and the hub.
 #[derive(Clone)]
 pub struct Db {
+    jobs: mpsc::Sender<Job>,
     shared: Arc<Shared>,
 }
 
+/// What the store thread and the connections share.
 struct Shared {
-    /// The store. Held while a write commits and publishes, and while a subscription reads its first
-    /// state and registers: that is what orders snapshots by version. Lock order: `store`, then `hub`.
-    store: Mutex<Box<dyn Store>>,
-    /// The subscribers.
+    /// The subscribers. Lock order: taken only by the store thread's publishing and by unsubscribes.
     hub: Mutex<Hub>,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
+}
+
+/// What to do with a write's outcome (its version), on the store thread, once it is committed and
+/// published.
+pub type WriteReply = Box<dyn FnOnce(Result<u64, ApiError>) + Send>;
+
+/// Work run on the store thread between write batches.
+type Task = Box<dyn FnOnce(&mut dyn Store, &Shared) + Send>;
+
+/// A request to the store thread.
+enum Job {
+    /// A write; consecutive ones are committed as one batch.
+    Write { path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply },
+    /// Anything else (reads, subscriptions), run between batches.
+    Run(Task),
 }
 
 /// What a read of a path found.
@@ -47,53 +72,69 @@ fn raw(text: &str) -> Option<Box<RawValue>> {
     RawValue::from_string(text.to_owned()).ok()
 }
 
+fn stopped() -> ApiError {
+    ApiError::new(livepath_protocol::ErrorCode::Unavailable, "the store has stopped")
+}
+
 impl Db {
-    /// Opens the store the configuration names.
+    /// Opens the store the configuration names and starts its thread, which ends when the last
+    /// handle is dropped.
     pub fn open(config: &Config) -> Result<Self, ApiError> {
         let store: Box<dyn Store> = if config.memory {
             Box::new(SqliteStore::in_memory(config.max_document_bytes)?)
         } else {
             Box::new(SqliteStore::open(&config.data_dir, config.max_document_bytes)?)
         };
-        Ok(Self {
-            shared: Arc::new(Shared {
-                store: Mutex::new(store),
-                hub: Mutex::new(Hub::default()),
-                metrics: Arc::default(),
-            }),
-        })
+        let shared = Arc::new(Shared { hub: Mutex::new(Hub::default()), metrics: Arc::default() });
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("livepath-store".into())
+            .spawn(move || store_thread(store, queue, &thread_shared))
+            .map_err(|e| ApiError::internal("starting the store thread", e))?;
+        Ok(Self { jobs, shared })
     }
 
-    /// Runs `f` on the blocking pool (the store does disk I/O).
-    async fn blocking<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Shared) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&mut dyn Store, &Shared) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || f(&shared)).await.map_err(|e| ApiError::internal("a storage task", e))?
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Run(Box::new(move |store, shared| {
+            let _ = tx.send(f(store, shared));
+        }));
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Queues a write to the document at `path`; `reply` gets its version (or error) on the store
+    /// thread once it is committed and published. Waits only while the store's queue is full.
+    pub async fn write_then(&self, path: &str, mutation: Mutation, key: Option<String>, reply: WriteReply) {
+        let path = match document_path(path) {
+            Ok(path) => path,
+            Err(e) => return reply(Err(e)),
+        };
+        if let Err(mpsc::error::SendError(Job::Write { reply, .. })) =
+            self.jobs.send(Job::Write { path, mutation, key, reply }).await
+        {
+            reply(Err(stopped()));
+        }
     }
 
     /// Commits a write to the document at `path`, publishes it, and returns its version.
     pub async fn write(&self, path: &str, mutation: Mutation, key: Option<String>) -> Result<u64, ApiError> {
-        let path = document_path(path)?;
-        self.blocking(move |shared| {
-            let mut store = lock(&shared.store);
-            let committed = store.write(path.as_str(), &mutation, key.as_deref())?;
-            if !committed.replayed {
-                inc(&shared.metrics.writes);
-                let mut listing = |collection: &Path| store.list(collection.as_str()).ok();
-                lock(&shared.hub).publish(&path, &committed, &mut listing);
-            }
-            Ok(committed.version)
-        })
-        .await
+        let (tx, rx) = oneshot::channel();
+        let reply = Box::new(move |result| {
+            let _ = tx.send(result);
+        });
+        self.write_then(path, mutation, key, reply).await;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Reads the document or collection at `path`.
     pub async fn read(&self, path: &str) -> Result<Read, ApiError> {
         let path = Path::parse(path)?;
-        self.blocking(move |shared| {
-            let mut store = lock(&shared.store);
+        self.run(move |store, _| {
             Ok(match path.kind() {
                 PathKind::Document => Read::Document(store.get(path.as_str())?),
                 PathKind::Collection => Read::Collection(store.list(path.as_str())?),
@@ -106,8 +147,7 @@ impl Db {
     /// `since` is already current, or for a collection the `changes` since then. A `since` beyond the
     /// store's last version (the client saw another database) gets the full state.
     pub async fn subscribe(&self, subscriber: Subscriber, path: Path, since: Option<u64>) -> Result<(), ApiError> {
-        self.blocking(move |shared| {
-            let mut store = lock(&shared.store);
+        self.run(move |store, shared| {
             let id = subscriber.id;
             let current = store.current_version()?;
             let since = since.filter(|since| *since <= current);
@@ -176,6 +216,53 @@ impl Db {
     /// The server's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.shared.metrics
+    }
+}
+
+/// The store thread: takes requests in order until every [`Db`] is dropped. Writes that are already
+/// waiting when one arrives join its batch.
+fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
+    let mut batch = Vec::new();
+    while let Some(job) = queue.blocking_recv() {
+        let mut next = Some(job);
+        while let Some(job) = next {
+            match job {
+                Job::Write { path, mutation, key, reply } => batch.push((path, mutation, key, reply)),
+                Job::Run(f) => {
+                    commit(&mut *store, shared, &mut batch);
+                    f(&mut *store, shared);
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                commit(&mut *store, shared, &mut batch);
+            }
+            next = queue.try_recv().ok();
+        }
+        commit(&mut *store, shared, &mut batch);
+    }
+}
+
+/// Commits the batched writes, publishes each in order, then answers them.
+fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutation, Option<String>, WriteReply)>) {
+    if batch.is_empty() {
+        return;
+    }
+    let writes: Vec<Write<'_>> = batch
+        .iter()
+        .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
+        .collect();
+    let results = store.write_batch(&writes);
+    drop(writes);
+    for ((path, _, _, reply), result) in batch.drain(..).zip(results) {
+        let result = result.map(|committed| {
+            if !committed.replayed {
+                inc(&shared.metrics.writes);
+                let mut listing = |collection: &Path| store.list(collection.as_str()).ok();
+                lock(&shared.hub).publish(&path, &committed, &mut listing);
+            }
+            committed.version
+        });
+        reply(result);
     }
 }
 

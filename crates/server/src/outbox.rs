@@ -168,6 +168,14 @@ impl Outbox {
         self.state().coalesced
     }
 
+    /// Moves every frame still queued into `into`, in order (what the writer sends along with the
+    /// frame [`Outbox::next`] gave it, in one write to the socket).
+    pub fn take_queued(&self, into: &mut Vec<String>) {
+        let mut state = self.state();
+        state.bytes = 0;
+        into.extend(state.queue.drain(..).map(|(_, frame)| frame));
+    }
+
     /// Waits for the next thing to write. Cancel-safe: a frame is taken only in the poll that returns it.
     pub async fn next(&self) -> Next {
         loop {

@@ -78,7 +78,18 @@ pub struct Committed {
     pub replayed: bool,
 }
 
-/// Durable storage of documents. Methods block (disk I/O); callers run them on the blocking pool.
+/// One write of a batch: see [`Store::write_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct Write<'a> {
+    /// The document path.
+    pub path: &'a str,
+    /// What to do to it.
+    pub mutation: &'a Mutation,
+    /// The idempotency key, if any.
+    pub key: Option<&'a str>,
+}
+
+/// Durable storage of documents. Methods block (disk I/O); `Db` calls them from its store thread.
 pub trait Store: Send {
     /// The document or tombstone at `path`, if it was ever written.
     fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError>;
@@ -97,6 +108,12 @@ pub trait Store: Send {
     /// write is durable. A `key` seen before (within the retention window) commits nothing and answers
     /// the original version.
     fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError>;
+
+    /// The writes in order, as [`Store::write`] would apply them one by one, but durable together: a
+    /// store may commit them at once (one sync to disk instead of one each). One result per write.
+    fn write_batch(&mut self, writes: &[Write<'_>]) -> Vec<Result<Committed, ApiError>> {
+        writes.iter().map(|w| self.write(w.path, w.mutation, w.key)).collect()
+    }
 }
 
 /// The document after `mutation`, given what was there, as JSON text no longer than `max_bytes`.

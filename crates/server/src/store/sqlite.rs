@@ -16,7 +16,7 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{ChangedDoc, Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, apply, split};
+use super::{ChangedDoc, Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, Write, apply, split};
 use crate::ApiError;
 
 /// How long an idempotency key is remembered: a retry after this is applied again.
@@ -159,54 +159,105 @@ impl Store for SqliteStore {
     fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
         let now = now_secs();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        if let Some(key) = key {
-            let seen: Option<i64> = tx
-                .prepare_cached("SELECT version FROM write_keys WHERE key = ?1 AND at >= ?2")
-                .map_err(db_err)?
-                .query_row(params![key, now - KEY_RETENTION_SECS], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
-            if let Some(version) = seen {
-                let doc = read_doc(&tx, path)?;
-                let data = doc.and_then(|d| d.data);
-                return Ok(Committed { version: version as u64, existed: data.is_some(), data, replayed: true });
-            }
-        }
-        let before = read_doc(&tx, path)?.and_then(|d| d.data);
-        let after = apply(before.as_deref(), mutation, path, self.max_document_bytes)?;
-        let version: i64 = tx
-            .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value")
-            .map_err(db_err)?
-            .query_row([], |r| r.get(0))
-            .map_err(db_err)?;
-        let (collection, id) = split(path);
-        // `created` moves only when the document comes into existence.
-        tx.prepare_cached(
-            "INSERT INTO docs (collection, id, version, created, data) VALUES (?1, ?2, ?3, ?3, ?4)
-             ON CONFLICT (collection, id) DO UPDATE SET
-                 version = excluded.version,
-                 data = excluded.data,
-                 created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
-        )
-        .map_err(db_err)?
-        .execute(params![collection, id, version, after])
-        .map_err(db_err)?;
-        if let Some(key) = key {
-            tx.prepare_cached("INSERT OR REPLACE INTO write_keys (key, version, at) VALUES (?1, ?2, ?3)")
-                .map_err(db_err)?
-                .execute(params![key, version, now])
-                .map_err(db_err)?;
-        }
+        let committed = write_on(&tx, path, mutation, key, now, self.max_document_bytes)?;
         tx.commit().map_err(db_err)?;
-        self.writes_since_prune += 1;
+        self.after_writes(1, now);
+        Ok(committed)
+    }
+
+    /// One transaction, so one sync to disk, for the whole batch; each write in a savepoint of its
+    /// own, so that one refused write (an update of a missing document, say) leaves the others be.
+    fn write_batch(&mut self, writes: &[Write<'_>]) -> Vec<Result<Committed, ApiError>> {
+        let now = now_secs();
+        let max = self.max_document_bytes;
+        let mut tx = match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let message = e.to_string();
+                return writes.iter().map(|_| Err(ApiError::internal("database", &message))).collect();
+            }
+        };
+        let mut results = Vec::with_capacity(writes.len());
+        for w in writes {
+            let result = tx.savepoint().map_err(db_err).and_then(|sp| {
+                let committed = write_on(&sp, w.path, w.mutation, w.key, now, max)?;
+                sp.commit().map_err(db_err)?;
+                Ok(committed)
+            });
+            results.push(result);
+        }
+        if let Err(e) = tx.commit() {
+            let message = e.to_string();
+            return results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(ApiError::internal("database", &message))))
+                .collect();
+        }
+        self.after_writes(writes.len() as u32, now);
+        results
+    }
+}
+
+impl SqliteStore {
+    /// Prunes expired idempotency keys every 1,024 writes.
+    fn after_writes(&mut self, writes: u32, now: i64) {
+        self.writes_since_prune += writes;
         if self.writes_since_prune >= 1024 {
             self.writes_since_prune = 0;
             if let Err(e) = self.conn.execute("DELETE FROM write_keys WHERE at < ?1", params![now - KEY_RETENTION_SECS]) {
                 tracing::warn!("pruning idempotency keys: {e}");
             }
         }
-        Ok(Committed { version: version as u64, existed: before.is_some(), data: after, replayed: false })
     }
+}
+
+/// One write, inside a transaction (or savepoint) the caller commits.
+fn write_on(
+    conn: &Connection,
+    path: &str,
+    mutation: &Mutation,
+    key: Option<&str>,
+    now: i64,
+    max_document_bytes: usize,
+) -> Result<Committed, ApiError> {
+    if let Some(key) = key {
+        let seen: Option<i64> = conn
+            .prepare_cached("SELECT version FROM write_keys WHERE key = ?1 AND at >= ?2")
+            .map_err(db_err)?
+            .query_row(params![key, now - KEY_RETENTION_SECS], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if let Some(version) = seen {
+            let data = read_doc(conn, path)?.and_then(|d| d.data);
+            return Ok(Committed { version: version as u64, existed: data.is_some(), data, replayed: true });
+        }
+    }
+    let before = read_doc(conn, path)?.and_then(|d| d.data);
+    let after = apply(before.as_deref(), mutation, path, max_document_bytes)?;
+    let version: i64 = conn
+        .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value")
+        .map_err(db_err)?
+        .query_row([], |r| r.get(0))
+        .map_err(db_err)?;
+    let (collection, id) = split(path);
+    // `created` moves only when the document comes into existence.
+    conn.prepare_cached(
+        "INSERT INTO docs (collection, id, version, created, data) VALUES (?1, ?2, ?3, ?3, ?4)
+         ON CONFLICT (collection, id) DO UPDATE SET
+             version = excluded.version,
+             data = excluded.data,
+             created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
+    )
+    .map_err(db_err)?
+    .execute(params![collection, id, version, after])
+    .map_err(db_err)?;
+    if let Some(key) = key {
+        conn.prepare_cached("INSERT OR REPLACE INTO write_keys (key, version, at) VALUES (?1, ?2, ?3)")
+            .map_err(db_err)?
+            .execute(params![key, version, now])
+            .map_err(db_err)?;
+    }
+    Ok(Committed { version: version as u64, existed: before.is_some(), data: after, replayed: false })
 }
 
 #[cfg(test)]
@@ -214,7 +265,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::Object;
+    use crate::store::{Object, Write};
 
     fn object(v: serde_json::Value) -> Object {
         v.as_object().cloned().unwrap()
@@ -242,6 +293,27 @@ mod tests {
         assert!(again.replayed);
         assert_eq!(again.version, first.version);
         assert_eq!(s.get("c/d").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
+    }
+
+    #[test]
+    fn a_batch_commits_each_write_but_the_refused_one_and_replays_a_key_seen_earlier_in_it() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        let set = |n: i64| Mutation::Set(object(json!({ "n": n })));
+        let update = Mutation::Update(object(json!({"n":9})));
+        let (one, two, three) = (set(1), set(2), set(3));
+        let w = |path, mutation, key| Write { path, mutation, key };
+        let results = s.write_batch(&[
+            w("c/a", &one, Some("k1")),
+            w("c/missing", &update, None),
+            w("c/b", &two, None),
+            w("c/a", &three, Some("k1")),
+        ]);
+        let versions: Vec<_> = results.iter().map(|r| r.as_ref().map(|c| (c.version, c.replayed)).map_err(|e| e.code)).collect();
+        assert_eq!(versions, [Ok((1, false)), Err(livepath_protocol::ErrorCode::NotFound), Ok((2, false)), Ok((1, true))]);
+        assert_eq!(s.get("c/a").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
+        assert_eq!(s.get("c/b").unwrap().unwrap().version, 2);
+        assert_eq!(s.get("c/missing").unwrap(), None);
+        assert_eq!(s.current_version().unwrap(), 2);
     }
 
     #[test]

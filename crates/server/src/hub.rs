@@ -1,6 +1,6 @@
 //! [`Hub`]: who listens to which path, and the frames a committed write sends them.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, fmt::Write, sync::Arc};
 
 use livepath_protocol::{Change, ChangeType, DocEntry, Path, ServerMessage};
 use serde_json::value::RawValue;
@@ -25,7 +25,8 @@ pub struct Subscriber {
 #[derive(Debug, Default)]
 pub struct Hub {
     /// Document and collection paths alike; a write looks up its document and its parent collection.
-    paths: HashMap<String, Vec<Subscriber>>,
+    /// Keyed by (connection, subscription id), so that leaving a path with many subscribers is cheap.
+    paths: HashMap<String, HashMap<(u64, u64), Subscriber>>,
     /// Live subscriptions, all paths together.
     count: usize,
 }
@@ -33,16 +34,18 @@ pub struct Hub {
 impl Hub {
     /// Adds a subscriber to `path`.
     pub fn add(&mut self, path: &Path, subscriber: Subscriber) {
-        self.paths.entry(path.as_str().to_owned()).or_default().push(subscriber);
-        self.count += 1;
+        let subscribers = self.paths.entry(path.as_str().to_owned()).or_default();
+        if subscribers.insert((subscriber.conn, subscriber.id), subscriber).is_none() {
+            self.count += 1;
+        }
     }
 
     /// Removes subscription `id` of connection `conn` from `path`.
     pub fn remove(&mut self, path: &Path, conn: u64, id: u64) {
         if let Some(list) = self.paths.get_mut(path.as_str()) {
-            let before = list.len();
-            list.retain(|s| !(s.conn == conn && s.id == id));
-            self.count -= before - list.len();
+            if list.remove(&(conn, id)).is_some() {
+                self.count -= 1;
+            }
             if list.is_empty() {
                 self.paths.remove(path.as_str());
             }
@@ -61,15 +64,16 @@ impl Hub {
         let data: Option<Box<RawValue>> = committed.data.as_ref().and_then(|text| RawValue::from_string(text.clone()).ok());
         let data = data.as_deref();
         if let Some(subscribers) = self.paths.get(path.as_str()) {
-            for s in subscribers {
-                let frame = ServerMessage::Snapshot {
-                    id: s.id,
-                    path: path.as_str().to_owned(),
-                    version: committed.version,
-                    exists: data.is_some(),
-                    data,
-                };
-                s.outbox.push_snapshot(s.id, encode(&frame));
+            // Encoded once; only the subscription id differs between subscribers.
+            let frame = PerId::new(&ServerMessage::Snapshot {
+                id: 0,
+                path: path.as_str().to_owned(),
+                version: committed.version,
+                exists: data.is_some(),
+                data,
+            });
+            for s in subscribers.values() {
+                s.outbox.push_snapshot(s.id, frame.with_id(s.id));
             }
         }
         let kind = match (committed.existed, data.is_some()) {
@@ -80,19 +84,48 @@ impl Hub {
         };
         let Some(collection) = path.parent() else { return };
         if let Some(subscribers) = self.paths.get(collection.as_str()) {
+            let frame = PerId::new(&ServerMessage::Changes {
+                id: 0,
+                version: committed.version,
+                changes: vec![Change { kind, id: path.id().to_owned(), version: committed.version, data }],
+            });
             let mut full: Option<Option<Listing>> = None; // read at most once, and only if needed
-            for s in subscribers {
-                let frame = ServerMessage::Changes {
-                    id: s.id,
-                    version: committed.version,
-                    changes: vec![Change { kind, id: path.id().to_owned(), version: committed.version, data }],
-                };
-                s.outbox.push_delta(s.id, encode(&frame), || {
+            for s in subscribers.values() {
+                s.outbox.push_delta(s.id, frame.with_id(s.id), || {
                     let listing = full.get_or_insert_with(|| listing(&collection)).as_ref()?;
                     Some(collection_frame(s.id, &collection, listing))
                 });
             }
         }
+    }
+}
+
+/// A server message encoded once for many subscriptions: the text before and after its `id`.
+struct PerId {
+    head: String,
+    tail: String,
+}
+
+impl PerId {
+    /// Encodes `message`, which must carry id 0 (`{"type":"…","id":0,…}`).
+    fn new<D: serde::Serialize>(message: &ServerMessage<D>) -> Self {
+        let text = encode(message);
+        match text.find(r#""id":0"#) {
+            Some(at) => Self { head: text[..at + 5].to_owned(), tail: text[at + 6..].to_owned() },
+            None => {
+                tracing::error!("a per-subscription frame without an id: {text}");
+                Self { head: String::new(), tail: text }
+            }
+        }
+    }
+
+    /// The frame for subscription `id`.
+    fn with_id(&self, id: u64) -> String {
+        let mut frame = String::with_capacity(self.head.len() + 20 + self.tail.len());
+        frame.push_str(&self.head);
+        let _ = write!(frame, "{id}");
+        frame.push_str(&self.tail);
+        frame
     }
 }
 
@@ -112,4 +145,21 @@ pub fn encode<D: serde::Serialize>(message: &ServerMessage<D>) -> String {
         tracing::error!("encoding a server message: {e}");
         r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_encoded_once_reads_as_if_encoded_for_each_subscription() {
+        let data = RawValue::from_string(r#"{"id":0,"title":"x"}"#.to_owned()).unwrap();
+        for id in [0, 1, 42, u64::MAX] {
+            let snapshot = |id| ServerMessage::Snapshot { id, path: "a/b".into(), version: 7, exists: true, data: Some(&*data) };
+            assert_eq!(PerId::new(&snapshot(0)).with_id(id), encode(&snapshot(id)));
+            let change = Change { kind: ChangeType::Added, id: "b".into(), version: 7, data: Some(&*data) };
+            let changes = |id| ServerMessage::Changes { id, version: 7, changes: vec![change.clone()] };
+            assert_eq!(PerId::new(&changes(0)).with_id(id), encode(&changes(id)));
+        }
+    }
 }

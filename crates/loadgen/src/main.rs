@@ -3,9 +3,8 @@
 //! deliveries per second, write → delivery latency, the server's memory per connection and CPU.
 //!
 //! Loopback only, and bounded: at most 60,000 connections and 10 minutes, and every phase has a
-//! deadline. Each
-//! connection binds its own source address among 127.0.0.1 … 127.0.0.k (`--sources`), so the
-//! connections are not limited to one address's ~28,000 ephemeral ports.
+//! deadline. Each connection binds its own source address among 127.0.0.1 … 127.0.0.k
+//! (`--sources`), so the connections are not limited to one address's ~28,000 ephemeral ports.
 //!
 //! Every subscriber uses subscription id 1; the baseline server relies on that to encode each
 //! broadcast frame once.

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
-const kb = (n) => (n / 1024).toFixed(1);
+const kb = (n) => (n / 1000).toFixed(1); // KB = 1,000 bytes, as in the peer table
 const measure = (file) => {
   const bytes = readFileSync(file);
   const brotli = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;

@@ -33,8 +33,16 @@ mod by_reflect {
         (value.is_object()).then_some(Data(value))
     }
 
-    fn array_field(object: &JsValue, name: &str) -> Vec<JsValue> {
-        field(object, name).dyn_into::<js_sys::Array>().map(|a| a.iter().collect()).unwrap_or_default()
+    /// Each element of the array `object[name]` read by `item` (none if it is not an array); `None` if
+    /// `item` refuses one. A loop rather than `collect::<Option<_>>()`, which is larger in the wasm.
+    fn list_field<T>(object: &JsValue, name: &str, item: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<T>> {
+        let mut items = Vec::new();
+        if let Ok(array) = field(object, name).dyn_into::<js_sys::Array>() {
+            for value in array.iter() {
+                items.push(item(&value)?);
+            }
+        }
+        Some(items)
     }
 
     /// Parses a text frame. `None` for malformed frames and for types this client does not know (a newer
@@ -60,37 +68,27 @@ mod by_reflect {
                 id: u64_field(&m, "id")?,
                 path: String::new(),
                 version: u64_field(&m, "version")?,
-                docs: array_field(&m, "docs")
-                    .iter()
-                    .map(|d| {
-                        Some(DocEntry {
-                            id: string_field(d, "id")?,
-                            version: u64_field(d, "version")?,
-                            data: data_field(d, "data")?,
-                        })
-                    })
-                    .collect::<Option<_>>()?,
+                docs: list_field(&m, "docs", |d| {
+                    Some(DocEntry { id: string_field(d, "id")?, version: u64_field(d, "version")?, data: data_field(d, "data")? })
+                })?,
             },
             "changes" => ServerMessage::Changes {
                 id: u64_field(&m, "id")?,
                 version: u64_field(&m, "version")?,
-                changes: array_field(&m, "changes")
-                    .iter()
-                    .map(|c| {
-                        let kind = match string_field(c, "type")?.as_str() {
-                            "added" => ChangeType::Added,
-                            "modified" => ChangeType::Modified,
-                            "removed" => ChangeType::Removed,
-                            _ => return None,
-                        };
-                        Some(Change {
-                            kind,
-                            id: string_field(c, "id")?,
-                            version: u64_field(c, "version")?,
-                            data: data_field(c, "data"),
-                        })
+                changes: list_field(&m, "changes", |c| {
+                    let kind = match string_field(c, "type")?.as_str() {
+                        "added" => ChangeType::Added,
+                        "modified" => ChangeType::Modified,
+                        "removed" => ChangeType::Removed,
+                        _ => return None,
+                    };
+                    Some(Change {
+                        kind,
+                        id: string_field(c, "id")?,
+                        version: u64_field(c, "version")?,
+                        data: data_field(c, "data"),
                     })
-                    .collect::<Option<_>>()?,
+                })?,
             },
             "unchanged" => ServerMessage::Unchanged { id: u64_field(&m, "id")?, version: u64_field(&m, "version")? },
             "ack" => ServerMessage::Ack { req: u64_field(&m, "req")?, version: u64_field(&m, "version")? },

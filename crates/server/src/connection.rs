@@ -10,7 +10,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -75,6 +75,7 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
         access: state.access.clone(),
         user: None,
         writes: TokenBucket::new(state.config.max_writes_per_second),
+        writes_in_flight: Arc::default(),
     };
     let end = session.read_loop(stream, heartbeat, state.shutdown.clone(), state.cuts.subscribe()).await;
     session.release_all();
@@ -113,6 +114,8 @@ struct Session {
     user: Option<User>,
     /// `--max-writes-per-second`.
     writes: TokenBucket,
+    /// Writes queued on the store whose answer is not in the outbox yet.
+    writes_in_flight: Arc<AtomicUsize>,
 }
 
 /// When `user`'s token expires, as a tokio deadline (far away for no user).
@@ -202,7 +205,16 @@ impl Session {
         };
         match message {
             ClientMessage::Hello { token } => self.hello(token.as_deref()),
-            ClientMessage::Ping => self.outbox.push(encode(&ServerMessage::<()>::Pong)),
+            ClientMessage::Ping => {
+                // After the acks of this connection's earlier writes, like every other answer.
+                let outbox = self.outbox.clone();
+                let pong = move || outbox.push(encode(&ServerMessage::<()>::Pong));
+                if self.writes_in_flight.load(Ordering::Acquire) > 0 {
+                    self.db.after_queued(pong).await;
+                } else {
+                    pong();
+                }
+            }
             ClientMessage::Subscribe { id, path, since } => {
                 inc(&self.metrics.subscribes);
                 if let Err(e) = self.subscribe(id, &path, since).await {
@@ -270,13 +282,17 @@ impl Session {
             (Ok(()), Ok(mutation)) => mutation,
             (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
         };
-        let (outbox, metrics) = (self.outbox.clone(), self.metrics.clone());
-        let reply = Box::new(move |result: Result<u64, ApiError>| match result {
-            Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
-            Err(e) => {
-                inc(&metrics.errors);
-                outbox.push(encode(&ServerMessage::<()>::Error { id: None, req: Some(req), code: e.code, message: e.message }));
+        let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        let reply = Box::new(move |result: Result<u64, ApiError>| {
+            match result {
+                Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
+                Err(e) => {
+                    inc(&metrics.errors);
+                    outbox.push(encode(&ServerMessage::<()>::Error { id: None, req: Some(req), code: e.code, message: e.message }));
+                }
             }
+            in_flight.fetch_sub(1, Ordering::AcqRel);
         });
         self.db.write_then(path, mutation, key, reply).await;
     }

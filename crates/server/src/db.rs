@@ -131,6 +131,13 @@ impl Db {
         rx.await.map_err(|_| stopped())?
     }
 
+    /// Runs `f` on the store thread once everything queued before it is done: to answer a request
+    /// after the writes that preceded it.
+    pub async fn after_queued(&self, f: impl FnOnce() + Send + 'static) {
+        // Refused only once the store has stopped, at shutdown: then there is no one to answer.
+        let _ = self.jobs.send(Job::Run(Box::new(move |_, _| f()))).await;
+    }
+
     /// Reads the document or collection at `path`.
     pub async fn read(&self, path: &str) -> Result<Read, ApiError> {
         let path = Path::parse(path)?;

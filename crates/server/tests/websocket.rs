@@ -67,6 +67,24 @@ async fn snapshots_arrive_in_version_order() {
 }
 
 #[tokio::test]
+async fn a_burst_of_writes_is_acknowledged_in_order_and_a_ping_after_it_is_answered_last() {
+    let server = TestServer::memory().await;
+    let mut c = server.connect().await;
+    for n in 1..=200 {
+        c.send(json!({"type":"set","req":n,"path":format!("c/d{}", n % 7),"data":{"n":n}})).await;
+    }
+    c.send(json!({"type":"update","req":201,"path":"c/missing","data":{"n":0}})).await;
+    c.send(json!({"type":"set","req":202,"path":"c/d0","data":{"n":202}})).await;
+    let answers = c.sync().await;
+    let reqs: Vec<u64> = answers.iter().map(|a| a["req"].as_u64().unwrap()).collect();
+    assert_eq!(reqs, (1..=202).collect::<Vec<_>>(), "every write answered once, in order, before the pong");
+    let versions: Vec<u64> = answers.iter().filter_map(|a| a["version"].as_u64()).collect();
+    assert!(versions.windows(2).all(|w| w[1] == w[0] + 1), "versions follow the writes: {versions:?}");
+    assert_eq!(answers[200]["code"], "not-found", "the refused write in the middle fails alone");
+    assert_eq!(server.get("c/d0").await.1["data"], json!({"n":202}));
+}
+
+#[tokio::test]
 async fn an_http_put_is_pushed_to_subscribers_and_readable_with_get() {
     let server = TestServer::memory().await;
     let mut c = server.connect().await;

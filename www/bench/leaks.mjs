@@ -21,5 +21,6 @@ console.log(`${mounts.toLocaleString("en")} mount/unmount cycles (${(r.churnMs /
 console.log("| when | JS heap | wasm memory | listeners | subscriptions | pending writes | socket | server subscriptions |");
 console.log("|---|---:|---:|---:|---:|---:|---|---:|");
 console.log(row("after 200 warm-up cycles", r.before));
+console.log(row(`after ${Math.floor(mounts / 2).toLocaleString("en")} cycles`, r.halfway));
 console.log(row(`after ${mounts.toLocaleString("en")} cycles`, r.afterMounts));
 console.log(row(`after ${reconnects.toLocaleString("en")} reconnects`, r.afterReconnects));

@@ -80,12 +80,20 @@ const report = params.get("report");
 if (report) {
   await churn(200); // warm up: JIT, caches, the socket
   const before = await sample();
-  const started = performance.now();
-  await churn(mounts);
-  const churnMs = performance.now() - started;
+  // A sample half way too: growth that stops in the second half is a cache filling up; growth that
+  // goes on at the same pace is a leak.
+  const half = Math.floor(mounts / 2);
+  let started = performance.now();
+  await churn(half);
+  let churnMs = performance.now() - started;
+  const halfway = await sample();
+  started = performance.now();
+  await churn(mounts - half);
+  churnMs += performance.now() - started;
   const afterMounts = await sample();
   await reconnect(reconnects);
   await new Promise((r) => setTimeout(r, 300));
   const afterReconnects = await sample();
-  await fetch(report, { method: "POST", body: JSON.stringify({ before, afterMounts, afterReconnects, churnMs }) });
+  const results = { before, halfway, afterMounts, afterReconnects, churnMs };
+  await fetch(report, { method: "POST", body: JSON.stringify(results) });
 }

@@ -667,7 +667,7 @@ impl<D: Merge> Core<D> {
 
     /// Pending writes to documents of the collection at `path`, oldest first.
     fn writes_in<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
-        self.writes.iter().filter(move |w| w.path.rsplit_once('/').is_some_and(|(parent, _)| parent == path))
+        self.writes.iter().filter(move |w| split_last(&w.path).is_some_and(|(parent, _)| parent == path))
     }
 
     /// The document at `path` as this client sees it: the server's state with pending writes on top.
@@ -692,7 +692,7 @@ impl<D: Merge> Core<D> {
     fn local_collection(&self, path: &str, server: &CollectionView<D>) -> CollectionView<D> {
         let mut view = server.clone();
         for w in self.writes_in(path) {
-            let id = w.path.rsplit('/').next().unwrap_or_default();
+            let id = split_last(&w.path).map_or(w.path.as_str(), |(_, id)| id);
             let rev = LOCAL_REV + w.req;
             match (&w.op, view.position(id)) {
                 (WriteOp::Set(data), Ok(i)) => {
@@ -722,7 +722,7 @@ impl<D: Merge> Core<D> {
         if let Some(id) = self.subscription_id(path) {
             self.refresh(id, Cause::Local, actions);
         }
-        if let Some(id) = path.rsplit_once('/').and_then(|(parent, _)| self.subscription_id(parent)) {
+        if let Some(id) = split_last(path).and_then(|(parent, _)| self.subscription_id(parent)) {
             self.refresh(id, Cause::Local, actions);
         }
     }
@@ -795,6 +795,13 @@ impl<D: Merge> Core<D> {
             (_, None) => None,
         }
     }
+}
+
+/// `path` split at its last `/`: the parent and the id. Searches bytes: `rsplit_once('/')` brings in
+/// a character searcher twice its size in the wasm.
+fn split_last(path: &str) -> Option<(&str, &str)> {
+    let slash = path.bytes().rposition(|b| b == b'/')?;
+    Some((path.get(..slash)?, path.get(slash + 1..)?))
 }
 
 fn write_message<D: Clone>(w: &PendingWrite<D>) -> ClientMessage<D> {

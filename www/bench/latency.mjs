@@ -29,7 +29,7 @@ const cell = (xs, digits = 1) => {
   const f = (x) => (x === undefined ? "–" : x.toFixed(digits));
   return xs.length === 1 ? f(xs[0]) : `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
 };
-console.log(`Write → listener callback, one page (one clock), real server on loopback; ${runs} runs, median (min–max).\n`);
+console.log(`Write → listener callback, one page (one clock), real server on loopback; ${runs} run${runs > 1 ? "s" : ""}, median (min–max).\n`);
 console.log("| writes/s | client | snapshots per run | p50 ms | p95 ms | p99 ms |");
 console.log("|---:|---|---:|---:|---:|---:|");
 for (const rate of [100, 1000, 5000]) {

@@ -172,7 +172,7 @@ fn parse_path(path: &str) -> Result<Path, Error> {
 impl Client {
     /// A client for `options`. Nothing connects until the first listener or write.
     pub fn new(options: ClientOptions) -> Self {
-        console_error_panic_hook::set_once();
+        install_panic_hook();
         let shared = Rc::new(RefCell::new(Inner {
             core: Core::new(options.core),
             url: options.url.unwrap_or_else(default_url),
@@ -274,6 +274,15 @@ impl Client {
         };
         perform(&self.shared, actions);
         promise
+    }
+}
+
+/// Panics are reported on the browser console (once per module). `console_error_panic_hook::set_once`
+/// does the same through a `std::sync::Once`, whose code is larger in the wasm than this flag.
+fn install_panic_hook() {
+    thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if !INSTALLED.with(|installed| installed.replace(true)) {
+        std::panic::set_hook(Box::new(console_error_panic_hook::hook));
     }
 }
 

@@ -82,6 +82,8 @@ async function scenario(name, loadArgs, times = runs) {
   }
 }
 
+// The latency target's rate with a Rust client instead of a browser: what the server itself adds.
+await scenario("single", ["--connections", 1, "--paths", "hot", "--rate", 1000, "--warmup", 1, "--seconds", 5]);
 for (const n of hotSizes) {
   const rate = OFFERED / n;
   await scenario("hot", ["--connections", n, "--paths", "hot", "--rate", rate, "--warmup", 2, "--seconds", 5]);
@@ -116,7 +118,14 @@ const groups = (scenario) => {
 };
 
 console.log(`${runs} run${runs > 1 ? "s" : ""} per row, each against a fresh server; median (min–max). Latency is write → delivery as the load generator's clock sees it.\n`);
-console.log("**One hot document**: every connection subscribes to it; the writer's rate × subscribers = 300,000 deliveries/s offered.\n");
+console.log("**One subscriber, 1,000 writes/s**: the end-to-end latency target's rate, with the load generator's Rust client in place of a browser.\n");
+console.log("| writes/s | server | deliveries/s | p50 ms | p99 ms | max ms | server CPU % |");
+console.log("|---:|---|---:|---:|---:|---:|---:|");
+for (const rows of groups("single")) {
+  const r = rows[0];
+  console.log(`| ${fmt(r.rate, 0)} | ${r.server} | ${cell(rows, "deliveries_per_second")} | ${cell(rows, "p50_ms", 2)} | ${cell(rows, "p99_ms", 2)} | ${cell(rows, "max_ms", 2)} | ${cell(rows, "server_cpu_percent")} |`);
+}
+console.log("\n**One hot document**: every connection subscribes to it; the writer's rate × subscribers = 300,000 deliveries/s offered.\n");
 console.log("| subscribers | writes/s | server | deliveries/s | delivered | p50 ms | p99 ms | server CPU % | load generator CPU % | machine busy % |");
 console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const rows of groups("hot")) {

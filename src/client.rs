@@ -2,7 +2,7 @@
 //! sans-IO [`Core`] and usable from Rust and (through `crate::js`) from JavaScript.
 
 use std::{
-    cell::RefCell,
+    cell::{Ref, RefCell, RefMut},
     rc::{Rc, Weak},
 };
 
@@ -118,6 +118,26 @@ struct Inner {
 
 type Shared = Rc<RefCell<Inner>>;
 
+/// Borrows of the client's state. `RefCell`'s own borrows are `#[track_caller]`: each of some forty call
+/// sites would carry its own panic location in the wasm, for a conflict the design rules out (no borrow
+/// is held while JavaScript runs). These share one.
+trait State {
+    /// `RefCell::borrow`.
+    fn state(&self) -> Ref<'_, Inner>;
+    /// `RefCell::borrow_mut`.
+    fn state_mut(&self) -> RefMut<'_, Inner>;
+}
+
+impl State for RefCell<Inner> {
+    fn state(&self) -> Ref<'_, Inner> {
+        self.borrow()
+    }
+
+    fn state_mut(&self) -> RefMut<'_, Inner> {
+        self.borrow_mut()
+    }
+}
+
 /// A livepath client: one socket, shared subscriptions, reconnects by itself.
 ///
 /// Cloning is cheap and shares the client. Dropping every handle closes the socket.
@@ -212,13 +232,13 @@ impl Client {
                         return;
                     }
                 }
-                shared.borrow_mut().reconnect_timer = None;
+                shared.state_mut().reconnect_timer = None;
                 drive(&shared, Core::reconnect_due);
             }
         };
         let listeners =
             [EventListener::new(&global(), "online", wake(false)), EventListener::new(&document, "visibilitychange", wake(true))];
-        let mut inner = shared.borrow_mut();
+        let mut inner = shared.state_mut();
         inner.flush = Some(flush);
         inner._wake_listeners = listeners.into_iter().flatten().collect();
         drop(inner);
@@ -239,7 +259,7 @@ impl Client {
         let path = parse_path(path)?;
         self.ensure_open()?;
         let (listener, actions) = {
-            let mut inner = self.shared.borrow_mut();
+            let mut inner = self.shared.state_mut();
             let (listener, actions) = inner.core.listen(&path);
             inner.callbacks.insert(listener, callback);
             (listener, actions)
@@ -249,7 +269,7 @@ impl Client {
     }
 
     fn ensure_open(&self) -> Result<(), Error> {
-        if self.shared.borrow().core.is_closed() {
+        if self.shared.state().core.is_closed() {
             return Err(Error { code: ErrorCode::FailedPrecondition, message: "the client is closed".into() });
         }
         Ok(())
@@ -265,7 +285,7 @@ impl Client {
         let promise = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
         let key = idempotency_key();
         let actions = {
-            let mut inner = self.shared.borrow_mut();
+            let mut inner = self.shared.state_mut();
             let (req, actions) = inner.core.write(&path, op, key);
             if let Some(settle) = settle {
                 inner.writes.insert(req, settle);
@@ -299,7 +319,7 @@ fn idempotency_key() -> String {
 
 fn unlisten(shared: &Shared, listener: ListenerId) {
     let actions = {
-        let mut inner = shared.borrow_mut();
+        let mut inner = shared.state_mut();
         inner.callbacks.remove(listener);
         inner.core.unlisten(listener)
     };
@@ -308,7 +328,7 @@ fn unlisten(shared: &Shared, listener: ListenerId) {
 
 /// Runs `event` on the core and performs the actions it returns.
 fn drive(shared: &Shared, event: impl FnOnce(&mut Core<Data>) -> Vec<Action<Data>>) {
-    let actions = event(&mut shared.borrow_mut().core);
+    let actions = event(&mut shared.state_mut().core);
     perform(shared, actions);
 }
 
@@ -316,15 +336,15 @@ fn on_socket_event(weak: &Weak<RefCell<Inner>>, event: SocketEvent) {
     let Some(shared) = weak.upgrade() else { return };
     match event {
         SocketEvent::Open => {
-            shared.borrow_mut().last_frame_at = js_sys::Date::now();
+            shared.state_mut().last_frame_at = js_sys::Date::now();
             start_watchdog(&shared);
             say_hello(&shared);
         }
         SocketEvent::Text(text) => {
-            shared.borrow_mut().last_frame_at = js_sys::Date::now();
+            shared.state_mut().last_frame_at = js_sys::Date::now();
             if let Some(message) = decode::decode(&text) {
                 if let livepath_protocol::ServerMessage::Welcome { heartbeat_ms, .. } = &message {
-                    shared.borrow_mut().heartbeat_ms = *heartbeat_ms as f64;
+                    shared.state_mut().heartbeat_ms = *heartbeat_ms as f64;
                 }
                 drive(&shared, |core| core.received(message));
             }
@@ -336,7 +356,7 @@ fn on_socket_event(weak: &Weak<RefCell<Inner>>, event: SocketEvent) {
 /// The socket is gone (closed, failed, or silent too long): forget it and let the core decide.
 fn socket_lost(shared: &Shared) {
     let socket = {
-        let mut inner = shared.borrow_mut();
+        let mut inner = shared.state_mut();
         inner.watchdog = None;
         inner.token_wait = None;
         inner.socket.take()
@@ -352,7 +372,7 @@ fn start_watchdog(shared: &Shared) {
     let watchdog = Interval::new(1000, move || {
         let Some(shared) = weak.upgrade() else { return };
         let silent = {
-            let inner = shared.borrow();
+            let inner = shared.state();
             js_sys::Date::now() - inner.last_frame_at > 2.0 * inner.heartbeat_ms
         };
         if silent {
@@ -360,13 +380,13 @@ fn start_watchdog(shared: &Shared) {
             socket_lost(&shared);
         }
     });
-    shared.borrow_mut().watchdog = Some(watchdog);
+    shared.state_mut().watchdog = Some(watchdog);
 }
 
 /// Sends `hello` with a fresh token when one is configured, then lets the core resubscribe.
 fn say_hello(shared: &Shared) {
     let (token, generation) = {
-        let inner = shared.borrow();
+        let inner = shared.state();
         (inner.token.clone(), inner.socket_generation)
     };
     let send_hello = |shared: &Shared, token: Option<String>| {
@@ -390,12 +410,12 @@ fn say_hello(shared: &Shared) {
         return send_hello(shared, Some(token));
     }
     // A promise (or thenable): wait for it, then answer only if this socket is still the current one.
-    let current = move |shared: &Shared| shared.borrow().socket_generation == generation && shared.borrow().socket.is_some();
+    let current = move |shared: &Shared| shared.state().socket_generation == generation && shared.state().socket.is_some();
     let weak = Rc::downgrade(shared);
     let resolved = Closure::wrap(Box::new(move |token: JsValue| {
         let Some(shared) = weak.upgrade() else { return };
         if current(&shared) {
-            shared.borrow_mut().token_wait = None;
+            shared.state_mut().token_wait = None;
             send_hello(&shared, token.as_string());
         }
     }) as Box<dyn FnMut(JsValue)>);
@@ -409,7 +429,7 @@ fn say_hello(shared: &Shared) {
     }) as Box<dyn FnMut(JsValue)>);
     let promise = js_sys::Promise::resolve(&answer);
     let _ = promise.then2(&resolved, &rejected);
-    shared.borrow_mut().token_wait = Some((resolved, rejected));
+    shared.state_mut().token_wait = Some((resolved, rejected));
 }
 
 /// Performs actions in order. No `RefCell` borrow is held while JavaScript runs, so callbacks may
@@ -420,12 +440,12 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             Action::Connect => {
                 let weak = Rc::downgrade(shared);
                 let url = {
-                    let mut inner = shared.borrow_mut();
+                    let mut inner = shared.state_mut();
                     inner.socket_generation += 1;
                     inner.url.clone()
                 };
                 match Socket::open(&url, move |event| on_socket_event(&weak, event)) {
-                    Ok(socket) => shared.borrow_mut().socket = Some(socket),
+                    Ok(socket) => shared.state_mut().socket = Some(socket),
                     Err(e) => {
                         web_sys::console::error_2(&"livepath: cannot open a WebSocket:".into(), &e);
                         drive(shared, |core| core.closed(js_sys::Math::random()));
@@ -434,13 +454,13 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             }
             Action::Send(message) => {
                 if let Some(text) = convert::encode(&message) {
-                    if let Some(socket) = &shared.borrow().socket {
+                    if let Some(socket) = &shared.state().socket {
                         socket.send(&text);
                     }
                 }
             }
             Action::Disconnect => {
-                let mut inner = shared.borrow_mut();
+                let mut inner = shared.state_mut();
                 let socket = inner.socket.take();
                 inner.reconnect_timer = None;
                 inner.linger_timer = None;
@@ -459,7 +479,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             Action::Fail { listeners, code, message } => {
                 let error = convert::error(code, &message);
                 for listener in listeners {
-                    let callback = shared.borrow_mut().callbacks.remove(listener);
+                    let callback = shared.state_mut().callbacks.remove(listener);
                     match callback {
                         Some(Callback::Js { error: Some(on_error), .. }) => report(on_error.call1(&JsValue::NULL, &error)),
                         Some(_) => web_sys::console::error_1(&error),
@@ -468,7 +488,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Settle { req, result } => {
-                let settle = shared.borrow_mut().writes.remove(req);
+                let settle = shared.state_mut().writes.remove(req);
                 if let Some((resolve, reject)) = settle {
                     let _ = match result {
                         Ok(version) => resolve.call1(&JsValue::NULL, &convert::version(version)),
@@ -477,7 +497,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Status(status) => {
-                let listeners: Vec<Function> = shared.borrow().status_listeners.iter().map(|(_, f)| f.clone()).collect();
+                let listeners: Vec<Function> = shared.state().status_listeners.iter().map(|(_, f)| f.clone()).collect();
                 let value = JsValue::from_str(status.as_str());
                 for f in listeners {
                     report(f.call1(&JsValue::NULL, &value));
@@ -487,23 +507,23 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 let weak = Rc::downgrade(shared);
                 let timer = Timeout::new(ms, move || {
                     if let Some(shared) = weak.upgrade() {
-                        shared.borrow_mut().reconnect_timer = None;
+                        shared.state_mut().reconnect_timer = None;
                         drive(&shared, Core::reconnect_due);
                     }
                 });
-                shared.borrow_mut().reconnect_timer = Some(timer);
+                shared.state_mut().reconnect_timer = Some(timer);
             }
             Action::ArmLinger(ms) => {
                 let weak = Rc::downgrade(shared);
                 let timer = Timeout::new(ms, move || {
                     if let Some(shared) = weak.upgrade() {
-                        shared.borrow_mut().linger_timer = None;
+                        shared.state_mut().linger_timer = None;
                         drive(&shared, Core::linger_expired);
                     }
                 });
-                shared.borrow_mut().linger_timer = Some(timer);
+                shared.state_mut().linger_timer = Some(timer);
             }
-            Action::CancelLinger => shared.borrow_mut().linger_timer = None,
+            Action::CancelLinger => shared.state_mut().linger_timer = None,
             Action::ScheduleRelease => queue(shared, Microtask::Release),
             Action::Reconnect => socket_lost(shared),
         }
@@ -515,7 +535,7 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
 fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>) {
     let mut js: Option<JsValue> = None;
     for listener in listeners {
-        let callback = match shared.borrow().callbacks.get(*listener) {
+        let callback = match shared.state().callbacks.get(*listener) {
             Some(Callback::Js { next, .. }) => Callback::Js { next: next.clone(), error: None },
             Some(Callback::Rust(f)) => Callback::Rust(f.clone()),
             None => continue,
@@ -542,7 +562,7 @@ fn report(result: Result<JsValue, JsValue>) {
 }
 
 fn queue(shared: &Shared, task: Microtask) {
-    let mut inner = shared.borrow_mut();
+    let mut inner = shared.state_mut();
     inner.microtasks.push(task);
     if !inner.flush_queued {
         inner.flush_queued = true;
@@ -554,7 +574,7 @@ fn queue(shared: &Shared, task: Microtask) {
 
 fn flush_microtasks(shared: &Shared) {
     let tasks = {
-        let mut inner = shared.borrow_mut();
+        let mut inner = shared.state_mut();
         inner.flush_queued = false;
         std::mem::take(&mut inner.microtasks)
     };
@@ -614,7 +634,7 @@ impl Client {
         callback: Function,
     ) -> Function {
         let (id, status) = {
-            let mut inner = self.shared.borrow_mut();
+            let mut inner = self.shared.state_mut();
             let id = inner.next_status_listener;
             inner.next_status_listener += 1;
             inner.status_listeners.push((id, callback.clone()));
@@ -624,7 +644,7 @@ impl Client {
         let weak = Rc::downgrade(&self.shared);
         closure_function(move || {
             if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().status_listeners.retain(|(i, _)| *i != id);
+                shared.state_mut().status_listeners.retain(|(i, _)| *i != id);
             }
         })
     }
@@ -632,7 +652,7 @@ impl Client {
     /// Counts of what the client holds, for leak checks.
     #[wasm_bindgen(unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\" }")]
     pub fn stats(&self) -> JsValue {
-        let inner = self.shared.borrow();
+        let inner = self.shared.state();
         let o = js_sys::Object::new();
         let set = |k: &str, v: JsValue| {
             let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
@@ -647,15 +667,15 @@ impl Client {
     /// The current connection status.
     #[wasm_bindgen(getter, unchecked_return_type = "\"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\"")]
     pub fn status(&self) -> String {
-        self.shared.borrow().core.status().as_str().to_owned()
+        self.shared.state().core.status().as_str().to_owned()
     }
 
     /// Ends everything: the socket closes, pending writes reject, later calls fail with
     /// `failed-precondition`.
     pub fn close(&self) {
-        let actions = self.shared.borrow_mut().core.close();
+        let actions = self.shared.state_mut().core.close();
         perform(&self.shared, actions);
-        let mut inner = self.shared.borrow_mut();
+        let mut inner = self.shared.state_mut();
         inner.callbacks.clear();
         inner.microtasks.clear();
     }

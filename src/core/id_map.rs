@@ -81,7 +81,9 @@ mod tests {
         assert_eq!(map.remove(3), Some(30));
         assert_eq!(map.remove(3), None);
         assert_eq!(map.get(4), None);
-        *map.get_mut(5).unwrap() += 1;
+        if let Some(value) = map.get_mut(5) {
+            *value += 1;
+        }
         assert_eq!((map.get(5), map.len()), (Some(&51), 3));
     }
 }

@@ -1,5 +1,5 @@
 // Prints a Markdown table of the sizes (raw, gzip -9, brotli -11) of each package directory's .wasm and
-// JS glue. Usage: node scripts/sizes.mjs LABEL=DIR [LABEL=DIR ...]
+// JS glue (every .js file, snippets/ included). Usage: node scripts/sizes.mjs LABEL=DIR [LABEL=DIR ...]
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
@@ -15,7 +15,7 @@ console.log("| build | wasm raw | wasm gzip | wasm brotli | JS glue raw | JS glu
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const arg of process.argv.slice(2)) {
   const [label, dir] = arg.split("=");
-  const files = readdirSync(dir);
+  const files = readdirSync(dir, { recursive: true }); // snippets/ holds the inline JS of #[wasm_bindgen(inline_js)]
   const wasm = measure(join(dir, files.find((f) => f.endsWith("_bg.wasm"))));
   const glue = files
     .filter((f) => f.endsWith(".js"))

@@ -31,6 +31,8 @@ async function measure(mode: Mode, url: string, rate: number, seconds: number): 
       if (m.type === "snapshot") received(m.data);
     };
     reader.send(JSON.stringify({ type: "subscribe", id: 1, path }));
+    // A client must read its acks to know its writes landed; livepath's does, so this one does too.
+    writer.onmessage = (e) => void JSON.parse(e.data);
     let req = 0;
     write = (t) => writer.send(JSON.stringify({ type: "set", req: ++req, path, data: { t } }));
     stop = () => {
@@ -63,8 +65,11 @@ const report = params.get("report");
 if (report) {
   const url = params.get("server")!;
   const results: { mode: Mode; rate: number; samples: number[] }[] = [];
-  for (const rate of [100, 1000, 5000]) {
-    for (const mode of ["raw", "livepath"] as Mode[]) {
+  // `rates` and `modes` narrow a run down (e.g. to profile one case); the benchmark runs them all.
+  const rates = (params.get("rates") ?? "100,1000,5000").split(",").map(Number);
+  const modes = (params.get("modes") ?? "raw,livepath").split(",") as Mode[];
+  for (const rate of rates) {
+    for (const mode of modes) {
       results.push({ mode, rate, samples: await measure(mode, url, rate, rate >= 5000 ? 1 : 2) });
     }
   }

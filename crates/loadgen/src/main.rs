@@ -59,6 +59,9 @@ struct Args {
     /// Writes per second; 0 holds the connections idle and measures memory only.
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
+    /// Give every write an idempotency key, as the livepath client does.
+    #[arg(long)]
+    keys: bool,
     /// Approximate size of each written document, in bytes.
     #[arg(long, default_value_t = 100)]
     bytes: usize,
@@ -219,7 +222,8 @@ async fn writer(args: Arc<Args>, sent: Arc<AtomicU64>, acked: Arc<AtomicU64>, er
         while done < due {
             let path = path_of(args.paths, (done % args.connections as u64) as usize);
             let data = json!({ "t": now_us(), "pad": pad });
-            let set = ClientMessage::Set { req: done + 1, path, data, key: None };
+            let key = args.keys.then(|| format!("loadgen-{}-{done}", std::process::id()));
+            let set = ClientMessage::Set { req: done + 1, path, data, key };
             sink.feed(text(&set)).await.map_err(|e| format!("write: {e}"))?;
             done += 1;
             sent.store(done, Relaxed);

@@ -18,8 +18,17 @@ fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
 #[wasm_bindgen(inline_js = "export function documentSnapshot(path, exists, data, version, fromCache, hasPendingWrites) {
   return { kind: 'document', path, id: path.slice(path.lastIndexOf('/') + 1), exists, data, version, fromCache,
     hasPendingWrites };
+}
+export function writeFrame(type, req, path, data, key) {
+  return JSON.stringify({ type, req, path, data, key });
 }")]
 extern "C" {
+    /// A `set`, `update` or `delete` frame as JSON text, built and stringified in one call (an absent
+    /// `data` or `key` is `undefined`, which JSON leaves out). Writes are the frames a client sends
+    /// most; field by field, each name and value would cross from wasm to JS on its own.
+    #[wasm_bindgen(js_name = writeFrame)]
+    fn write_frame(kind: &str, req: f64, path: &str, data: &JsValue, key: Option<String>) -> JsValue;
+
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field.
     #[wasm_bindgen(js_name = documentSnapshot)]
     fn document_snapshot(path: &str, exists: bool, data: &JsValue, version: f64, from_cache: bool, pending: bool) -> Object;
@@ -77,10 +86,14 @@ pub fn version(version: u64) -> JsValue {
     o.into()
 }
 
-/// A client message as JSON text, with the fields `livepath_protocol`'s serde derive gives it. The frame
-/// is built as a JS object here and the browser stringifies it: serde-wasm-bindgen's serializer (and its
-/// string cache) would add about 4 KB of wasm for the same object, and the data is a JS object already.
-pub fn encode(message: &ClientMessage<Data>) -> Option<String> {
+/// A client message as JSON text (a JS string, handed to the socket without a copy into the wasm), with
+/// the fields `livepath_protocol`'s serde derive gives it. The frame is built in JS: serde-wasm-bindgen's
+/// serializer (and its string cache) would add about 4 KB of wasm, and the data is a JS object already.
+pub fn encode(message: &ClientMessage<Data>) -> Option<JsValue> {
+    let write = |kind, req: u64, path: &str, data: Option<&Data>, key: &Option<String>| {
+        let data = data.map_or(JsValue::UNDEFINED, |d| d.0.clone());
+        Some(write_frame(kind, req as f64, path, &data, key.clone()))
+    };
     let frame = Object::new();
     let put = |key: &str, value: JsValue| set(&frame, key, value);
     let number = |n: u64| JsValue::from_f64(n as f64);
@@ -103,23 +116,10 @@ pub fn encode(message: &ClientMessage<Data>) -> Option<String> {
             put("type", "unsubscribe".into());
             put("id", number(*id));
         }
-        ClientMessage::Set { req, path, data, key } => write(&frame, "set", *req, path, Some(data), key),
-        ClientMessage::Update { req, path, data, key } => write(&frame, "update", *req, path, Some(data), key),
-        ClientMessage::Delete { req, path, key } => write(&frame, "delete", *req, path, None, key),
+        ClientMessage::Set { req, path, data, key } => return write("set", *req, path, Some(data), key),
+        ClientMessage::Update { req, path, data, key } => return write("update", *req, path, Some(data), key),
+        ClientMessage::Delete { req, path, key } => return write("delete", *req, path, None, key),
         ClientMessage::Ping => put("type", "ping".into()),
     }
-    JSON::stringify(&frame).ok()?.as_string()
-}
-
-/// The fields of `set`, `update` and `delete`.
-fn write(frame: &Object, kind: &str, req: u64, path: &str, data: Option<&Data>, key: &Option<String>) {
-    set(frame, "type", kind);
-    set(frame, "req", req as f64);
-    set(frame, "path", path);
-    if let Some(data) = data {
-        set(frame, "data", &data.0);
-    }
-    if let Some(key) = key {
-        set(frame, "key", key.as_str());
-    }
+    JSON::stringify(&frame).ok().map(Into::into)
 }

@@ -9,9 +9,16 @@ pub use by_serde_json::decode;
 
 #[cfg(not(feature = "serde-json-decode"))]
 mod by_reflect {
-    use js_sys::{JSON, Reflect};
+    use js_sys::Reflect;
     use livepath_protocol::{Change, ChangeType, DocEntry, ErrorCode, ServerMessage};
-    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// `JSON.parse` of a JS string as it came from the socket (js-sys's takes a Rust `&str`).
+        #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+        fn parse(text: &JsValue) -> Result<JsValue, JsValue>;
+    }
 
     use crate::Data;
 
@@ -47,8 +54,8 @@ mod by_reflect {
 
     /// Parses a text frame. `None` for malformed frames and for types this client does not know (a newer
     /// server may send them); both are ignored.
-    pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
-        let m = JSON::parse(text).ok()?;
+    pub fn decode(text: &JsValue) -> Option<ServerMessage<Data>> {
+        let m = parse(text).ok()?;
         let kind = string_field(&m, "type")?;
         Some(match kind.as_str() {
             "welcome" => ServerMessage::Welcome {
@@ -113,8 +120,8 @@ mod by_serde_json {
 
     /// The variant measured in BENCHMARKS.md: serde_json inside the wasm, data handed to JS through
     /// serde-wasm-bindgen. Not used by the package.
-    pub fn decode(text: &str) -> Option<ServerMessage<Data>> {
-        let message: ServerMessage<serde_json::Value> = serde_json::from_str(text).ok()?;
+    pub fn decode(text: &wasm_bindgen::JsValue) -> Option<ServerMessage<Data>> {
+        let message: ServerMessage<serde_json::Value> = serde_json::from_str(&text.as_string()?).ok()?;
         let serializer = serde_wasm_bindgen::Serializer::json_compatible();
         message.map_data(|v| serde::Serialize::serialize(&v, &serializer).ok().map(Data))
     }

@@ -1,17 +1,25 @@
 //! [`Socket`]: a browser WebSocket and the closures it calls, released together.
 
 use js_sys::Function;
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 use web_sys::{MessageEvent, WebSocket};
 
 use livepath_protocol::SUBPROTOCOL;
+
+#[wasm_bindgen(inline_js = "export function sendText(ws, text) { ws.send(text); }")]
+extern "C" {
+    /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
+    /// would copy a frame built in JS into the wasm and back out again.
+    #[wasm_bindgen(catch, js_name = sendText)]
+    fn send_text(ws: &WebSocket, text: &JsValue) -> Result<(), JsValue>;
+}
 
 /// What the socket tells its owner.
 pub enum SocketEvent {
     /// The upgrade succeeded.
     Open,
-    /// A text frame arrived.
-    Text(String),
+    /// A text frame arrived (a JS string, parsed where it is: no copy into the wasm).
+    Text(JsValue),
     /// The socket closed (or failed to open).
     Closed,
 }
@@ -38,7 +46,8 @@ impl Socket {
         let message = {
             let on_event = on_event.clone();
             handler(Box::new(move |event: JsValue| {
-                if let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() {
+                let text = event.unchecked_into::<MessageEvent>().data();
+                if text.is_string() {
                     on_event(SocketEvent::Text(text));
                 }
             }))
@@ -52,8 +61,8 @@ impl Socket {
 
     /// Sends a text frame. Returns false if the socket is not open (the frame is not sent; the close
     /// event that follows makes the client resend what matters).
-    pub fn send(&self, text: &str) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(text).is_ok()
+    pub fn send(&self, text: &JsValue) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN && send_text(&self.ws, text).is_ok()
     }
 
     /// The socket's state as `stats()` reports it.

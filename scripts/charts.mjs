@@ -131,7 +131,7 @@ if (fanout) {
   deliveries.push({ name: "offered", color: "#9ca3af", dash: true, points: offered });
   const memory = ["livepath", "baseline"].map((s) => ({ name: name(s), color: COLORS[s], dots: true, points: line("idle", s, "server_rss_kib", 1 / 1024) }));
   writeFileSync(join(root, "BENCHMARKS-fanout.svg"), svg([
-    panel({ title: "Deliveries/s, one hot document", xLabel: "subscribers", yLabel: "thousand deliveries/s", series: deliveries }),
+    panel({ title: "Deliveries/s, one hot document", xLabel: "subscribers", yLabel: "thousand deliveries/s", series: deliveries, yMax: 400 }),
     panel({ title: "Server memory, idle connections", xLabel: "connections", yLabel: "resident memory, MiB", series: memory }),
   ], "Made by scripts/charts.mjs from scripts/fanout.mjs (medians); details in BENCHMARKS.md."));
   written.push("BENCHMARKS-fanout.svg");

@@ -186,8 +186,7 @@ impl Session {
     }
 
     fn send_error(&self, id: Option<u64>, req: Option<u64>, error: ApiError) {
-        inc(&self.metrics.errors);
-        self.outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
+        send_error(&self.outbox, &self.metrics, id, req, error);
     }
 
     /// Answers one text frame. Bad input gets an `error` frame; the connection carries on.
@@ -287,10 +286,7 @@ impl Session {
         let reply = Box::new(move |result: Result<u64, ApiError>| {
             match result {
                 Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
-                Err(e) => {
-                    inc(&metrics.errors);
-                    outbox.push(encode(&ServerMessage::<()>::Error { id: None, req: Some(req), code: e.code, message: e.message }));
-                }
+                Err(e) => send_error(&outbox, &metrics, None, Some(req), e),
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
@@ -302,6 +298,12 @@ impl Session {
             self.db.unsubscribe(&path, self.conn, id);
         }
     }
+}
+
+/// Queues an `error` frame (for subscription `id` or request `req`, if known) and counts it.
+fn send_error(outbox: &Outbox, metrics: &Metrics, id: Option<u64>, req: Option<u64>, error: ApiError) {
+    inc(&metrics.errors);
+    outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
 }
 
 /// A document's data must be a JSON object.

@@ -34,7 +34,7 @@ pub struct Db {
 
 /// What the store thread and the connections share.
 struct Shared {
-    /// The subscribers. Lock order: taken only by the store thread's publishing and by unsubscribes.
+    /// The subscribers: locked by the store thread (subscribing, publishing) and by unsubscribes.
     hub: Mutex<Hub>,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
@@ -95,6 +95,7 @@ impl Db {
         Ok(Self { jobs, shared })
     }
 
+    /// Runs `f` on the store thread, in order with the writes, and returns its result.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn Store, &Shared) -> Result<T, ApiError> + Send + 'static,

@@ -276,9 +276,9 @@ impl Session {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
-        let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write));
-        let mutation = match (allowed, mutation) {
-            (Ok(()), Ok(mutation)) => mutation,
+        let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write).map(|()| p));
+        let (path, mutation) = match (allowed, mutation) {
+            (Ok(path), Ok(mutation)) => (path, mutation),
             (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
         };
         let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());

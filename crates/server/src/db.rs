@@ -108,13 +108,10 @@ impl Db {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// Queues a write to the document at `path`; `reply` gets its version (or error) on the store
-    /// thread once it is committed and published. Waits only while the store's queue is full.
-    pub async fn write_then(&self, path: &str, mutation: Mutation, key: Option<String>, reply: WriteReply) {
-        let path = match document_path(path) {
-            Ok(path) => path,
-            Err(e) => return reply(Err(e)),
-        };
+    /// Queues a write to the document at `path` (a document path: see [`document_path`]); `reply`
+    /// gets its version (or error) on the store thread once it is committed and published. Waits only
+    /// while the store's queue is full.
+    pub async fn write_then(&self, path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply) {
         if let Err(mpsc::error::SendError(Job::Write { reply, .. })) =
             self.jobs.send(Job::Write { path, mutation, key, reply }).await
         {
@@ -123,7 +120,7 @@ impl Db {
     }
 
     /// Commits a write to the document at `path`, publishes it, and returns its version.
-    pub async fn write(&self, path: &str, mutation: Mutation, key: Option<String>) -> Result<u64, ApiError> {
+    pub async fn write(&self, path: Path, mutation: Mutation, key: Option<String>) -> Result<u64, ApiError> {
         let (tx, rx) = oneshot::channel();
         let reply = Box::new(move |result| {
             let _ = tx.send(result);

@@ -184,7 +184,8 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
-    authorize(state, headers, &document_path(path)?, Op::Write)?;
+    let path = document_path(path)?;
+    authorize(state, headers, &path, Op::Write)?;
     let version = state.db.write(path, mutation, idempotency_key(headers)).await?;
     Ok(Json(json!({ "version": version })))
 }

@@ -10,6 +10,7 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let config = Config::parse();
+    raise_open_file_limit(config.max_connections);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -30,6 +31,19 @@ async fn main() -> std::process::ExitCode {
             eprintln!("livepath-server: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Every connection holds a file descriptor, and the usual soft limit (1,024) would refuse connections
+/// long before `--max-connections`: raise it to the hard limit, and warn if even that is too low.
+fn raise_open_file_limit(max_connections: usize) {
+    let wanted = max_connections as u64 + 64; // the listener, the database, logs
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            "the open-file limit is {limit}: fewer than --max-connections {max_connections} connections fit; raise it (ulimit -n, LimitNOFILE)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
     }
 }
 

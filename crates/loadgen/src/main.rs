@@ -148,8 +148,8 @@ fn path_of(paths: Paths, n: usize) -> String {
     }
 }
 
-/// One subscriber: connects, subscribes, then counts snapshots until `stop`.
-async fn subscriber(args: Arc<Args>, n: usize, counters: Arc<Counters>, admit: Arc<tokio::sync::Semaphore>, mut stop: watch::Receiver<bool>) {
+/// One subscriber: connects, subscribes, then counts snapshots for as long as the process runs.
+async fn subscriber(args: Arc<Args>, n: usize, counters: Arc<Counters>, admit: Arc<tokio::sync::Semaphore>) {
     let opened = {
         let Ok(_permit) = admit.acquire().await else { return };
         match connect(args.server, n, args.sources).await {
@@ -168,28 +168,27 @@ async fn subscriber(args: Arc<Args>, n: usize, counters: Arc<Counters>, admit: A
         Err(e) => return counters.fail(e),
     };
     let mut first = true;
+    // No stop signal: the process ends when the run does. A `select!` on one here would cost every
+    // frame a second future, and the load generator shares the machine with the server it measures.
     loop {
-        tokio::select! {
-            message = socket.next() => match message {
-                Some(Ok(Message::Text(frame))) if frame.starts_with(r#"{"type":"snapshot""#) => {
-                    if first {
-                        first = false;
-                        counters.subscribed.fetch_add(1, Relaxed);
-                    } else {
-                        counters.delivered.fetch_add(1, Relaxed);
-                        if let Some(sent) = stamp(&frame) {
-                            counters.latency.record(now_us().saturating_sub(sent));
-                        }
+        match socket.next().await {
+            Some(Ok(Message::Text(frame))) if frame.starts_with(r#"{"type":"snapshot""#) => {
+                if first {
+                    first = false;
+                    counters.subscribed.fetch_add(1, Relaxed);
+                } else {
+                    counters.delivered.fetch_add(1, Relaxed);
+                    if let Some(sent) = stamp(&frame) {
+                        counters.latency.record(now_us().saturating_sub(sent));
                     }
                 }
-                Some(Ok(Message::Text(frame))) if frame.starts_with(r#"{"type":"error""#) => {
-                    return counters.fail(format!("server error: {frame}"));
-                }
-                Some(Ok(Message::Close(_))) | None => return counters.fail("closed by the server"),
-                Some(Err(e)) => return counters.fail(format!("read: {e}")),
-                Some(Ok(_)) => {}
-            },
-            _ = stop.wait_for(|stop| *stop) => return,
+            }
+            Some(Ok(Message::Text(frame))) if frame.starts_with(r#"{"type":"error""#) => {
+                return counters.fail(format!("server error: {frame}"));
+            }
+            Some(Ok(Message::Close(_))) | None => return counters.fail("closed by the server"),
+            Some(Err(e)) => return counters.fail(format!("read: {e}")),
+            Some(Ok(_)) => {}
         }
     }
 }
@@ -269,7 +268,7 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
     let admit = Arc::new(tokio::sync::Semaphore::new(args.handshakes.max(1)));
     let connecting = Instant::now();
     for n in 0..args.connections {
-        tokio::spawn(subscriber(args.clone(), n, counters.clone(), admit.clone(), stopped.clone()));
+        tokio::spawn(subscriber(args.clone(), n, counters.clone(), admit.clone()));
     }
     let deadline = connecting + Duration::from_secs_f64(args.connect_timeout);
     while counters.subscribed.load(Relaxed) + counters.failed.load(Relaxed) < args.connections {

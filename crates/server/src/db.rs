@@ -7,7 +7,10 @@
 //! connection reads its next frame at once, and a burst of writes costs one transaction, not one
 //! each.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{Arc, Mutex, MutexGuard},
+};
 
 use livepath_protocol::{Change, ChangeType, Path, PathKind, ServerMessage};
 use serde_json::value::RawValue;
@@ -85,6 +88,11 @@ impl Db {
         } else {
             Box::new(SqliteStore::open(&config.data_dir, config.max_document_bytes)?)
         };
+        Self::with_store(store)
+    }
+
+    /// Starts the store thread over `store`.
+    fn with_store(store: Box<dyn Store>) -> Result<Self, ApiError> {
         let shared = Arc::new(Shared { hub: Mutex::new(Hub::default()), metrics: Arc::default() });
         let (jobs, queue) = mpsc::channel(QUEUE);
         let thread_shared = shared.clone();
@@ -235,7 +243,10 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
                 Job::Write { path, mutation, key, reply } => batch.push((path, mutation, key, reply)),
                 Job::Run(f) => {
                     commit(&mut *store, shared, &mut batch);
-                    f(&mut *store, shared);
+                    // A panic fails this request (its answer channel is dropped), not the store.
+                    if catch_unwind(AssertUnwindSafe(|| f(&mut *store, shared))).is_err() {
+                        tracing::error!("a store request panicked");
+                    }
                 }
             }
             if batch.len() >= MAX_BATCH {
@@ -247,11 +258,22 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
     }
 }
 
-/// Commits the batched writes, publishes each in order, then answers them.
+/// Commits the batched writes, publishes each in order, then answers them. A panic on the way fails
+/// the writes not yet answered (an uncommitted transaction rolls back) and leaves the store thread
+/// serving.
 fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutation, Option<String>, WriteReply)>) {
     if batch.is_empty() {
         return;
     }
+    if catch_unwind(AssertUnwindSafe(|| commit_batch(store, shared, batch))).is_err() {
+        tracing::error!("committing a batch of writes panicked");
+        for (_, _, _, reply) in batch.drain(..) {
+            reply(Err(ApiError::new(livepath_protocol::ErrorCode::Internal, "the write failed")));
+        }
+    }
+}
+
+fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutation, Option<String>, WriteReply)>) {
     let writes: Vec<Write<'_>> = batch
         .iter()
         .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
@@ -279,5 +301,50 @@ pub fn document_path(text: &str) -> Result<Path, ApiError> {
         PathKind::Collection => Err(ApiError::invalid(format!(
             "{path} is a collection (an odd number of segments); writes need a document path such as {path}/some-id"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{ChangedDoc, Committed};
+
+    /// SQLite in memory, but a write to `boom/*` panics inside the batch.
+    struct Panicky(SqliteStore);
+
+    impl Store for Panicky {
+        fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError> {
+            self.0.get(path)
+        }
+        fn list(&mut self, path: &str) -> Result<Listing, ApiError> {
+            self.0.list(path)
+        }
+        fn current_version(&mut self) -> Result<u64, ApiError> {
+            self.0.current_version()
+        }
+        fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {
+            self.0.changes_since(path, since)
+        }
+        fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
+            assert!(!path.starts_with("boom/"), "a store bug");
+            self.0.write(path, mutation, key)
+        }
+    }
+
+    fn set(n: i64) -> Mutation {
+        Mutation::Set(json!({ "n": n }).as_object().cloned().unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_store_fails_that_write_and_the_store_serves_on() {
+        let store = SqliteStore::in_memory(1 << 20).expect("an in-memory store");
+        let db = Db::with_store(Box::new(Panicky(store))).expect("the store thread starts");
+        let path = |p| document_path(p).expect("a document path");
+        let failed = db.write(path("boom/a"), set(1), None).await;
+        assert_eq!(failed.map_err(|e| e.code), Err(livepath_protocol::ErrorCode::Internal));
+        assert_eq!(db.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
+        assert!(matches!(db.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
     }
 }

@@ -24,7 +24,7 @@ const fdLimit = Number(process.env.LIVEPATH_FD_LIMIT ?? 20000);
 const idleSizes = [1000, 5000, 10000, Math.min(50000, fdLimit - 1000)].filter((n, i, a) => a.indexOf(n) === i);
 
 const servers = {
-  livepath: (port, dir) => [bin("livepath-server"), ["--listen", `127.0.0.1:${port}`, "--data-dir", dir, "--max-connections", "100000"]],
+  livepath: (port, dir) => [bin("livepath-server"), ["--listen", `127.0.0.1:${port}`, "--data-dir", dir, "--max-connections", String(fdLimit - 100)]],
   baseline: (port) => [bin("broadcast-baseline"), ["--listen", `127.0.0.1:${port}`]],
 };
 

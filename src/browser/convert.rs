@@ -3,35 +3,17 @@
 
 use js_sys::{Array, JSON, Object, Reflect};
 use livepath_protocol::{ClientMessage, ErrorCode};
-use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
+use wasm_bindgen::JsValue;
 
 use crate::{
     Data,
+    browser::snippet::{document_snapshot, write_frame},
     core::{CollectionDoc, DocChange, DocState, Snapshot},
 };
 
 fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
-}
-
-#[wasm_bindgen(inline_js = "export function documentSnapshot(path, exists, data, version, fromCache, hasPendingWrites) {
-  return { kind: 'document', path, id: path.slice(path.lastIndexOf('/') + 1), exists, data, version, fromCache,
-    hasPendingWrites };
-}
-export function writeFrame(type, req, path, data, key) {
-  return JSON.stringify({ type, req, path, data, key });
-}")]
-extern "C" {
-    /// A `set`, `update` or `delete` frame as JSON text, built and stringified in one call (an absent
-    /// `data` or `key` is `undefined`, which JSON leaves out). Writes are the frames a client sends
-    /// most; field by field, each name and value would cross from wasm to JS on its own.
-    #[wasm_bindgen(js_name = writeFrame)]
-    fn write_frame(kind: &str, req: f64, path: &str, data: &JsValue, key: Option<String>) -> JsValue;
-
-    /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field.
-    #[wasm_bindgen(js_name = documentSnapshot)]
-    fn document_snapshot(path: &str, exists: bool, data: &JsValue, version: f64, from_cache: bool, pending: bool) -> Object;
 }
 
 fn document(path: &str, state: &DocState<Data>, from_cache: bool, pending: bool) -> Object {

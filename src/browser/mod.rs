@@ -7,4 +7,5 @@
 pub mod convert;
 pub mod decode;
 pub mod listener;
+pub mod snippet;
 pub mod socket;

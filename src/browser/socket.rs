@@ -1,18 +1,12 @@
 //! [`Socket`]: a browser WebSocket and the closures it calls, released together.
 
 use js_sys::Function;
-use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{MessageEvent, WebSocket};
 
 use livepath_protocol::SUBPROTOCOL;
 
-#[wasm_bindgen(inline_js = "export function sendText(ws, text) { ws.send(text); }")]
-extern "C" {
-    /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
-    /// would copy a frame built in JS into the wasm and back out again.
-    #[wasm_bindgen(catch, js_name = sendText)]
-    fn send_text(ws: &WebSocket, text: &JsValue) -> Result<(), JsValue>;
-}
+use super::snippet::send_text;
 
 /// What the socket tells its owner.
 pub enum SocketEvent {

@@ -314,7 +314,8 @@ fn idempotency_key() -> String {
         c.get()
     });
     let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    format!("{:x}-{random:x}-{n:x}", js_sys::Date::now() as u64)
+    // Decimal: the module formats decimal numbers anyway, and hexadecimal would add its own code.
+    format!("{}-{random}-{n}", js_sys::Date::now() as u64)
 }
 
 fn unlisten(shared: &Shared, listener: ListenerId) {

@@ -437,7 +437,13 @@ impl<D: Merge> Core<D> {
     pub fn release_unused(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
         self.release_scheduled = false;
-        let unused: Vec<u64> = self.subscriptions.iter().filter(|(_, s)| s.listeners.is_empty()).map(|(id, _)| id).collect();
+        // A loop: `filter(..).map(..).collect()` is larger in the wasm.
+        let mut unused = Vec::new();
+        for (id, sub) in self.subscriptions.iter() {
+            if sub.listeners.is_empty() {
+                unused.push(id);
+            }
+        }
         for id in unused {
             self.subscriptions.remove(id);
             if self.link == Link::Open {
@@ -611,8 +617,12 @@ impl<D: Merge> Core<D> {
             ServerMessage::Collection { id, version, docs, .. } => {
                 let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Collection(view) = &mut sub.view else { return actions };
-                let docs = docs.into_iter().map(|d| CollectionDoc::confirmed(d.id, d.version, d.data)).collect();
-                view.get_or_insert_with(CollectionView::default).replace(docs, version);
+                // A loop: `map(..).collect()` is larger in the wasm.
+                let mut confirmed = Vec::with_capacity(docs.len());
+                for d in docs {
+                    confirmed.push(CollectionDoc::confirmed(d.id, d.version, d.data));
+                }
+                view.get_or_insert_with(CollectionView::default).replace(confirmed, version);
                 self.refresh(id, Cause::Server, &mut actions);
             }
             ServerMessage::Changes { id, changes, .. } => {

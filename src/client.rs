@@ -240,7 +240,10 @@ impl Client {
             [EventListener::new(&global(), "online", wake(false)), EventListener::new(&document, "visibilitychange", wake(true))];
         let mut inner = shared.state_mut();
         inner.flush = Some(flush);
-        inner._wake_listeners = listeners.into_iter().flatten().collect();
+        // A loop: `flatten().collect()` is larger in the wasm.
+        for listener in listeners.into_iter().flatten() {
+            inner._wake_listeners.push(listener);
+        }
         drop(inner);
         Self { shared }
     }
@@ -498,7 +501,12 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Status(status) => {
-                let listeners: Vec<Function> = shared.state().status_listeners.iter().map(|(_, f)| f.clone()).collect();
+                // Cloned first: a listener may add or remove listeners. A loop: `map(..).collect()` is
+                // larger in the wasm.
+                let mut listeners = Vec::new();
+                for (_, f) in &shared.state().status_listeners {
+                    listeners.push(f.clone());
+                }
                 let value = JsValue::from_str(status.as_str());
                 for f in listeners {
                     report(f.call1(&JsValue::NULL, &value));

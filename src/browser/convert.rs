@@ -43,8 +43,17 @@ pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
             let o = Object::new();
             set(&o, "kind", "collection");
             set(&o, "path", path.as_str());
-            set(&o, "docs", docs.iter().map(|d| collection_doc(path, d, *from_cache)).collect::<Array>());
-            set(&o, "changes", changes.iter().map(|c| change(path, c, *from_cache)).collect::<Array>());
+            // Arrays filled by loops: `collect::<Array>()` (js-sys's `Extend`) is larger in the wasm.
+            let array = Array::new();
+            for d in docs {
+                array.push(&collection_doc(path, d, *from_cache));
+            }
+            set(&o, "docs", array);
+            let array = Array::new();
+            for c in changes {
+                array.push(&change(path, c, *from_cache));
+            }
+            set(&o, "changes", array);
             set(&o, "version", *version as f64);
             set(&o, "fromCache", *from_cache);
             set(&o, "hasPendingWrites", *pending);

@@ -8,7 +8,7 @@ use wasm_bindgen::JsValue;
 use crate::{
     Data,
     browser::snippet::{document_snapshot, write_frame},
-    core::{CollectionDoc, DocChange, DocState, Snapshot},
+    core::{CollectionDoc, DocChange, DocState, Snapshot, split_last},
 };
 
 fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
@@ -16,20 +16,21 @@ fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
 }
 
-fn document(path: &str, state: &DocState<Data>, from_cache: bool, pending: bool) -> Object {
+/// The document `id` of `collection`.
+fn document(collection: &str, id: &str, state: &DocState<Data>, from_cache: bool, pending: bool) -> Object {
     let data = state.data.as_ref().map_or(JsValue::NULL, |d| d.0.clone());
-    document_snapshot(path, state.exists, &data, state.version as f64, from_cache, pending)
+    document_snapshot(collection, id, state.exists, &data, state.version as f64, from_cache, pending)
 }
 
 fn collection_doc(collection: &str, doc: &CollectionDoc<Data>, from_cache: bool) -> Object {
     let state = DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) };
-    document(&format!("{collection}/{}", doc.id), &state, from_cache, doc.pending)
+    document(collection, &doc.id, &state, from_cache, doc.pending)
 }
 
 fn change(collection: &str, change: &DocChange<Data>, from_cache: bool) -> Object {
     let o = Object::new();
     set(&o, "type", change.kind.as_str());
-    set(&o, "doc", document(&format!("{collection}/{}", change.id), &change.doc, from_cache, change.pending));
+    set(&o, "doc", document(collection, &change.id, &change.doc, from_cache, change.pending));
     set(&o, "oldIndex", change.old_index as f64);
     set(&o, "newIndex", change.new_index as f64);
     o
@@ -38,7 +39,11 @@ fn change(collection: &str, change: &DocChange<Data>, from_cache: bool) -> Objec
 /// The `Snapshot` object listeners receive (see the TypeScript types in `crate::js`).
 pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
     match snapshot {
-        Snapshot::Document { path, state, from_cache, pending } => document(path, state, *from_cache, *pending).into(),
+        Snapshot::Document { path, state, from_cache, pending } => {
+            // A document's path always has a parent collection.
+            let (collection, id) = split_last(path).unwrap_or_default();
+            document(collection, id, state, *from_cache, *pending).into()
+        }
         Snapshot::Collection { path, docs, changes, version, from_cache, pending } => {
             let o = Object::new();
             set(&o, "kind", "collection");

@@ -5,18 +5,26 @@ use js_sys::Object;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use web_sys::WebSocket;
 
-#[wasm_bindgen(inline_js = "export function documentSnapshot(path, exists, data, version, fromCache, hasPendingWrites) {
-  return { kind: 'document', path, id: path.slice(path.lastIndexOf('/') + 1), exists, data, version, fromCache,
-    hasPendingWrites };
+#[wasm_bindgen(inline_js = "export function documentSnapshot(collection, id, exists, data, version, fromCache, hasPendingWrites) {
+  return { kind: 'document', path: collection + '/' + id, id, exists, data, version, fromCache, hasPendingWrites };
 }
 export function writeFrame(type, req, path, data, key) {
   return JSON.stringify({ type, req, path, data, key });
 }
 export function sendText(ws, text) { ws.send(text); }")]
 extern "C" {
-    /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field.
+    /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
+    /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
     #[wasm_bindgen(js_name = documentSnapshot)]
-    pub fn document_snapshot(path: &str, exists: bool, data: &JsValue, version: f64, from_cache: bool, pending: bool) -> Object;
+    pub fn document_snapshot(
+        collection: &str,
+        id: &str,
+        exists: bool,
+        data: &JsValue,
+        version: f64,
+        from_cache: bool,
+        pending: bool,
+    ) -> Object;
 
     /// A `set`, `update` or `delete` frame as JSON text, built and stringified in one call (an absent
     /// `data` or `key` is `undefined`, which JSON leaves out). Writes are the frames a client sends

@@ -809,7 +809,7 @@ impl<D: Merge> Core<D> {
 
 /// `path` split at its last `/`: the parent and the id. Searches bytes: `rsplit_once('/')` brings in
 /// a character searcher twice its size in the wasm.
-fn split_last(path: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_last(path: &str) -> Option<(&str, &str)> {
     let slash = path.bytes().rposition(|b| b == b'/')?;
     Some((path.get(..slash)?, path.get(slash + 1..)?))
 }

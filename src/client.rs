@@ -6,7 +6,7 @@ use std::{
     rc::{Rc, Weak},
 };
 
-use gloo_timers::callback::{Interval, Timeout};
+use gloo_timers::callback::Timeout;
 use js_sys::Function;
 use livepath_protocol::{ErrorCode, Path};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
@@ -110,8 +110,9 @@ struct Inner {
     /// Wall-clock time (`Date.now()`) of the last frame: throttled timers in background tabs fire late
     /// but cannot make a live link look dead.
     last_frame_at: f64,
-    /// Checks for a silent server while a socket is open.
-    watchdog: Option<Interval>,
+    /// Checks for a silent server while a socket is open: a timeout armed again after each check, as
+    /// the client's other timers are (an `Interval` would bring its own JS imports).
+    watchdog: Option<Timeout>,
     /// `online` and `visibilitychange`: retry at once instead of waiting for the backoff.
     _wake_listeners: Vec<EventListener>,
 }
@@ -373,7 +374,7 @@ fn socket_lost(shared: &Shared) {
 /// two heartbeats (by the wall clock), and if so treats the socket as lost.
 fn start_watchdog(shared: &Shared) {
     let weak = Rc::downgrade(shared);
-    let watchdog = Interval::new(1000, move || {
+    let watchdog = Timeout::new(1000, move || {
         let Some(shared) = weak.upgrade() else { return };
         let silent = {
             let inner = shared.state();
@@ -382,6 +383,8 @@ fn start_watchdog(shared: &Shared) {
         if silent {
             web_sys::console::warn_1(&"livepath: the server went silent; reconnecting".into());
             socket_lost(&shared);
+        } else {
+            start_watchdog(&shared);
         }
     });
     shared.state_mut().watchdog = Some(watchdog);

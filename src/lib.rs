@@ -38,16 +38,7 @@ pub struct Data(pub wasm_bindgen::JsValue);
 impl core::Merge for Data {
     /// `{ ...self, ...fields }`, as a new object: snapshots already handed out never change.
     fn merged(&self, fields: &Self) -> Self {
-        use wasm_bindgen::JsCast;
-        match (self.0.dyn_ref::<js_sys::Object>(), fields.0.dyn_ref::<js_sys::Object>()) {
-            (Some(base), Some(fields)) => {
-                let merged = js_sys::Object::new();
-                js_sys::Object::assign(&merged, base);
-                js_sys::Object::assign(&merged, fields);
-                Data(merged.into())
-            }
-            _ => fields.clone(),
-        }
+        Data(browser::snippet::merged(&self.0, &fields.0))
     }
 }
 

@@ -11,6 +11,9 @@ use web_sys::WebSocket;
 export function writeFrame(type, req, path, data, key) {
   return JSON.stringify({ type, req, path, data, key });
 }
+export function merged(base, fields) {
+  return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
+}
 export function sendText(ws, text) { ws.send(text); }")]
 extern "C" {
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
@@ -31,6 +34,10 @@ extern "C" {
     /// most; field by field, each name and value would cross from wasm to JS on its own.
     #[wasm_bindgen(js_name = writeFrame)]
     pub fn write_frame(kind: &str, req: f64, path: &str, data: &JsValue, key: Option<String>) -> JsValue;
+
+    /// `{ ...base, ...fields }` when both are objects, else `fields`: an `update` applied locally. One
+    /// call instead of a type check of each and two `Object.assign`s.
+    pub fn merged(base: &JsValue, fields: &JsValue) -> JsValue;
 
     /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
     /// would copy a frame built in JS into the wasm and back out again.

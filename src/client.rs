@@ -460,10 +460,8 @@ fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Send(message) => {
-                if let Some(text) = convert::encode(&message) {
-                    if let Some(socket) = &shared.state().socket {
-                        socket.send(&text);
-                    }
+                if let Some(socket) = &shared.state().socket {
+                    socket.send(&convert::encode(&message));
                 }
             }
             Action::Disconnect => {

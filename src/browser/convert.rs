@@ -1,13 +1,13 @@
 //! Outgoing values: snapshots as plain JS objects, errors as `Error` objects with a `code`, and client
 //! messages as JSON text.
 
-use js_sys::{Array, JSON, Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use livepath_protocol::{ClientMessage, ErrorCode};
 use wasm_bindgen::JsValue;
 
 use crate::{
     Data,
-    browser::snippet::{document_snapshot, write_frame},
+    browser::snippet::{client_frame, document_snapshot},
     core::{CollectionDoc, DocChange, DocState, Snapshot, split_last},
 };
 
@@ -82,40 +82,50 @@ pub fn version(version: u64) -> JsValue {
     o.into()
 }
 
+/// The fields a client message may have; `None` ones are left out of its JSON.
+#[derive(Default)]
+struct Frame<'a> {
+    kind: &'static str,
+    id: Option<u64>,
+    req: Option<u64>,
+    path: Option<&'a str>,
+    since: Option<u64>,
+    data: Option<&'a Data>,
+    key: Option<&'a str>,
+    token: Option<&'a str>,
+}
+
+impl<'a> Frame<'a> {
+    /// A `set`, `update` or `delete`.
+    fn write(kind: &'static str, req: u64, path: &'a str, data: Option<&'a Data>, key: &'a Option<String>) -> Self {
+        Frame { kind, req: Some(req), path: Some(path), data, key: key.as_deref(), ..Frame::default() }
+    }
+}
+
 /// A client message as JSON text (a JS string, handed to the socket without a copy into the wasm), with
 /// the fields `livepath_protocol`'s serde derive gives it. The frame is built in JS: serde-wasm-bindgen's
 /// serializer (and its string cache) would add about 4 KB of wasm, and the data is a JS object already.
-pub fn encode(message: &ClientMessage<Data>) -> Option<JsValue> {
-    let write = |kind, req: u64, path: &str, data: Option<&Data>, key: &Option<String>| {
-        let data = data.map_or(JsValue::UNDEFINED, |d| d.0.clone());
-        Some(write_frame(kind, req as f64, path, &data, key.clone()))
-    };
-    let frame = Object::new();
-    let put = |key: &str, value: JsValue| set(&frame, key, value);
-    let number = |n: u64| JsValue::from_f64(n as f64);
-    match message {
-        ClientMessage::Hello { token } => {
-            put("type", "hello".into());
-            if let Some(token) = token {
-                put("token", token.into());
-            }
-        }
+pub fn encode(message: &ClientMessage<Data>) -> JsValue {
+    let frame = match message {
+        ClientMessage::Hello { token } => Frame { kind: "hello", token: token.as_deref(), ..Frame::default() },
         ClientMessage::Subscribe { id, path, since } => {
-            put("type", "subscribe".into());
-            put("id", number(*id));
-            put("path", path.into());
-            if let Some(since) = since {
-                put("since", number(*since));
-            }
+            Frame { kind: "subscribe", id: Some(*id), path: Some(path), since: *since, ..Frame::default() }
         }
-        ClientMessage::Unsubscribe { id } => {
-            put("type", "unsubscribe".into());
-            put("id", number(*id));
-        }
-        ClientMessage::Set { req, path, data, key } => return write("set", *req, path, Some(data), key),
-        ClientMessage::Update { req, path, data, key } => return write("update", *req, path, Some(data), key),
-        ClientMessage::Delete { req, path, key } => return write("delete", *req, path, None, key),
-        ClientMessage::Ping => put("type", "ping".into()),
-    }
-    JSON::stringify(&frame).ok().map(Into::into)
+        ClientMessage::Unsubscribe { id } => Frame { kind: "unsubscribe", id: Some(*id), ..Frame::default() },
+        ClientMessage::Set { req, path, data, key } => Frame::write("set", *req, path, Some(data), key),
+        ClientMessage::Update { req, path, data, key } => Frame::write("update", *req, path, Some(data), key),
+        ClientMessage::Delete { req, path, key } => Frame::write("delete", *req, path, None, key),
+        ClientMessage::Ping => Frame { kind: "ping", ..Frame::default() },
+    };
+    let number = |n: Option<u64>| n.map(|n| n as f64);
+    client_frame(
+        frame.kind,
+        number(frame.id),
+        number(frame.req),
+        frame.path,
+        number(frame.since),
+        frame.data.map_or(&JsValue::UNDEFINED, |d| &d.0),
+        frame.key,
+        frame.token,
+    )
 }

@@ -8,8 +8,8 @@ use web_sys::WebSocket;
 #[wasm_bindgen(inline_js = "export function documentSnapshot(collection, id, exists, data, version, fromCache, hasPendingWrites) {
   return { kind: 'document', path: collection + '/' + id, id, exists, data, version, fromCache, hasPendingWrites };
 }
-export function writeFrame(type, req, path, data, key) {
-  return JSON.stringify({ type, req, path, data, key });
+export function clientFrame(type, id, req, path, since, data, key, token) {
+  return JSON.stringify({ type, id, req, path, since, data, key, token });
 }
 export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
@@ -29,11 +29,21 @@ extern "C" {
         pending: bool,
     ) -> Object;
 
-    /// A `set`, `update` or `delete` frame as JSON text, built and stringified in one call (an absent
-    /// `data` or `key` is `undefined`, which JSON leaves out). Writes are the frames a client sends
-    /// most; field by field, each name and value would cross from wasm to JS on its own.
-    #[wasm_bindgen(js_name = writeFrame)]
-    pub fn write_frame(kind: &str, req: f64, path: &str, data: &JsValue, key: Option<String>) -> JsValue;
+    /// A client message as JSON text, built and stringified in one call: absent fields are
+    /// `undefined`, which JSON leaves out, and the others keep the order of the protocol's serde
+    /// derive. Field by field, each name and value would cross from wasm to JS on its own.
+    #[wasm_bindgen(js_name = clientFrame)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn client_frame(
+        kind: &str,
+        id: Option<f64>,
+        req: Option<f64>,
+        path: Option<&str>,
+        since: Option<f64>,
+        data: &JsValue,
+        key: Option<&str>,
+        token: Option<&str>,
+    ) -> JsValue;
 
     /// `{ ...base, ...fields }` when both are objects, else `fields`: an `update` applied locally. One
     /// call instead of a type check of each and two `Object.assign`s.

@@ -14,7 +14,8 @@ export function clientFrame(type, id, req, path, since, data, key, token) {
 export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
 }
-export function sendText(ws, text) { ws.send(text); }")]
+export function sendText(ws, text) { ws.send(text); }
+export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }")]
 extern "C" {
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
     /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
@@ -53,4 +54,9 @@ extern "C" {
     /// would copy a frame built in JS into the wasm and back out again.
     #[wasm_bindgen(catch, js_name = sendText)]
     pub fn send_text(ws: &WebSocket, text: &JsValue) -> Result<(), JsValue>;
+
+    /// Sets (or, with `null`s, clears) a socket's `onopen`, `onmessage` and `onclose` in one call: one
+    /// import instead of three.
+    #[wasm_bindgen(js_name = setHandlers)]
+    pub fn set_handlers(ws: &WebSocket, onopen: &JsValue, onmessage: &JsValue, onclose: &JsValue);
 }

@@ -1,12 +1,11 @@
 //! [`Socket`]: a browser WebSocket and the closures it calls, released together.
 
-use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{MessageEvent, WebSocket};
 
 use livepath_protocol::SUBPROTOCOL;
 
-use super::snippet::send_text;
+use super::snippet::{send_text, set_handlers};
 
 /// What the socket tells its owner.
 pub enum SocketEvent {
@@ -47,9 +46,7 @@ impl Socket {
             }))
         };
         let close = handler(Box::new(move |_: JsValue| on_event(SocketEvent::Closed)));
-        ws.set_onopen(Some(open.as_ref().unchecked_ref::<Function>()));
-        ws.set_onmessage(Some(message.as_ref().unchecked_ref::<Function>()));
-        ws.set_onclose(Some(close.as_ref().unchecked_ref::<Function>()));
+        set_handlers(&ws, open.as_ref(), message.as_ref(), close.as_ref());
         Ok(Self { ws, _handlers: [open, message, close] })
     }
 
@@ -71,9 +68,7 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
+        set_handlers(&self.ws, &JsValue::NULL, &JsValue::NULL, &JsValue::NULL);
         // 1000: a normal close. Failing here means it is closing or closed already.
         let _ = self.ws.close_with_code(1000);
     }

@@ -15,7 +15,11 @@ export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
 }
 export function sendText(ws, text) { ws.send(text); }
-export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }")]
+export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
+export function closeSocket(ws) {
+  setHandlers(ws, null, null, null);
+  ws.close(1000);
+}")]
 extern "C" {
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
     /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
@@ -59,4 +63,9 @@ extern "C" {
     /// import instead of three.
     #[wasm_bindgen(js_name = setHandlers)]
     pub fn set_handlers(ws: &WebSocket, onopen: &JsValue, onmessage: &JsValue, onclose: &JsValue);
+
+    /// Clears the socket's handlers, so no event reaches its owner any more, and closes it with 1000
+    /// (a normal close; a socket closing or closed already ignores it). One call instead of two imports.
+    #[wasm_bindgen(js_name = closeSocket)]
+    pub fn close_socket(ws: &WebSocket);
 }

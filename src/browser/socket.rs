@@ -5,7 +5,7 @@ use web_sys::{MessageEvent, WebSocket};
 
 use livepath_protocol::SUBPROTOCOL;
 
-use super::snippet::{send_text, set_handlers};
+use super::snippet::{close_socket, send_text, set_handlers};
 
 /// What the socket tells its owner.
 pub enum SocketEvent {
@@ -68,8 +68,6 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        set_handlers(&self.ws, &JsValue::NULL, &JsValue::NULL, &JsValue::NULL);
-        // 1000: a normal close. Failing here means it is closing or closed already.
-        let _ = self.ws.close_with_code(1000);
+        close_socket(&self.ws);
     }
 }

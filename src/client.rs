@@ -16,6 +16,7 @@ use crate::{
     browser::{
         convert, decode,
         listener::EventListener,
+        snippet,
         socket::{Socket, SocketEvent},
     },
     core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
@@ -179,13 +180,6 @@ impl From<Error> for JsValue {
     }
 }
 
-fn default_url() -> String {
-    let location = js_sys::Reflect::get(&global(), &JsValue::from_str("location")).unwrap_or(JsValue::UNDEFINED);
-    let get = |k: &str| js_sys::Reflect::get(&location, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
-    let scheme = if get("protocol").as_deref() == Some("https:") { "wss" } else { "ws" };
-    format!("{scheme}://{}/v1/ws", get("host").unwrap_or_else(|| "localhost".into()))
-}
-
 fn parse_path(path: &str) -> Result<Path, Error> {
     Path::parse(path).map_err(|e| Error { code: ErrorCode::InvalidArgument, message: e.to_string() })
 }
@@ -196,7 +190,7 @@ impl Client {
         install_panic_hook();
         let shared = Rc::new(RefCell::new(Inner {
             core: Core::new(options.core),
-            url: options.url.unwrap_or_else(default_url),
+            url: options.url.unwrap_or_else(|| snippet::default_url().as_string().unwrap_or_default()),
             socket: None,
             callbacks: IdMap::default(),
             writes: IdMap::default(),

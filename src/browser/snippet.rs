@@ -14,6 +14,10 @@ export function clientFrame(type, id, req, path, since, data, key, token) {
 export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
 }
+export function defaultUrl() {
+  const location = globalThis.location;
+  return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
+}
 export function sendText(ws, text) { ws.send(text); }
 export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
 export function closeSocket(ws) {
@@ -53,6 +57,12 @@ extern "C" {
     /// `{ ...base, ...fields }` when both are objects, else `fields`: an `update` applied locally. One
     /// call instead of a type check of each and two `Object.assign`s.
     pub fn merged(base: &JsValue, fields: &JsValue) -> JsValue;
+
+    /// `/v1/ws` on the page's own origin (`wss` on an `https:` page), or on `localhost` where there is
+    /// no page, as a JS string. One call instead of three property reads and a `format!`; a `String`
+    /// return type would bring its own glue.
+    #[wasm_bindgen(js_name = defaultUrl)]
+    pub fn default_url() -> JsValue;
 
     /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
     /// would copy a frame built in JS into the wasm and back out again.

@@ -221,9 +221,7 @@ impl Client {
             move |_: JsValue| {
                 let Some(shared) = weak.upgrade() else { return };
                 if only_if_visible {
-                    let document = js_sys::Reflect::get(&global(), &"document".into()).unwrap_or_default();
-                    let state = js_sys::Reflect::get(&document, &"visibilityState".into()).unwrap_or_default();
-                    if state.as_string().as_deref() != Some("visible") {
+                    if !snippet::page_visible() {
                         return;
                     }
                 }

@@ -18,6 +18,7 @@ export function defaultUrl() {
   const location = globalThis.location;
   return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
 }
+export function pageVisible() { return globalThis.document?.visibilityState === 'visible'; }
 export function sendText(ws, text) { ws.send(text); }
 export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
 export function closeSocket(ws) {
@@ -63,6 +64,11 @@ extern "C" {
     /// return type would bring its own glue.
     #[wasm_bindgen(js_name = defaultUrl)]
     pub fn default_url() -> JsValue;
+
+    /// Whether the page is shown (`document.visibilityState` is "visible"), in one call instead of
+    /// two property reads.
+    #[wasm_bindgen(js_name = pageVisible)]
+    pub fn page_visible() -> bool;
 
     /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
     /// would copy a frame built in JS into the wasm and back out again.

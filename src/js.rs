@@ -128,8 +128,6 @@ pub fn on_snapshot(path: &str, next: SnapshotCallback, error: Option<ErrorCallba
 /// Whether `e` is a `LivepathError`.
 #[wasm_bindgen(js_name = isLivepathError, unchecked_return_type = "e is LivepathError")]
 pub fn is_livepath_error(#[wasm_bindgen(unchecked_param_type = "unknown")] e: JsValue) -> bool {
-    e.dyn_ref::<js_sys::Error>().is_some_and(|e| {
-        e.name() == "LivepathError" && Reflect::get(e, &JsValue::from_str("code")).is_ok_and(|c| c.is_string())
-    })
+    crate::browser::snippet::livepath_error_shape(&e)
 }
 

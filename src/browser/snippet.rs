@@ -19,6 +19,9 @@ export function defaultUrl() {
   return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
 }
 export function pageVisible() { return globalThis.document?.visibilityState === 'visible'; }
+export function livepathErrorShape(e) {
+  return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
+}
 export function sendText(ws, text) { ws.send(text); }
 export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
 export function closeSocket(ws) {
@@ -69,6 +72,11 @@ extern "C" {
     /// two property reads.
     #[wasm_bindgen(js_name = pageVisible)]
     pub fn page_visible() -> bool;
+
+    /// Whether `e` is an `Error` named "LivepathError" with a string `code`: one call instead of a
+    /// type check and two property reads.
+    #[wasm_bindgen(js_name = livepathErrorShape)]
+    pub fn livepath_error_shape(e: &JsValue) -> bool;
 
     /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
     /// would copy a frame built in JS into the wasm and back out again.

@@ -220,10 +220,8 @@ impl Client {
             let weak = Rc::downgrade(&shared);
             move |_: JsValue| {
                 let Some(shared) = weak.upgrade() else { return };
-                if only_if_visible {
-                    if !snippet::page_visible() {
-                        return;
-                    }
+                if only_if_visible && !snippet::page_visible() {
+                    return;
                 }
                 shared.state_mut().reconnect_timer = None;
                 drive(&shared, Core::reconnect_due);

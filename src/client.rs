@@ -693,7 +693,7 @@ fn check_object(data: &JsValue) -> Result<(), Error> {
         return Err(invalid("data must be a plain object".into()));
     }
     let json = js_sys::JSON::stringify(data).map_err(|e| {
-        let reason = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_default();
+        let reason = snippet::error_message(&e).as_string().unwrap_or_default();
         invalid(format!("data cannot be written as JSON: {reason}"))
     })?;
     let json = json.as_string().unwrap_or_default();

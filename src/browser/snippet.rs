@@ -22,6 +22,7 @@ export function pageVisible() { return globalThis.document?.visibilityState === 
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
+export function errorMessage(e) { return e instanceof Error ? e.message : ''; }
 export function sendText(ws, text) { ws.send(text); }
 export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
 export function closeSocket(ws) {
@@ -77,6 +78,10 @@ extern "C" {
     /// type check and two property reads.
     #[wasm_bindgen(js_name = livepathErrorShape)]
     pub fn livepath_error_shape(e: &JsValue) -> bool;
+
+    /// The `message` of an `Error`, else an empty string: one call instead of a type check and a read.
+    #[wasm_bindgen(js_name = errorMessage)]
+    pub fn error_message(e: &JsValue) -> JsValue;
 
     /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
     /// would copy a frame built in JS into the wasm and back out again.

@@ -1,13 +1,15 @@
-//! The JavaScript API's free functions and its TypeScript types.
+//! The whole JavaScript API: the TypeScript types, the free functions (`connect`, `init`,
+//! `onSnapshot`, `isLivepathError`), the `Client` class's methods, and the reading of JS options.
 
 use std::cell::RefCell;
 
 use js_sys::{Function, Reflect};
-use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use crate::{
-    client::{Client, ClientOptions, Token},
-    core::BackoffConfig,
+    Data,
+    client::{Callback, Client, ClientOptions, Subscription, Token},
+    core::{BackoffConfig, WriteOp},
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -131,3 +133,95 @@ pub fn is_livepath_error(#[wasm_bindgen(unchecked_param_type = "unknown")] e: Js
     crate::browser::snippet::livepath_error_shape(&e)
 }
 
+/// The JavaScript face of [`Client`].
+#[wasm_bindgen]
+impl Client {
+    /// Listens to a document or collection; returns the function that stops listening.
+    #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
+    pub fn on_snapshot_js(
+        &self,
+        path: &str,
+        next: SnapshotCallback,
+        error: Option<ErrorCallback>,
+    ) -> Result<Function, JsValue> {
+        let (next, error) = (next.unchecked_into(), error.map(JsCast::unchecked_into));
+        let subscription = self.listen(path, Callback::Js { next, error })?;
+        Ok(unsubscribe_function(subscription))
+    }
+
+    /// Creates or replaces the document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn set(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> js_sys::Promise {
+        self.write(path, Data::checked(data).map(WriteOp::Set))
+    }
+
+    /// Merges top-level fields into the existing document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn update(
+        &self,
+        path: &str,
+        #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue,
+    ) -> js_sys::Promise {
+        self.write(path, Data::checked(data).map(WriteOp::Update))
+    }
+
+    /// Deletes the document at `path`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
+    pub fn delete(&self, path: &str) -> js_sys::Promise {
+        self.write(path, Ok(WriteOp::Delete))
+    }
+
+    /// Calls `callback` with the current status now and on every change.
+    #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "Unsubscribe")]
+    pub fn on_status_js(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "(s: \"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\") => void"
+        )]
+        callback: Function,
+    ) -> Function {
+        self.on_status(callback)
+    }
+
+    /// Counts of what the client holds, for leak checks.
+    #[wasm_bindgen(
+        unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\" }"
+    )]
+    pub fn stats(&self) -> JsValue {
+        let (listeners, subscriptions, pending_writes, socket) = self.counts();
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        set("listeners", (listeners as f64).into());
+        set("subscriptions", (subscriptions as f64).into());
+        set("pendingWrites", (pending_writes as f64).into());
+        set("socket", socket.into());
+        o.into()
+    }
+
+    /// The current connection status.
+    #[wasm_bindgen(getter = status, unchecked_return_type = "\"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\"")]
+    pub fn status_js(&self) -> String {
+        self.status().as_str().to_owned()
+    }
+
+    /// Ends everything: the socket closes, pending writes reject, later calls fail with
+    /// `failed-precondition`.
+    #[wasm_bindgen(js_name = close)]
+    pub fn close_js(&self) {
+        self.close();
+    }
+}
+
+/// Wraps a Rust closure as a JS function. The closure is handed to the JS garbage collector
+/// (`into_js_value`), which frees it once the function is unreachable: nothing is leaked.
+pub(crate) fn closure_function(f: impl FnMut() + 'static) -> Function {
+    Closure::wrap(Box::new(f) as Box<dyn FnMut()>).into_js_value().unchecked_into()
+}
+
+/// The idempotent unsubscribe function handed to JavaScript: the first call drops the subscription.
+fn unsubscribe_function(subscription: Subscription) -> Function {
+    let mut subscription = Some(subscription);
+    closure_function(move || drop(subscription.take()))
+}

@@ -13,9 +13,11 @@
 //!   resume, pending writes, collection views. Plain Rust, unit-tested natively.
 //! - `browser`: the thin shell: the WebSocket ([`browser::socket::Socket`]), frame decoding, and
 //!   conversions to JavaScript values.
-//! - [`client`]: [`Client`], which drives the core with the shell; the Rust API and the JS class.
-//! - `js`: the JavaScript free functions (`connect`, `init`, `onSnapshot`, `isLivepathError`) and the
-//!   TypeScript types.
+//! - [`client`]: [`Client`], the Rust API; its driver performs what the core decides, and its link
+//!   holds the socket and the token.
+//! - `js`: the whole JavaScript API: the free functions (`connect`, `init`, `onSnapshot`,
+//!   `isLivepathError`), the `Client` class's methods and the TypeScript types.
+//! - `data`: [`Data`], a document's data as a JS object, and the checks a write's data must pass.
 //!
 //! - `allocator`: the wasm module's memory allocator (feature `allocator`, on by default).
 //!
@@ -26,24 +28,9 @@ mod allocator;
 pub mod browser;
 pub mod client;
 pub mod core;
+mod data;
 mod js;
 
 pub use client::{Client, ClientOptions, Error, Subscription, Token};
+pub use data::Data;
 pub use js::{connect, init, is_livepath_error, on_snapshot};
-
-/// A document's data in the browser: the object `JSON.parse` produced, serialized back as it is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Data(pub wasm_bindgen::JsValue);
-
-impl core::Merge for Data {
-    /// `{ ...self, ...fields }`, as a new object: snapshots already handed out never change.
-    fn merged(&self, fields: &Self) -> Self {
-        Data(browser::snippet::merged(&self.0, &fields.0))
-    }
-}
-
-impl serde::Serialize for Data {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_wasm_bindgen::preserve::serialize(&self.0, serializer)
-    }
-}

@@ -240,12 +240,11 @@ async fn drop_connections() {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     let window = web_sys::window().unwrap();
-    let response: web_sys::Response = JsFuture::from(
-        window.fetch_with_str_and_init(&format!("http://{SERVER}/v1/_faults/drop-connections"), &init),
-    )
-    .await
-    .unwrap()
-    .unchecked_into();
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str_and_init(&format!("http://{SERVER}/v1/_faults/drop-connections"), &init))
+            .await
+            .unwrap()
+            .unchecked_into();
     assert_eq!(response.status(), 200, "the test server must run with --fault-injection");
 }
 
@@ -328,10 +327,11 @@ async fn after_a_dropped_connection_the_client_reconnects_and_only_changed_paths
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
     let on_status = {
         let statuses = statuses.clone();
-        Closure::wrap(Box::new(move |s: JsValue| statuses.borrow_mut().push(s.as_string().unwrap()))
-            as Box<dyn FnMut(JsValue)>)
+        Closure::wrap(
+            Box::new(move |s: JsValue| statuses.borrow_mut().push(s.as_string().unwrap())) as Box<dyn FnMut(JsValue)>
+        )
     };
-    let _stop_status = client.on_status(on_status.as_ref().clone().unchecked_into());
+    let _stop_status = client.on_status_js(on_status.as_ref().clone().unchecked_into());
     let (a, b) = (Recorder::new(), Recorder::new());
     let _ua = client.on_snapshot_js(&changed, a.function.clone().unchecked_into(), None).unwrap();
     let _ub = client.on_snapshot_js(&unchanged, b.function.clone().unchecked_into(), None).unwrap();
@@ -388,7 +388,7 @@ async fn the_socket_closes_after_the_linger_once_the_last_listener_leaves() {
     assert_eq!(stat(&client, "subscriptions"), 0);
     assert_eq!(stat(&client, "socket"), "open", "the socket lingers");
     wait_until("the socket closes", || stat(&client, "socket") == "none").await;
-    assert_eq!(client.status(), "idle");
+    assert_eq!(client.status().as_str(), "idle");
 }
 
 #[wasm_bindgen_test]
@@ -410,7 +410,7 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
     wait_until("the first snapshot, after hello", || listener.len() == 1).await;
     assert_eq!(*asked.borrow(), 1);
     drop_connections().await;
-    wait_until("reconnected and asked again", || *asked.borrow() == 2 && client.status() == "open").await;
+    wait_until("reconnected and asked again", || *asked.borrow() == 2 && client.status().as_str() == "open").await;
     put(&path, r#"{"n":2}"#).await;
     wait_until("listeners carry on", || listener.len() == 2).await;
     client.close();
@@ -469,7 +469,10 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
     assert_eq!(listener.len(), 2);
     assert_eq!(listener.last("hasPendingWrites"), true);
     assert_eq!(listener.last("changes.0.type"), "added");
-    assert_eq!((listener.last("changes.0.oldIndex"), listener.last("changes.0.newIndex")), (JsValue::from(-1), JsValue::from(1)));
+    assert_eq!(
+        (listener.last("changes.0.oldIndex"), listener.last("changes.0.newIndex")),
+        (JsValue::from(-1), JsValue::from(1))
+    );
     assert_eq!(listener.last("docs.1.hasPendingWrites"), true);
     JsFuture::from(promise).await.unwrap();
     wait_until("the confirmed listing", || listener.last("hasPendingWrites") == false).await;
@@ -521,8 +524,9 @@ async fn a_callback_that_throws_breaks_neither_the_client_nor_other_listeners() 
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let client = livepath::connect(options());
-    let thrower = Closure::wrap(Box::new(|_s: JsValue| -> Result<(), JsValue> { Err(js_sys::Error::new("boom").into()) })
-        as Box<dyn FnMut(JsValue) -> Result<(), JsValue>>);
+    let thrower =
+        Closure::wrap(Box::new(|_s: JsValue| -> Result<(), JsValue> { Err(js_sys::Error::new("boom").into()) })
+            as Box<dyn FnMut(JsValue) -> Result<(), JsValue>>);
     let _u1 = client.on_snapshot_js(&path, thrower.as_ref().clone().unchecked_into(), None).unwrap();
     let listener = Recorder::new();
     let _u2 = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
@@ -543,7 +547,7 @@ async fn while_disconnected_a_new_listener_gets_the_cached_snapshot_from_cache()
     wait_until("the first snapshot", || first.len() == 1).await;
     assert_eq!(first.last("fromCache"), false);
     drop_connections().await;
-    wait_until("disconnected", || client.status() == "reconnecting").await;
+    wait_until("disconnected", || client.status().as_str() == "reconnecting").await;
     let late = Recorder::new();
     let _u2 = client.on_snapshot_js(&path, late.function.clone().unchecked_into(), None).unwrap();
     wait_until("the cached snapshot", || late.len() == 1).await;
@@ -564,7 +568,11 @@ async fn a_subscription_the_server_refuses_goes_to_its_error_callback_and_ends()
     let listener = Recorder::new();
     let errors = Recorder::new();
     let _u = client
-        .on_snapshot_js("many/one-too-many", listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .on_snapshot_js(
+            "many/one-too-many",
+            listener.function.clone().unchecked_into(),
+            Some(errors.function.clone().unchecked_into()),
+        )
         .unwrap();
     wait_until("the error", || errors.len() == 1).await;
     let error = errors.seen.borrow()[0].clone();
@@ -625,14 +633,18 @@ async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carr
     let client = livepath::connect(o.into());
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
-        .on_snapshot_js(&path, listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .on_snapshot_js(
+            &path,
+            listener.function.clone().unchecked_into(),
+            Some(errors.function.clone().unchecked_into()),
+        )
         .unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     let promise = client.set(&path, js_sys::JSON::parse(r#"{"n":1}"#).unwrap());
     JsFuture::from(promise).await.unwrap();
     // The token lives two seconds: the server says unauthenticated and closes; the client carries on.
     for _ in 0..40 {
-        if *asked.borrow() >= 2 && client.status() == "open" {
+        if *asked.borrow() >= 2 && client.status().as_str() == "open" {
             break;
         }
         TimeoutFuture::new(100).await;
@@ -653,7 +665,11 @@ async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
     let client = livepath::connect(o.into());
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
-        .on_snapshot_js(&unique("docs"), listener.function.clone().unchecked_into(), Some(errors.function.clone().unchecked_into()))
+        .on_snapshot_js(
+            &unique("docs"),
+            listener.function.clone().unchecked_into(),
+            Some(errors.function.clone().unchecked_into()),
+        )
         .unwrap();
     wait_until("the error", || errors.len() == 1).await;
     assert_eq!(get(&errors.seen.borrow()[0], "code"), "unauthenticated");

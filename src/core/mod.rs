@@ -182,10 +182,13 @@ pub enum Action<D> {
     ArmLinger(u32),
     /// Forget an armed linger.
     CancelLinger,
+    /// Call [`Core::watchdog_due`] after this many milliseconds (replaces an armed one). Cancelled
+    /// with the socket.
+    ArmWatchdog(u32),
     /// Call [`Core::release_unused`] at the end of the current task (a microtask).
     ScheduleRelease,
-    /// Drop the socket and report it closed: the server refused the credentials, and the token function
-    /// will be asked again on the next connection.
+    /// Drop the socket and report it closed ([`Core::closed`]): the server refused the credentials (the
+    /// token function will be asked again on the next connection), or went silent.
     Reconnect,
 }
 
@@ -205,7 +208,12 @@ pub struct CoreOptions {
 
 impl Default for CoreOptions {
     fn default() -> Self {
-        Self { linger_ms: 10_000, max_pending_writes: 1000, backoff: BackoffConfig::default(), refreshable_token: false }
+        Self {
+            linger_ms: 10_000,
+            max_pending_writes: 1000,
+            backoff: BackoffConfig::default(),
+            refreshable_token: false,
+        }
     }
 }
 
@@ -297,7 +305,17 @@ pub struct Core<D> {
     confirmed: bool,
     /// A linger timer is armed.
     lingering: bool,
+    /// The server's heartbeat, from `welcome`: it sends something at least this often.
+    heartbeat_ms: f64,
+    /// When the socket last opened or brought a frame, in wall-clock milliseconds: throttled timers in
+    /// background tabs fire late, but cannot make a live link look dead.
+    last_heard: f64,
 }
+
+/// How often an open socket is checked for silence.
+pub const WATCHDOG_MS: u32 = 1000;
+/// The heartbeat assumed until `welcome` says otherwise (the server's default).
+const DEFAULT_HEARTBEAT_MS: f64 = 25_000.0;
 
 impl<D: Merge> Core<D> {
     /// A client with nothing to do.
@@ -316,6 +334,8 @@ impl<D: Merge> Core<D> {
             release_scheduled: false,
             confirmed: false,
             lingering: false,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            last_heard: 0.0,
         }
     }
 
@@ -422,7 +442,9 @@ impl<D: Merge> Core<D> {
     /// keeps one subscription.
     pub fn unlisten(&mut self, listener: ListenerId) -> Vec<Action<D>> {
         let mut actions = Vec::new();
-        let Some(id) = self.listeners.remove(listener) else { return actions };
+        let Some(id) = self.listeners.remove(listener) else {
+            return actions;
+        };
         if let Some(sub) = self.subscriptions.get_mut(id) {
             sub.listeners.retain(|l| *l != listener);
             if sub.listeners.is_empty() && !self.release_scheduled {
@@ -490,7 +512,34 @@ impl<D: Merge> Core<D> {
         actions
     }
 
-    /// The socket opened: resubscribe every path with the last version seen, then resend every
+    /// The socket's upgrade succeeded at `now` (wall-clock milliseconds); `hello` is next. Starts
+    /// watching for a silent server.
+    pub fn socket_opened(&mut self, now: f64) -> Vec<Action<D>> {
+        self.last_heard = now;
+        match self.link {
+            Link::Opening { .. } => vec![Action::ArmWatchdog(WATCHDOG_MS)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A frame arrived at `now` (any frame, even one this client cannot read): the server is there.
+    pub fn heard(&mut self, now: f64) {
+        self.last_heard = now;
+    }
+
+    /// The watchdog fired at `now`: a server silent for more than two heartbeats is gone (reconnect),
+    /// else check again later.
+    pub fn watchdog_due(&mut self, now: f64) -> Vec<Action<D>> {
+        if !matches!(self.link, Link::Open | Link::Opening { .. }) {
+            return Vec::new();
+        }
+        if now - self.last_heard > 2.0 * self.heartbeat_ms {
+            return vec![Action::Reconnect];
+        }
+        vec![Action::ArmWatchdog(WATCHDOG_MS)]
+    }
+
+    /// The socket opened and `hello` went: resubscribe every path with the last version seen, then resend every
     /// unacknowledged write (same idempotency keys), in order.
     pub fn opened(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
@@ -569,7 +618,8 @@ impl<D: Merge> Core<D> {
             return actions;
         }
         for w in std::mem::take(&mut self.writes) {
-            let error = (ErrorCode::FailedPrecondition, "the client was closed before the write was acknowledged".into());
+            let error =
+                (ErrorCode::FailedPrecondition, "the client was closed before the write was acknowledged".into());
             actions.push(Action::Settle { req: w.req, result: Err(error) });
         }
         self.listeners.clear();
@@ -605,9 +655,14 @@ impl<D: Merge> Core<D> {
             }
         }
         match message {
+            ServerMessage::Welcome { heartbeat_ms, .. } => self.heartbeat_ms = heartbeat_ms as f64,
             ServerMessage::Snapshot { id, version, exists, data, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
-                let View::Document(state) = &mut sub.view else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else {
+                    return actions;
+                };
+                let View::Document(state) = &mut sub.view else {
+                    return actions;
+                };
                 if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
                     return actions; // already seen (a resume answered with the same state)
                 }
@@ -615,8 +670,12 @@ impl<D: Merge> Core<D> {
                 self.refresh(id, Cause::Server, &mut actions);
             }
             ServerMessage::Collection { id, version, docs, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
-                let View::Collection(view) = &mut sub.view else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else {
+                    return actions;
+                };
+                let View::Collection(view) = &mut sub.view else {
+                    return actions;
+                };
                 // A loop: `map(..).collect()` is larger in the wasm.
                 let mut confirmed = Vec::with_capacity(docs.len());
                 for d in docs {
@@ -626,8 +685,12 @@ impl<D: Merge> Core<D> {
                 self.refresh(id, Cause::Server, &mut actions);
             }
             ServerMessage::Changes { id, changes, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
-                let View::Collection(Some(view)) = &mut sub.view else { return actions };
+                let Some(sub) = self.subscriptions.get_mut(id) else {
+                    return actions;
+                };
+                let View::Collection(Some(view)) = &mut sub.view else {
+                    return actions;
+                };
                 let mut changed = false;
                 for c in changes {
                     changed |= view.apply(&c.id, c.version, c.data);
@@ -645,7 +708,9 @@ impl<D: Merge> Core<D> {
                 }
             }
             ServerMessage::Error { id: Some(id), code, message, .. } => {
-                let Some(sub) = self.subscriptions.remove(id) else { return actions };
+                let Some(sub) = self.subscriptions.remove(id) else {
+                    return actions;
+                };
                 for l in &sub.listeners {
                     self.listeners.remove(*l);
                 }
@@ -661,8 +726,7 @@ impl<D: Merge> Core<D> {
                     self.maybe_linger(&mut actions);
                 }
             }
-            ServerMessage::Welcome { .. }
-            | ServerMessage::Unchanged { .. }
+            ServerMessage::Unchanged { .. }
             | ServerMessage::Error { .. }
             | ServerMessage::Pong
             | ServerMessage::Ping => {}
@@ -739,7 +803,9 @@ impl<D: Merge> Core<D> {
 
     /// Delivers the subscription's new local snapshot to its listeners, if there is something to show.
     fn refresh(&mut self, id: u64, cause: Cause, actions: &mut Vec<Action<D>>) {
-        let Some(sub) = self.subscriptions.get(id) else { return };
+        let Some(sub) = self.subscriptions.get(id) else {
+            return;
+        };
         let path = sub.path.as_str();
         let from_cache = self.link != Link::Open;
         let (snapshot, delivered) = match &sub.view {
@@ -748,7 +814,9 @@ impl<D: Merge> Core<D> {
                 if cause == Cause::Server && pending && sub.delivered.is_some() {
                     return;
                 }
-                let Some(state) = self.local_document(path, server) else { return };
+                let Some(state) = self.local_document(path, server) else {
+                    return;
+                };
                 (Snapshot::Document { path: path.to_owned(), state, from_cache, pending }, CollectionView::default())
             }
             View::Collection(None) => return, // local writes wait for the server's listing to sit in

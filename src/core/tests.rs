@@ -53,7 +53,13 @@ fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> ServerMessage<
 fn delivered(actions: &[A]) -> Vec<(Vec<ListenerId>, Snapshot<&'static str>)> {
     actions
         .iter()
-        .filter_map(|a| if let A::Deliver { listeners, snapshot, .. } = a { Some((listeners.clone(), snapshot.clone())) } else { None })
+        .filter_map(|a| {
+            if let A::Deliver { listeners, snapshot, .. } = a {
+                Some((listeners.clone(), snapshot.clone()))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -211,7 +217,10 @@ fn a_rejected_write_settles_with_the_servers_code() {
         code: ErrorCode::NotFound,
         message: "document c/d does not exist".into(),
     });
-    assert_eq!(actions[0], A::Settle { req: w, result: Err((ErrorCode::NotFound, "document c/d does not exist".into())) });
+    assert_eq!(
+        actions[0],
+        A::Settle { req: w, result: Err((ErrorCode::NotFound, "document c/d does not exist".into())) }
+    );
 }
 
 #[test]
@@ -249,7 +258,10 @@ fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
         id,
         path: "rooms".into(),
         version: 2,
-        docs: vec![DocEntry { id: "a".into(), version: 1, data: "A" }, DocEntry { id: "c".into(), version: 2, data: "C" }],
+        docs: vec![
+            DocEntry { id: "a".into(), version: 1, data: "A" },
+            DocEntry { id: "c".into(), version: 2, data: "C" },
+        ],
     };
     let first = delivered(&c.received(full));
     assert_eq!(first[0].0, [a]);
@@ -274,7 +286,8 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
     let (_, _) = c.listen(&path("c/d"));
     c.opened();
     let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
-    let refused = |id, req| ServerMessage::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
+    let refused =
+        |id, req| ServerMessage::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
     assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
     assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect]);
     assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
@@ -289,7 +302,8 @@ fn unauthenticated_with_a_fixed_token_fails_the_listener() {
     let mut c = open_core();
     let (_, actions) = c.listen(&path("c/d"));
     let id = sub_id(&actions);
-    let error = ServerMessage::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
+    let error =
+        ServerMessage::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
     assert!(matches!(&c.received(error)[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
 }
 
@@ -372,7 +386,10 @@ fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
         id,
         path: "rooms".into(),
         version: 2,
-        docs: vec![DocEntry { id: "a".into(), version: 1, data: "A" }, DocEntry { id: "c".into(), version: 2, data: "C" }],
+        docs: vec![
+            DocEntry { id: "a".into(), version: 1, data: "A" },
+            DocEntry { id: "c".into(), version: 2, data: "C" },
+        ],
     });
     let (w, actions) = c.write(&path("rooms/b"), WriteOp::Set("B"), "k".into());
     match &delivered(&actions)[0].1 {
@@ -409,4 +426,49 @@ fn an_update_merges_into_the_known_document_and_waits_for_the_server_when_unknow
     let first = delivered(&c.received(snapshot(id, 1, Some("base"))));
     assert_eq!(doc_state(&first[0].1), (Some("x"), true, true), "the first snapshot already shows the update");
     c.received(ServerMessage::Ack { req: w, version: 2 });
+}
+
+fn welcome(heartbeat_ms: u64) -> ServerMessage<&'static str> {
+    ServerMessage::Welcome { session: "s".into(), heartbeat_ms, protocol: 1 }
+}
+
+#[test]
+fn a_server_silent_for_two_heartbeats_is_dropped_and_one_that_speaks_is_kept() {
+    let mut c = core();
+    c.listen(&path("rooms/r1"));
+    assert_eq!(c.socket_opened(10_000.0), [A::ArmWatchdog(WATCHDOG_MS)]);
+    c.opened();
+    c.received(welcome(1_000));
+    c.heard(10_500.0);
+    assert_eq!(c.watchdog_due(11_000.0), [A::ArmWatchdog(WATCHDOG_MS)]);
+    assert_eq!(c.watchdog_due(12_500.0), [A::ArmWatchdog(WATCHDOG_MS)], "exactly two heartbeats is not yet silence");
+    c.heard(12_400.0);
+    assert_eq!(c.watchdog_due(14_000.0), [A::ArmWatchdog(WATCHDOG_MS)], "a frame restarts the count");
+    assert_eq!(c.watchdog_due(14_401.0), [A::Reconnect]);
+    // The shell drops the socket and reports it closed: the core reconnects with backoff.
+    let actions = c.closed(0.5);
+    assert_eq!(actions[0], A::Status(Status::Reconnecting));
+    assert!(matches!(actions[1], A::ArmReconnect(_)));
+}
+
+#[test]
+fn before_welcome_the_default_heartbeat_applies_and_a_late_timer_after_the_socket_is_gone_does_nothing() {
+    let mut c = core();
+    let (l, _) = c.listen(&path("rooms/r1"));
+    c.socket_opened(0.0);
+    c.opened();
+    assert_eq!(c.watchdog_due(50_000.0), [A::ArmWatchdog(WATCHDOG_MS)]);
+    assert_eq!(c.watchdog_due(50_001.0), [A::Reconnect]);
+    c.unlisten(l);
+    c.release_unused();
+    c.linger_expired();
+    assert_eq!(c.status(), Status::Idle);
+    assert!(c.watchdog_due(200_000.0).is_empty(), "no socket, nothing to watch");
+}
+
+#[test]
+fn a_socket_that_opens_while_the_client_is_idle_is_not_watched() {
+    let mut c = core();
+    assert!(c.socket_opened(0.0).is_empty());
+    assert!(c.watchdog_due(100_000.0).is_empty());
 }

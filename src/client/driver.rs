@@ -1,0 +1,449 @@
+//! The driver: the client's state, and the performing of the core's actions — deliveries, write
+//! promises, status callbacks, timers and the end-of-task microtask. No `RefCell` borrow is held while
+//! JavaScript runs, so callbacks may call back into the client (unsubscribe, write, close).
+
+use std::{
+    cell::{Ref, RefCell, RefMut},
+    rc::Rc,
+};
+
+use gloo_timers::callback::Timeout;
+use js_sys::Function;
+use livepath_protocol::{ClientMessage, Path};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+
+use super::{
+    Token,
+    link::{Link, TokenAnswer, ask_token},
+};
+use crate::{
+    Data,
+    browser::{convert, decode, listener::EventListener, snippet, socket::SocketEvent},
+    core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+    /// The page's (or worker's) global object. `js_sys::global()` also finds it in pre-2019 engines, by
+    /// probing four names, at the cost of their bindings.
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL: JsValue;
+}
+
+fn global() -> JsValue {
+    GLOBAL.with(JsValue::clone)
+}
+
+/// A listener's callbacks.
+pub(crate) enum Callback {
+    /// From JavaScript: `next(snapshot)` and the optional `error(e)`.
+    Js { next: Function, error: Option<Function> },
+    /// From Rust: called with the snapshot.
+    Rust(RustCallback),
+}
+
+/// A Rust listener, shared so it can be called with no borrow of the client held.
+pub(crate) type RustCallback = Rc<RefCell<dyn FnMut(&Snapshot<Data>)>>;
+
+/// Work queued for the end of the current task.
+enum Microtask {
+    /// A cached snapshot for listeners that were just added.
+    Deliver(Vec<ListenerId>, Snapshot<Data>),
+    /// Release subscriptions left without listeners.
+    Release,
+}
+
+/// Everything a client owns. Held in `Rc<RefCell<_>>`; browser callbacks hold only a `Weak`, so
+/// dropping the last `Client` handle releases the socket, the timers and the closures.
+pub(super) struct Inner {
+    /// The decisions.
+    pub(super) core: Core<Data>,
+    /// The socket and its token.
+    pub(super) link: Link,
+    /// Listener callbacks; a listener missing here is never called.
+    callbacks: IdMap<Callback>,
+    /// `resolve` and `reject` of each write's promise, by write id.
+    writes: IdMap<(Function, Function)>,
+    /// `onStatus` callbacks by registration id.
+    status_listeners: Vec<(u64, Function)>,
+    /// The next `onStatus` registration id.
+    next_status_listener: u64,
+    /// Armed while waiting to reconnect; dropping it cancels it.
+    reconnect_timer: Option<Timeout>,
+    /// Armed while lingering with nothing to do; dropping it cancels it.
+    linger_timer: Option<Timeout>,
+    /// Armed while a socket is open, to check that the server still speaks; dropping it cancels it.
+    watchdog: Option<Timeout>,
+    /// Work for the end of the current task.
+    microtasks: Vec<Microtask>,
+    /// Runs `microtasks`; created once, passed to `queueMicrotask` whenever work is queued.
+    flush: Option<Closure<dyn FnMut()>>,
+    /// A flush is queued.
+    flush_queued: bool,
+    /// `online` and `visibilitychange`: retry at once instead of waiting for the backoff.
+    _wake_listeners: Vec<EventListener>,
+}
+
+pub(super) type Shared = Rc<RefCell<Inner>>;
+
+/// Borrows of the client's state. `RefCell`'s own borrows are `#[track_caller]`: each of some forty call
+/// sites would carry its own panic location, for a conflict the design rules out (no borrow is held
+/// while JavaScript runs). These share one.
+pub(super) trait State {
+    /// `RefCell::borrow`.
+    fn state(&self) -> Ref<'_, Inner>;
+    /// `RefCell::borrow_mut`.
+    fn state_mut(&self) -> RefMut<'_, Inner>;
+}
+
+impl State for RefCell<Inner> {
+    fn state(&self) -> Ref<'_, Inner> {
+        self.borrow()
+    }
+
+    fn state_mut(&self) -> RefMut<'_, Inner> {
+        self.borrow_mut()
+    }
+}
+
+/// The state of a new client, with its microtask callback and its wake-up listeners.
+pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> Shared {
+    let shared = Rc::new(RefCell::new(Inner {
+        core: Core::new(options),
+        link: Link::new(url, token),
+        callbacks: IdMap::default(),
+        writes: IdMap::default(),
+        status_listeners: Vec::new(),
+        next_status_listener: 1,
+        reconnect_timer: None,
+        linger_timer: None,
+        watchdog: None,
+        microtasks: Vec::new(),
+        flush: None,
+        flush_queued: false,
+        _wake_listeners: Vec::new(),
+    }));
+    let weak = Rc::downgrade(&shared);
+    let flush = Closure::wrap(Box::new(move || {
+        if let Some(shared) = weak.upgrade() {
+            flush_microtasks(&shared);
+        }
+    }) as Box<dyn FnMut()>);
+    let document = js_sys::Reflect::get(&global(), &JsValue::from_str("document")).unwrap_or(JsValue::UNDEFINED);
+    let wake = |only_if_visible: bool| {
+        let weak = Rc::downgrade(&shared);
+        move |_: JsValue| {
+            let Some(shared) = weak.upgrade() else { return };
+            if only_if_visible && !snippet::page_visible() {
+                return;
+            }
+            shared.state_mut().reconnect_timer = None;
+            drive(&shared, Core::reconnect_due);
+        }
+    };
+    let listeners = [
+        EventListener::new(&global(), "online", wake(false)),
+        EventListener::new(&document, "visibilitychange", wake(true)),
+    ];
+    let mut inner = shared.state_mut();
+    inner.flush = Some(flush);
+    for listener in listeners.into_iter().flatten() {
+        inner._wake_listeners.push(listener);
+    }
+    drop(inner);
+    shared
+}
+
+/// Adds a listener whose callback is `callback`.
+pub(super) fn listen(shared: &Shared, path: &Path, callback: Callback) -> ListenerId {
+    let (listener, actions) = {
+        let mut inner = shared.state_mut();
+        let (listener, actions) = inner.core.listen(path);
+        inner.callbacks.insert(listener, callback);
+        (listener, actions)
+    };
+    perform(shared, actions);
+    listener
+}
+
+pub(super) fn unlisten(shared: &Shared, listener: ListenerId) {
+    let actions = {
+        let mut inner = shared.state_mut();
+        inner.callbacks.remove(listener);
+        inner.core.unlisten(listener)
+    };
+    perform(shared, actions);
+}
+
+/// Starts a write; the promise settles when the core settles it.
+pub(super) fn write(shared: &Shared, path: &Path, op: WriteOp<Data>, key: String) -> js_sys::Promise {
+    let mut settle = None;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let actions = {
+        let mut inner = shared.state_mut();
+        let (req, actions) = inner.core.write(path, op, key);
+        if let Some(settle) = settle {
+            inner.writes.insert(req, settle);
+        }
+        actions
+    };
+    perform(shared, actions);
+    promise
+}
+
+pub(super) fn close(shared: &Shared) {
+    let actions = shared.state_mut().core.close();
+    perform(shared, actions);
+    let mut inner = shared.state_mut();
+    inner.callbacks.clear();
+    inner.microtasks.clear();
+}
+
+pub(super) fn on_status(shared: &Shared, callback: Function) -> Function {
+    let (id, status) = {
+        let mut inner = shared.state_mut();
+        let id = inner.next_status_listener;
+        inner.next_status_listener += 1;
+        inner.status_listeners.push((id, callback.clone()));
+        (id, inner.core.status())
+    };
+    report(callback.call1(&JsValue::NULL, &JsValue::from_str(status.as_str())));
+    let weak = Rc::downgrade(shared);
+    crate::js::closure_function(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.state_mut().status_listeners.retain(|(i, _)| *i != id);
+        }
+    })
+}
+
+/// Runs `event` on the core and performs the actions it returns.
+pub(super) fn drive(shared: &Shared, event: impl FnOnce(&mut Core<Data>) -> Vec<Action<Data>>) {
+    let actions = event(&mut shared.state_mut().core);
+    perform(shared, actions);
+}
+
+/// Arms the timer in `slot` to run `event` on the core after `ms`, unless the client is gone by then.
+/// A timer in its slot is cancelled by dropping it; a fired one leaves its slot first.
+fn arm(
+    shared: &Shared,
+    ms: u32,
+    slot: fn(&mut Inner) -> &mut Option<Timeout>,
+    event: fn(&mut Core<Data>) -> Vec<Action<Data>>,
+) {
+    let weak = Rc::downgrade(shared);
+    let timer = Timeout::new(ms, move || {
+        if let Some(shared) = weak.upgrade() {
+            *slot(&mut shared.state_mut()) = None;
+            drive(&shared, event);
+        }
+    });
+    *slot(&mut shared.state_mut()) = Some(timer);
+}
+
+/// Performs actions in order.
+pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
+    for action in actions {
+        match action {
+            Action::Connect => connect(shared),
+            Action::Send(message) => shared.state().link.send(&convert::encode(&message)),
+            Action::Disconnect => {
+                let mut inner = shared.state_mut();
+                let socket = inner.link.take();
+                inner.reconnect_timer = None;
+                inner.linger_timer = None;
+                inner.watchdog = None;
+                drop(inner);
+                drop(socket);
+            }
+            Action::Deliver { listeners, snapshot, later } => {
+                if later {
+                    queue(shared, Microtask::Deliver(listeners, snapshot));
+                } else {
+                    deliver(shared, &listeners, &snapshot);
+                }
+            }
+            Action::Fail { listeners, code, message } => {
+                let error = convert::error(code, &message);
+                for listener in listeners {
+                    let callback = shared.state_mut().callbacks.remove(listener);
+                    match callback {
+                        Some(Callback::Js { error: Some(on_error), .. }) => {
+                            report(on_error.call1(&JsValue::NULL, &error))
+                        }
+                        Some(_) => web_sys::console::error_1(&error),
+                        None => {}
+                    }
+                }
+            }
+            Action::Settle { req, result } => {
+                let settle = shared.state_mut().writes.remove(req);
+                if let Some((resolve, reject)) = settle {
+                    let _ = match result {
+                        Ok(version) => resolve.call1(&JsValue::NULL, &convert::version(version)),
+                        Err((code, message)) => reject.call1(&JsValue::NULL, &convert::error(code, &message)),
+                    };
+                }
+            }
+            Action::Status(status) => {
+                // Cloned first: a listener may add or remove listeners.
+                let mut listeners = Vec::new();
+                for (_, f) in &shared.state().status_listeners {
+                    listeners.push(f.clone());
+                }
+                let value = JsValue::from_str(status.as_str());
+                for f in listeners {
+                    report(f.call1(&JsValue::NULL, &value));
+                }
+            }
+            Action::ArmReconnect(ms) => arm(shared, ms, |i| &mut i.reconnect_timer, Core::reconnect_due),
+            Action::ArmLinger(ms) => arm(shared, ms, |i| &mut i.linger_timer, Core::linger_expired),
+            Action::CancelLinger => shared.state_mut().linger_timer = None,
+            Action::ArmWatchdog(ms) => {
+                arm(shared, ms, |i| &mut i.watchdog, |core| core.watchdog_due(js_sys::Date::now()))
+            }
+            Action::ScheduleRelease => queue(shared, Microtask::Release),
+            Action::Reconnect => socket_lost(shared),
+        }
+    }
+}
+
+/// Opens a socket to the client's URL (the core asked for one).
+fn connect(shared: &Shared) {
+    let weak = Rc::downgrade(shared);
+    let opened = shared.state_mut().link.open(move |event| {
+        if let Some(shared) = weak.upgrade() {
+            on_socket_event(&shared, event);
+        }
+    });
+    if let Err(e) = opened {
+        web_sys::console::error_2(&"livepath: cannot open a WebSocket:".into(), &e);
+        drive(shared, |core| core.closed(js_sys::Math::random()));
+    }
+}
+
+fn on_socket_event(shared: &Shared, event: SocketEvent) {
+    match event {
+        SocketEvent::Open => {
+            drive(shared, |core| core.socket_opened(js_sys::Date::now()));
+            say_hello(shared);
+        }
+        SocketEvent::Text(text) => {
+            shared.state_mut().core.heard(js_sys::Date::now());
+            if let Some(message) = decode::decode(&text) {
+                drive(shared, |core| core.received(message));
+            }
+        }
+        SocketEvent::Closed => socket_lost(shared),
+    }
+}
+
+/// The socket is gone (closed, failed, refused the credentials, or silent too long): forget it and
+/// let the core decide.
+fn socket_lost(shared: &Shared) {
+    let socket = {
+        let mut inner = shared.state_mut();
+        inner.watchdog = None;
+        inner.link.take()
+    };
+    drop(socket);
+    drive(shared, |core| core.closed(js_sys::Math::random()));
+}
+
+/// Sends `hello` with a fresh token when one is configured (waiting for a token promise if need be),
+/// then lets the core resubscribe.
+fn say_hello(shared: &Shared) {
+    let (token, generation) = {
+        let inner = shared.state();
+        (inner.link.token(), inner.link.generation())
+    };
+    let hello = |shared: &Shared, token: Option<String>| {
+        perform(shared, vec![Action::Send(ClientMessage::Hello { token })]);
+        drive(shared, Core::opened);
+    };
+    let promise = match ask_token(token) {
+        TokenAnswer::Now(None) => return drive(shared, Core::opened),
+        TokenAnswer::Now(token) => return hello(shared, token),
+        TokenAnswer::Threw(e) => {
+            web_sys::console::error_2(&"livepath: the token function threw:".into(), &e);
+            return socket_lost(shared);
+        }
+        TokenAnswer::Later(promise) => promise,
+    };
+    // Answered only if this socket is still the current one.
+    let weak = Rc::downgrade(shared);
+    let resolved = Closure::wrap(Box::new(move |token: JsValue| {
+        let Some(shared) = weak.upgrade() else { return };
+        if shared.state().link.is_current(generation) {
+            shared.state_mut().link.token_settled();
+            hello(&shared, token.as_string());
+        }
+    }) as Box<dyn FnMut(JsValue)>);
+    let weak = Rc::downgrade(shared);
+    let rejected = Closure::wrap(Box::new(move |e: JsValue| {
+        let Some(shared) = weak.upgrade() else { return };
+        web_sys::console::error_2(&"livepath: the token function failed:".into(), &e);
+        if shared.state().link.is_current(generation) {
+            socket_lost(&shared);
+        }
+    }) as Box<dyn FnMut(JsValue)>);
+    let _ = promise.then2(&resolved, &rejected);
+    shared.state_mut().link.wait_for_token(resolved, rejected);
+}
+
+/// Calls each listener still registered at the moment of its call. JavaScript listeners share one
+/// snapshot object, made on first need.
+fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>) {
+    let mut js: Option<JsValue> = None;
+    for listener in listeners {
+        let callback = match shared.state().callbacks.get(*listener) {
+            Some(Callback::Js { next, .. }) => Callback::Js { next: next.clone(), error: None },
+            Some(Callback::Rust(f)) => Callback::Rust(f.clone()),
+            None => continue,
+        };
+        match callback {
+            Callback::Js { next, .. } => {
+                let value = js.get_or_insert_with(|| convert::snapshot(snapshot));
+                report(next.call1(&JsValue::NULL, value));
+            }
+            Callback::Rust(f) => {
+                if let Ok(mut f) = f.try_borrow_mut() {
+                    f(snapshot);
+                }
+            }
+        }
+    }
+}
+
+/// A callback that threw must not break the client: report it and carry on.
+pub(super) fn report(result: Result<JsValue, JsValue>) {
+    if let Err(e) = result {
+        web_sys::console::error_2(&"livepath: a callback threw:".into(), &e);
+    }
+}
+
+fn queue(shared: &Shared, task: Microtask) {
+    let mut inner = shared.state_mut();
+    inner.microtasks.push(task);
+    if !inner.flush_queued {
+        inner.flush_queued = true;
+        if let Some(flush) = &inner.flush {
+            queue_microtask(flush.as_ref().unchecked_ref());
+        }
+    }
+}
+
+fn flush_microtasks(shared: &Shared) {
+    let tasks = {
+        let mut inner = shared.state_mut();
+        inner.flush_queued = false;
+        std::mem::take(&mut inner.microtasks)
+    };
+    for task in tasks {
+        match task {
+            Microtask::Deliver(listeners, snapshot) => deliver(shared, &listeners, &snapshot),
+            Microtask::Release => drive(shared, Core::release_unused),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The link to the server: the socket of the moment, which socket that is (a generation, so a late
+//! answer reaches only the socket that asked), and the token its `hello` carries, which a token
+//! function may give only later, through a promise. It knows nothing of the core: the driver reacts to
+//! the events and answers.
+
+use wasm_bindgen::{JsValue, closure::Closure};
+
+use super::Token;
+use crate::browser::socket::{Socket, SocketEvent};
+
+/// The socket, while one is open or opening, and what its `hello` needs.
+pub(super) struct Link {
+    /// Where sockets connect.
+    url: String,
+    /// The current socket.
+    socket: Option<Socket>,
+    /// Bumped for every socket.
+    generation: u64,
+    /// Where `hello` tokens come from.
+    token: Option<Token>,
+    /// The `then` callbacks of a token promise being waited for.
+    token_wait: Option<(Then, Then)>,
+}
+
+/// A callback given to a promise's `then`.
+type Then = Closure<dyn FnMut(JsValue)>;
+
+/// What asking for a token gave.
+pub(super) enum TokenAnswer {
+    /// The token is known now (`None`: the client has none).
+    Now(Option<String>),
+    /// A promise of it (or a thenable, which `Promise.resolve` adopted).
+    Later(js_sys::Promise),
+    /// The token function threw this.
+    Threw(JsValue),
+}
+
+impl Link {
+    pub(super) fn new(url: String, token: Option<Token>) -> Self {
+        Self { url, socket: None, generation: 0, token, token_wait: None }
+    }
+
+    /// Opens a new socket whose events go to `on_event`; returns its generation.
+    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + Clone + 'static) -> Result<u64, JsValue> {
+        self.generation += 1;
+        self.socket = Some(Socket::open(&self.url, on_event)?);
+        Ok(self.generation)
+    }
+
+    /// Forgets the socket and any token being waited for; the caller drops the socket (closing it)
+    /// once it holds no borrow.
+    pub(super) fn take(&mut self) -> Option<Socket> {
+        self.token_wait = None;
+        self.socket.take()
+    }
+
+    /// Whether the socket of `generation` is still the current one.
+    pub(super) fn is_current(&self, generation: u64) -> bool {
+        self.generation == generation && self.socket.is_some()
+    }
+
+    /// The generation of the current socket.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Sends a text frame on the socket, if one is open.
+    pub(super) fn send(&self, text: &JsValue) {
+        if let Some(socket) = &self.socket {
+            socket.send(text);
+        }
+    }
+
+    /// The socket's state as `stats()` reports it.
+    pub(super) fn socket_state(&self) -> &'static str {
+        self.socket.as_ref().map_or("none", Socket::state)
+    }
+
+    /// The token source, cloned so it can be asked with no borrow held (a token function is user code).
+    pub(super) fn token(&self) -> Option<Token> {
+        self.token.clone()
+    }
+
+    /// Keeps the callbacks of a token promise alive until it settles or the socket goes.
+    pub(super) fn wait_for_token(&mut self, resolved: Then, rejected: Then) {
+        self.token_wait = Some((resolved, rejected));
+    }
+
+    /// A promise settled: its callbacks can go.
+    pub(super) fn token_settled(&mut self) {
+        self.token_wait = None;
+    }
+}
+
+/// Asks `token` for the token of a new connection. A token function runs here: call with no borrow held.
+pub(super) fn ask_token(token: Option<Token>) -> TokenAnswer {
+    let function = match token {
+        None => return TokenAnswer::Now(None),
+        Some(Token::Static(token)) => return TokenAnswer::Now(Some(token)),
+        Some(Token::Function(function)) => function,
+    };
+    match function.call0(&JsValue::NULL) {
+        Ok(answer) => match answer.as_string() {
+            Some(token) => TokenAnswer::Now(Some(token)),
+            None => TokenAnswer::Later(js_sys::Promise::resolve(&answer)),
+        },
+        Err(e) => TokenAnswer::Threw(e),
+    }
+}

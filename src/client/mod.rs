@@ -1,0 +1,171 @@
+//! [`Client`]: one WebSocket carrying every listener and write of an application, driven by the
+//! sans-IO [`Core`](crate::core::Core). This file is the Rust API; `driver` performs what the core
+//! decides (timers, microtasks, deliveries) and `link` runs the socket (events, token, `hello`). The
+//! JavaScript face of the same client is `crate::js`.
+
+mod driver;
+mod link;
+
+use std::{
+    cell::RefCell,
+    rc::{Rc, Weak},
+};
+
+use js_sys::Function;
+use livepath_protocol::{ErrorCode, Path};
+use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
+
+use crate::{
+    Data,
+    browser::{convert, snippet},
+    core::{CoreOptions, ListenerId, Snapshot, Status, WriteOp},
+};
+
+pub(crate) use driver::Callback;
+use driver::{Inner, Shared, State};
+
+/// How to reach the server and how to behave; the Rust form of the JS `ClientOptions`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// `ws(s)://host/v1/ws`; `None`: `/v1/ws` on the page's own origin.
+    pub url: Option<String>,
+    /// Credentials sent in `hello` on every connection.
+    pub token: Option<Token>,
+    /// Reconnect, linger and write-queue settings.
+    pub core: CoreOptions,
+}
+
+/// Where the `hello` token comes from.
+#[derive(Debug, Clone)]
+pub enum Token {
+    /// The same token every time.
+    Static(String),
+    /// Asked on every (re)connect; may return a string or a promise of one.
+    Function(Function),
+}
+
+/// A livepath client: one socket, shared subscriptions, reconnects by itself.
+///
+/// Cloning is cheap and shares the client. Dropping every handle closes the socket.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Client {
+    shared: Shared,
+}
+
+/// A listener registration. Dropping it removes the listener; once dropped, its callback is never
+/// called again.
+#[must_use = "the listener is removed as soon as the Subscription is dropped"]
+pub struct Subscription {
+    shared: Weak<RefCell<Inner>>,
+    listener: ListenerId,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            driver::unlisten(&shared, self.listener);
+        }
+    }
+}
+
+/// An error from the client: the code users match on and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// What programs match on.
+    pub code: ErrorCode,
+    /// What people read.
+    pub message: String,
+}
+
+impl From<Error> for JsValue {
+    fn from(e: Error) -> Self {
+        convert::error(e.code, &e.message)
+    }
+}
+
+fn parse_path(path: &str) -> Result<Path, Error> {
+    Path::parse(path).map_err(|e| Error { code: ErrorCode::InvalidArgument, message: e.to_string() })
+}
+
+impl Client {
+    /// A client for `options`. Nothing connects until the first listener or write.
+    pub fn new(options: ClientOptions) -> Self {
+        install_panic_hook();
+        let url = options.url.unwrap_or_else(|| snippet::default_url().as_string().unwrap_or_default());
+        Self { shared: driver::start(options.core, url, options.token) }
+    }
+
+    /// Calls `callback` with the current snapshot of `path` and every change after, until the returned
+    /// [`Subscription`] is dropped. An invalid path is an `invalid-argument` error.
+    pub fn on_snapshot(
+        &self,
+        path: &str,
+        callback: impl FnMut(&Snapshot<Data>) + 'static,
+    ) -> Result<Subscription, Error> {
+        self.listen(path, Callback::Rust(Rc::new(RefCell::new(callback))))
+    }
+
+    /// The connection status.
+    pub fn status(&self) -> Status {
+        self.shared.state().core.status()
+    }
+
+    /// Ends everything: the socket closes, pending writes reject, later calls fail with
+    /// `failed-precondition`.
+    pub fn close(&self) {
+        driver::close(&self.shared);
+    }
+
+    pub(crate) fn listen(&self, path: &str, callback: Callback) -> Result<Subscription, Error> {
+        let path = parse_path(path)?;
+        if self.shared.state().core.is_closed() {
+            return Err(Error { code: ErrorCode::FailedPrecondition, message: "the client is closed".into() });
+        }
+        let listener = driver::listen(&self.shared, &path, callback);
+        Ok(Subscription { shared: Rc::downgrade(&self.shared), listener })
+    }
+
+    /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.
+    pub(crate) fn write(&self, path: &str, op: Result<WriteOp<Data>, Error>) -> js_sys::Promise {
+        match parse_path(path).and_then(|path| Ok((path, op?))) {
+            Ok((path, op)) => driver::write(&self.shared, &path, op, idempotency_key()),
+            Err(e) => js_sys::Promise::reject(&e.into()),
+        }
+    }
+
+    /// Calls `callback` with the current status now and on every change, until the returned function
+    /// is called.
+    pub(crate) fn on_status(&self, callback: Function) -> Function {
+        driver::on_status(&self.shared, callback)
+    }
+
+    /// Counts of what the client holds: listeners, subscriptions, pending writes, and the socket's
+    /// state ("none", "connecting", "open" or "closing").
+    pub(crate) fn counts(&self) -> (usize, usize, usize, &'static str) {
+        let inner = self.shared.state();
+        let core = &inner.core;
+        (core.listener_count(), core.subscription_count(), core.pending_write_count(), inner.link.socket_state())
+    }
+}
+
+/// Panics are reported on the browser console (once per module). `console_error_panic_hook::set_once`
+/// does the same through a `std::sync::Once`, whose code is larger (docs/wasm-size.md).
+fn install_panic_hook() {
+    thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if !INSTALLED.with(|installed| installed.replace(true)) {
+        std::panic::set_hook(Box::new(console_error_panic_hook::hook));
+    }
+}
+
+/// A key no other write of any client will use: time, randomness and a counter.
+fn idempotency_key() -> String {
+    thread_local!(static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let n = COUNTER.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    // Decimal: the module formats decimal numbers anyway; hexadecimal would add its own code.
+    format!("{}-{random}-{n}", js_sys::Date::now() as u64)
+}

@@ -1,5 +1,5 @@
 //! [`SizeClasses`]: the wasm module's memory allocator, in place of the standard library's dlmalloc,
-//! which is about 8 KB of the module (3.5 KB gzipped). This one is a few hundred bytes.
+//! which is several times larger (docs/wasm-size.md has the measurement).
 //!
 //! Every request is rounded up to a power of two, its class; each class has a free list, and a freed
 //! block waits there for the next request of its class. New blocks are cut from pages the module grows

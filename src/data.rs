@@ -30,14 +30,11 @@ impl Data {
     /// write, small enough for a frame, nested at most [`MAX_DEPTH`] levels. Else `invalid-argument`.
     pub fn checked(value: JsValue) -> Result<Self, Error> {
         let invalid = |message: String| Error { code: ErrorCode::InvalidArgument, message };
-        if !value.is_object() || js_sys::Array::is_array(&value) {
-            return Err(invalid("data must be a plain object".into()));
-        }
-        let json = js_sys::JSON::stringify(&value).map_err(|e| {
+        let json = snippet::data_json(&value).map_err(|e| {
             let reason = snippet::error_message(&e).as_string().unwrap_or_default();
             invalid(format!("data cannot be written as JSON: {reason}"))
         })?;
-        let json = json.as_string().unwrap_or_default();
+        let Some(json) = json.as_string() else { return Err(invalid("data must be a plain object".into())) };
         if json.len() + ENVELOPE_BYTES > MAX_FRAME_BYTES {
             let limit = MAX_FRAME_BYTES - ENVELOPE_BYTES;
             return Err(invalid(format!("data is {} bytes of JSON; the limit is {limit}", json.len())));

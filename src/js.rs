@@ -3,11 +3,12 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Function, Reflect};
+use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use crate::{
     Data,
+    browser::snippet::{self, backoff_option, field, fields},
     client::{Callback, Client, ClientOptions, Subscription, Token},
     core::{BackoffConfig, WriteOp},
 };
@@ -70,37 +71,35 @@ thread_local! {
     static DEFAULT: RefCell<Option<Client>> = const { RefCell::new(None) };
 }
 
-fn number(object: &JsValue, key: &str) -> Option<f64> {
-    Reflect::get(object, &JsValue::from_str(key)).ok()?.as_f64().filter(|n| n.is_finite() && *n >= 0.0)
+/// A non-negative finite number, or `None`.
+fn number(value: JsValue) -> Option<f64> {
+    value.as_f64().filter(|n| n.is_finite() && *n >= 0.0)
 }
 
+/// The Rust form of JS `ClientOptions`; fields that are missing or of the wrong type keep their
+/// defaults.
 fn options(value: &JsValue) -> ClientOptions {
     let mut options = ClientOptions::default();
-    if !value.is_object() {
-        return options;
-    }
-    options.url = Reflect::get(value, &JsValue::from_str("url")).ok().and_then(|v| v.as_string());
-    let token = Reflect::get(value, &JsValue::from_str("token")).unwrap_or(JsValue::UNDEFINED);
+    options.url = field(value, fields::URL).as_string();
+    let token = field(value, fields::TOKEN);
     options.token = match token.as_string() {
         Some(token) => Some(Token::Static(token)),
         None => token.dyn_into::<Function>().ok().map(Token::Function),
     };
-    options.core.refreshable_token = matches!(options.token, Some(Token::Function(_)));
     let core = &mut options.core;
-    if let Some(ms) = number(value, "lingerMs") {
+    core.refreshable_token = matches!(options.token, Some(Token::Function(_)));
+    if let Some(ms) = number(field(value, fields::LINGER_MS)) {
         core.linger_ms = ms.min(f64::from(u32::MAX)) as u32;
     }
-    if let Some(n) = number(value, "maxPendingWrites") {
+    if let Some(n) = number(field(value, fields::MAX_PENDING_WRITES)) {
         core.max_pending_writes = n as usize;
     }
-    if let Ok(backoff) = Reflect::get(value, &JsValue::from_str("backoff")) {
-        let d = BackoffConfig::default();
-        core.backoff = BackoffConfig {
-            initial_ms: number(&backoff, "initialMs").unwrap_or(d.initial_ms),
-            max_ms: number(&backoff, "maxMs").unwrap_or(d.max_ms),
-            multiplier: number(&backoff, "multiplier").unwrap_or(d.multiplier),
-        };
-    }
+    let d = BackoffConfig::default();
+    core.backoff = BackoffConfig {
+        initial_ms: number(backoff_option(value, 0)).unwrap_or(d.initial_ms),
+        max_ms: number(backoff_option(value, 1)).unwrap_or(d.max_ms),
+        multiplier: number(backoff_option(value, 2)).unwrap_or(d.multiplier),
+    };
     options
 }
 
@@ -189,15 +188,7 @@ impl Client {
     )]
     pub fn stats(&self) -> JsValue {
         let (listeners, subscriptions, pending_writes, socket) = self.counts();
-        let o = js_sys::Object::new();
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
-        };
-        set("listeners", (listeners as f64).into());
-        set("subscriptions", (subscriptions as f64).into());
-        set("pendingWrites", (pending_writes as f64).into());
-        set("socket", socket.into());
-        o.into()
+        snippet::stats(listeners as f64, subscriptions as f64, pending_writes as f64, socket)
     }
 
     /// The current connection status.

@@ -1,12 +1,61 @@
 //! The package's hand-written JavaScript. It is one `inline_js` snippet because wasm-bindgen makes a
 //! file of each, and every file is one more request and its own gzip overhead.
+//!
+//! Every JS object the client reads or makes goes through these functions: objects are built with
+//! all their fields in one call, and fields are read by number. None of js-sys's `Reflect`, `Object`
+//! or `Array` bindings is used: each binding brings its own glue (docs/wasm-size.md).
 
-use js_sys::Object;
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
+
+/// The fields [`field`] reads, by their index in the snippet's `FIELDS`.
+#[allow(missing_docs)]
+pub mod fields {
+    pub const TYPE: u32 = 0;
+    pub const ID: u32 = 1;
+    pub const REQ: u32 = 2;
+    pub const VERSION: u32 = 3;
+    pub const EXISTS: u32 = 4;
+    pub const DATA: u32 = 5;
+    pub const DOCS: u32 = 6;
+    pub const CHANGES: u32 = 7;
+    pub const CODE: u32 = 8;
+    pub const MESSAGE: u32 = 9;
+    pub const HEARTBEAT_MS: u32 = 10;
+    pub const URL: u32 = 11;
+    pub const TOKEN: u32 = 12;
+    pub const LINGER_MS: u32 = 13;
+    pub const MAX_PENDING_WRITES: u32 = 14;
+}
 use web_sys::WebSocket;
 
-#[wasm_bindgen(inline_js = "export function documentSnapshot(collection, id, exists, data, version, fromCache, hasPendingWrites) {
+#[wasm_bindgen(inline_js = "const FIELDS = ['type', 'id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'code', 'message',
+  'heartbeatMs', 'url', 'token', 'lingerMs', 'maxPendingWrites'];
+const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
+const BACKOFF = ['initialMs', 'maxMs', 'multiplier'];
+export function parseFrame(text) { try { return JSON.parse(text); } catch { return null; } }
+export function frameKind(m) { return KINDS.indexOf(m?.type); }
+export function field(o, i) { return o?.[FIELDS[i]]; }
+export function item(a, i) { return Array.isArray(a) ? a[i] : undefined; }
+export function backoffOption(o, i) { return o?.backoff?.[BACKOFF[i]]; }
+export function documentSnapshot(collection, id, exists, data, version, fromCache, hasPendingWrites) {
   return { kind: 'document', path: collection + '/' + id, id, exists, data, version, fromCache, hasPendingWrites };
+}
+export function collectionSnapshot(path, docs, changes, version, fromCache, hasPendingWrites) {
+  return { kind: 'collection', path, docs, changes, version, fromCache, hasPendingWrites };
+}
+export function docChange(type, doc, oldIndex, newIndex) { return { type, doc, oldIndex, newIndex }; }
+export function livepathError(code, message) {
+  const e = new Error(message);
+  e.name = 'LivepathError';
+  e.code = code;
+  return e;
+}
+export function versionResult(version) { return { version }; }
+export function stats(listeners, subscriptions, pendingWrites, socket) {
+  return { listeners, subscriptions, pendingWrites, socket };
+}
+export function dataJson(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? JSON.stringify(v) : null;
 }
 export function clientFrame(type, id, req, path, since, data, key, token) {
   return JSON.stringify({ type, id, req, path, since, data, key, token });
@@ -18,6 +67,7 @@ export function defaultUrl() {
   const location = globalThis.location;
   return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
 }
+export function pageDocument() { return globalThis.document; }
 export function pageVisible() { return globalThis.document?.visibilityState === 'visible'; }
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
@@ -30,6 +80,61 @@ export function closeSocket(ws) {
   ws.close(1000);
 }")]
 extern "C" {
+    /// `JSON.parse` of a frame as the socket gave it (a JS string: no copy into the wasm); `null` if
+    /// it is not JSON.
+    #[wasm_bindgen(js_name = parseFrame)]
+    pub fn parse_frame(text: &JsValue) -> JsValue;
+
+    /// The index of a parsed frame's `type` among the types the client reads, or -1.
+    #[wasm_bindgen(js_name = frameKind)]
+    pub fn frame_kind(frame: &JsValue) -> i32;
+
+    /// The field numbered `i` (see [`fields`]) of `object`, or `undefined`. A number crosses from the
+    /// wasm instead of a field name.
+    pub fn field(object: &JsValue, i: u32) -> JsValue;
+
+    /// Element `i` of `array`; `undefined` past its end or if it is not an array.
+    pub fn item(array: &JsValue, i: u32) -> JsValue;
+
+    /// Field `i` of `options.backoff` (`initialMs`, `maxMs`, `multiplier`), or `undefined`.
+    #[wasm_bindgen(js_name = backoffOption)]
+    pub fn backoff_option(options: &JsValue, i: u32) -> JsValue;
+
+    /// A `CollectionSnapshot` from its parts, in one call.
+    #[wasm_bindgen(js_name = collectionSnapshot)]
+    pub fn collection_snapshot(
+        path: &str,
+        docs: Vec<JsValue>,
+        changes: Vec<JsValue>,
+        version: f64,
+        from_cache: bool,
+        pending: bool,
+    ) -> JsValue;
+
+    /// A `DocChange`, in one call.
+    #[wasm_bindgen(js_name = docChange)]
+    pub fn doc_change(kind: &str, doc: &JsValue, old_index: f64, new_index: f64) -> JsValue;
+
+    /// A `LivepathError`: a real `Error` named "LivepathError" with a `code`.
+    #[wasm_bindgen(js_name = livepathError)]
+    pub fn livepath_error(code: &str, message: &str) -> JsValue;
+
+    /// `{ version }`, what a write resolves with.
+    #[wasm_bindgen(js_name = versionResult)]
+    pub fn version_result(version: f64) -> JsValue;
+
+    /// The object `stats()` returns.
+    pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &str) -> JsValue;
+
+    /// `JSON.stringify` of a plain object (a JS string); `null` for anything else (an array, `null`,
+    /// a primitive). Throws what `JSON.stringify` throws (a cycle, a `BigInt`).
+    #[wasm_bindgen(catch, js_name = dataJson)]
+    pub fn data_json(value: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// `globalThis.document`, or `undefined` outside a page.
+    #[wasm_bindgen(js_name = pageDocument)]
+    pub fn page_document() -> JsValue;
+
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
     /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
     #[wasm_bindgen(js_name = documentSnapshot)]
@@ -41,7 +146,7 @@ extern "C" {
         version: f64,
         from_cache: bool,
         pending: bool,
-    ) -> Object;
+    ) -> JsValue;
 
     /// A client message as JSON text, built and stringified in one call: absent fields are
     /// `undefined`, which JSON leaves out, and the others keep the order of the protocol's serde

@@ -131,7 +131,7 @@ pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> 
             flush_microtasks(&shared);
         }
     }) as Box<dyn FnMut()>);
-    let document = js_sys::Reflect::get(&global(), &JsValue::from_str("document")).unwrap_or(JsValue::UNDEFINED);
+    let document = snippet::page_document();
     let wake = |only_if_visible: bool| {
         let weak = Rc::downgrade(&shared);
         move |_: JsValue| {

@@ -9,12 +9,14 @@
 
 mod backoff;
 mod collection;
+mod frame;
 mod id_map;
 
-use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, ServerMessage};
+use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind};
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use collection::{CollectionDoc, CollectionView};
+pub use frame::Frame;
 pub use id_map::IdMap;
 
 /// Identifies one `onSnapshot` registration.
@@ -459,7 +461,7 @@ impl<D: Merge> Core<D> {
     pub fn release_unused(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
         self.release_scheduled = false;
-        // A loop: `filter(..).map(..).collect()` is larger in the wasm.
+        // A loop rather than an iterator chain (docs/wasm-size.md).
         let mut unused = Vec::new();
         for (id, sub) in self.subscriptions.iter() {
             if sub.listeners.is_empty() {
@@ -631,21 +633,18 @@ impl<D: Merge> Core<D> {
     }
 
     /// A frame from the server.
-    pub fn received(&mut self, message: ServerMessage<D>) -> Vec<Action<D>> {
+    pub fn received(&mut self, frame: Frame<D>) -> Vec<Action<D>> {
         let mut actions = Vec::new();
-        if matches!(
-            message,
-            ServerMessage::Snapshot { .. }
-                | ServerMessage::Collection { .. }
-                | ServerMessage::Changes { .. }
-                | ServerMessage::Unchanged { .. }
-                | ServerMessage::Ack { .. }
-        ) && !self.confirmed
+        if !self.confirmed
+            && matches!(
+                frame,
+                Frame::Snapshot { .. } | Frame::Collection { .. } | Frame::Changes { .. } | Frame::Unchanged | Frame::Ack { .. }
+            )
         {
             self.confirmed = true;
             self.backoff.reset();
         }
-        if let ServerMessage::Error { code: ErrorCode::Unauthenticated, .. } = &message {
+        if let Frame::Error { code: ErrorCode::Unauthenticated, .. } = &frame {
             if self.options.refreshable_token {
                 // Nothing fails: the request stays pending and goes again on the next connection.
                 if self.link == Link::Open {
@@ -654,52 +653,35 @@ impl<D: Merge> Core<D> {
                 return actions;
             }
         }
-        match message {
-            ServerMessage::Welcome { heartbeat_ms, .. } => self.heartbeat_ms = heartbeat_ms as f64,
-            ServerMessage::Snapshot { id, version, exists, data, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else {
-                    return actions;
-                };
-                let View::Document(state) = &mut sub.view else {
-                    return actions;
-                };
+        match frame {
+            Frame::Welcome { heartbeat_ms } => self.heartbeat_ms = heartbeat_ms as f64,
+            Frame::Snapshot { id, version, exists, data } => {
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
+                let View::Document(state) = &mut sub.view else { return actions };
                 if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
                     return actions; // already seen (a resume answered with the same state)
                 }
                 *state = Some(DocState { version, exists, data: if exists { data } else { None } });
                 self.refresh(id, Cause::Server, &mut actions);
             }
-            ServerMessage::Collection { id, version, docs, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else {
-                    return actions;
-                };
-                let View::Collection(view) = &mut sub.view else {
-                    return actions;
-                };
-                // A loop: `map(..).collect()` is larger in the wasm.
-                let mut confirmed = Vec::with_capacity(docs.len());
-                for d in docs {
-                    confirmed.push(CollectionDoc::confirmed(d.id, d.version, d.data));
-                }
-                view.get_or_insert_with(CollectionView::default).replace(confirmed, version);
+            Frame::Collection { id, version, docs } => {
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
+                let View::Collection(view) = &mut sub.view else { return actions };
+                view.get_or_insert_with(CollectionView::default).replace(docs, version);
                 self.refresh(id, Cause::Server, &mut actions);
             }
-            ServerMessage::Changes { id, changes, .. } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else {
-                    return actions;
-                };
-                let View::Collection(Some(view)) = &mut sub.view else {
-                    return actions;
-                };
+            Frame::Changes { id, changes } => {
+                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
+                let View::Collection(Some(view)) = &mut sub.view else { return actions };
                 let mut changed = false;
-                for c in changes {
-                    changed |= view.apply(&c.id, c.version, c.data);
+                for (doc, version, data) in changes {
+                    changed |= view.apply(&doc, version, data);
                 }
                 if changed {
                     self.refresh(id, Cause::Server, &mut actions);
                 }
             }
-            ServerMessage::Ack { req, version } => {
+            Frame::Ack { req, version } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
                     let write = self.writes.remove(i);
                     actions.push(Action::Settle { req, result: Ok(version) });
@@ -707,17 +689,15 @@ impl<D: Merge> Core<D> {
                     self.maybe_linger(&mut actions);
                 }
             }
-            ServerMessage::Error { id: Some(id), code, message, .. } => {
-                let Some(sub) = self.subscriptions.remove(id) else {
-                    return actions;
-                };
+            Frame::Error { id: Some(id), code, message, .. } => {
+                let Some(sub) = self.subscriptions.remove(id) else { return actions };
                 for l in &sub.listeners {
                     self.listeners.remove(*l);
                 }
                 actions.push(Action::Fail { listeners: sub.listeners, code, message });
                 self.maybe_linger(&mut actions);
             }
-            ServerMessage::Error { req: Some(req), code, message, .. } => {
+            Frame::Error { req: Some(req), code, message, .. } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
                     let write = self.writes.remove(i);
                     // Listeners see the state without the rejected write: it rolls back.
@@ -726,10 +706,7 @@ impl<D: Merge> Core<D> {
                     self.maybe_linger(&mut actions);
                 }
             }
-            ServerMessage::Unchanged { .. }
-            | ServerMessage::Error { .. }
-            | ServerMessage::Pong
-            | ServerMessage::Ping => {}
+            Frame::Unchanged | Frame::Error { .. } => {}
         }
         actions
     }
@@ -875,8 +852,8 @@ impl<D: Merge> Core<D> {
     }
 }
 
-/// `path` split at its last `/`: the parent and the id. Searches bytes: `rsplit_once('/')` brings in
-/// a character searcher twice its size in the wasm.
+/// `path` split at its last `/`: the parent and the id. Searches bytes rather than chars
+/// (docs/wasm-size.md).
 pub(crate) fn split_last(path: &str) -> Option<(&str, &str)> {
     let slash = path.bytes().rposition(|b| b == b'/')?;
     Some((path.get(..slash)?, path.get(slash + 1..)?))

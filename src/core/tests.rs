@@ -1,6 +1,6 @@
 //! The client's behaviour as a state machine: events in, actions out.
 
-use livepath_protocol::{Change, ChangeType, ClientMessage, DocEntry, ErrorCode, Path, ServerMessage};
+use livepath_protocol::{ClientMessage, ErrorCode, Path};
 
 use super::*;
 
@@ -46,8 +46,10 @@ fn sub_id(actions: &[A]) -> u64 {
     }
 }
 
-fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> ServerMessage<&'static str> {
-    ServerMessage::Snapshot { id, path: String::new(), version, exists: data.is_some(), data }
+type F = Frame<&'static str>;
+
+fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> F {
+    Frame::Snapshot { id, version, exists: data.is_some(), data }
 }
 
 fn delivered(actions: &[A]) -> Vec<(Vec<ListenerId>, Snapshot<&'static str>)> {
@@ -153,7 +155,7 @@ fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
     let actions = c.opened();
     assert_eq!(actions[0], A::Status(Status::Open));
     assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) }]);
-    c.received(ServerMessage::Unchanged { id: 1, version: 7 });
+    c.received(Frame::Unchanged);
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)], "success reset the backoff");
 }
 
@@ -166,7 +168,7 @@ fn a_resumed_path_that_did_not_change_causes_no_callback_and_one_that_did_causes
     c.closed(0.0);
     c.reconnect_due();
     c.opened();
-    assert!(c.received(ServerMessage::Unchanged { id: 1, version: 7 }).is_empty());
+    assert!(c.received(Frame::Unchanged).is_empty());
     assert!(c.received(snapshot(1, 7, Some("v7"))).is_empty(), "a repeated version is not delivered twice");
     assert_eq!(delivered(&c.received(snapshot(1, 9, Some("v9")))).len(), 1);
 }
@@ -199,7 +201,7 @@ fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_af
             ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) },
         ]
     );
-    assert_eq!(c.received(ServerMessage::Ack { req: w1, version: 4 }), [A::Settle { req: w1, result: Ok(4) }]);
+    assert_eq!(c.received(Frame::Ack { req: w1, version: 4 }), [A::Settle { req: w1, result: Ok(4) }]);
     c.closed(0.0);
     c.reconnect_due();
     let resent = sends(&c.opened());
@@ -211,7 +213,7 @@ fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_af
 fn a_rejected_write_settles_with_the_servers_code() {
     let mut c = open_core();
     let (w, _) = c.write(&path("c/d"), WriteOp::Update("x"), "k".into());
-    let actions = c.received(ServerMessage::Error {
+    let actions = c.received(Frame::Error {
         id: None,
         req: Some(w),
         code: ErrorCode::NotFound,
@@ -238,7 +240,7 @@ fn a_subscription_error_fails_its_listeners_and_removes_them() {
     let id = sub_id(&actions);
     let (b, _) = c.listen(&path("c/d"));
     let before = c.listener_count();
-    let actions = c.received(ServerMessage::Error {
+    let actions = c.received(Frame::Error {
         id: Some(id),
         req: None,
         code: ErrorCode::PermissionDenied,
@@ -254,21 +256,19 @@ fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
     let mut c = open_core();
     let (a, actions) = c.listen(&path("rooms"));
     let id = sub_id(&actions);
-    let full = ServerMessage::Collection {
+    let full = Frame::Collection {
         id,
-        path: "rooms".into(),
         version: 2,
         docs: vec![
-            DocEntry { id: "a".into(), version: 1, data: "A" },
-            DocEntry { id: "c".into(), version: 2, data: "C" },
+            CollectionDoc::confirmed("a".into(), 1, "A"),
+            CollectionDoc::confirmed("c".into(), 2, "C"),
         ],
     };
     let first = delivered(&c.received(full));
     assert_eq!(first[0].0, [a]);
-    let delta = ServerMessage::Changes {
+    let delta = Frame::Changes {
         id,
-        version: 3,
-        changes: vec![Change { kind: ChangeType::Added, id: "b".into(), version: 3, data: Some("B") }],
+        changes: vec![("b".into(), 3, Some("B"))],
     };
     match &delivered(&c.received(delta))[0].1 {
         Snapshot::Collection { docs, changes, version, .. } => {
@@ -287,7 +287,7 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
     c.opened();
     let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
     let refused =
-        |id, req| ServerMessage::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
+        |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
     assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
     assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect]);
     assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
@@ -303,7 +303,7 @@ fn unauthenticated_with_a_fixed_token_fails_the_listener() {
     let (_, actions) = c.listen(&path("c/d"));
     let id = sub_id(&actions);
     let error =
-        ServerMessage::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
+        Frame::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
     assert!(matches!(&c.received(error)[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
 }
 
@@ -351,7 +351,7 @@ fn a_write_shows_at_once_as_pending_then_confirmed_after_the_ack_in_one_more_cal
     assert_eq!(local[0].0, [a]);
     assert_eq!(doc_state(&local[0].1), (Some("mine"), true, true), "local result, hasPendingWrites");
     assert!(delivered(&c.received(snapshot(id, 4, Some("mine")))).is_empty(), "held until the ack");
-    let confirmed = delivered(&c.received(ServerMessage::Ack { req: w, version: 4 }));
+    let confirmed = delivered(&c.received(Frame::Ack { req: w, version: 4 }));
     assert_eq!(doc_state(&confirmed[0].1), (Some("mine"), true, false));
     match &confirmed[0].1 {
         Snapshot::Document { state, .. } => assert_eq!(state.version, 4),
@@ -367,7 +367,7 @@ fn a_rejected_write_rolls_the_local_view_back() {
     c.received(snapshot(id, 3, Some("server")));
     let (w, actions) = c.write(&path("c/d"), WriteOp::Delete, "k".into());
     assert_eq!(doc_state(&delivered(&actions)[0].1), (None, false, true));
-    let actions = c.received(ServerMessage::Error {
+    let actions = c.received(Frame::Error {
         id: None,
         req: Some(w),
         code: ErrorCode::PermissionDenied,
@@ -382,13 +382,12 @@ fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
     let mut c = open_core();
     let (_, actions) = c.listen(&path("rooms"));
     let id = sub_id(&actions);
-    c.received(ServerMessage::Collection {
+    c.received(Frame::Collection {
         id,
-        path: "rooms".into(),
         version: 2,
         docs: vec![
-            DocEntry { id: "a".into(), version: 1, data: "A" },
-            DocEntry { id: "c".into(), version: 2, data: "C" },
+            CollectionDoc::confirmed("a".into(), 1, "A"),
+            CollectionDoc::confirmed("c".into(), 2, "C"),
         ],
     });
     let (w, actions) = c.write(&path("rooms/b"), WriteOp::Set("B"), "k".into());
@@ -400,13 +399,12 @@ fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
         }
         other => panic!("{other:?}"),
     }
-    let echo = ServerMessage::Changes {
+    let echo = Frame::Changes {
         id,
-        version: 3,
-        changes: vec![Change { kind: ChangeType::Added, id: "b".into(), version: 3, data: Some("B") }],
+        changes: vec![("b".into(), 3, Some("B"))],
     };
     assert!(delivered(&c.received(echo)).is_empty(), "held until the ack");
-    match &delivered(&c.received(ServerMessage::Ack { req: w, version: 3 }))[0].1 {
+    match &delivered(&c.received(Frame::Ack { req: w, version: 3 }))[0].1 {
         Snapshot::Collection { docs, changes, pending, .. } => {
             assert!(!pending);
             assert_eq!(docs[1].version, 3);
@@ -425,11 +423,11 @@ fn an_update_merges_into_the_known_document_and_waits_for_the_server_when_unknow
     let id = sub_id(&actions);
     let first = delivered(&c.received(snapshot(id, 1, Some("base"))));
     assert_eq!(doc_state(&first[0].1), (Some("x"), true, true), "the first snapshot already shows the update");
-    c.received(ServerMessage::Ack { req: w, version: 2 });
+    c.received(Frame::Ack { req: w, version: 2 });
 }
 
-fn welcome(heartbeat_ms: u64) -> ServerMessage<&'static str> {
-    ServerMessage::Welcome { session: "s".into(), heartbeat_ms, protocol: 1 }
+fn welcome(heartbeat_ms: u64) -> F {
+    Frame::Welcome { heartbeat_ms }
 }
 
 #[test]

@@ -17,20 +17,23 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use livepath_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, Path, ServerMessage};
+use livepath_protocol::{ClientMessage, ErrorCode, Path};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::limits::{IpSlot, TokenBucket};
-
 use crate::{
-    ApiError, Db,
-    auth::{Access, Op, User},
-    http::AppState,
-    hub::{Subscriber, encode},
+    access::Access,
+    auth::User,
+    db::Db,
+    error::ApiError,
+    frames,
+    hub::Subscriber,
+    limits::{IpSlot, TokenBucket},
     metrics::{Metrics, inc},
     outbox::{CloseReason, Next, Outbox},
-    store::Mutation,
+    rules::Op,
+    state::AppState,
+    store::{Mutation, object},
 };
 
 /// Why the read loop ended.
@@ -56,11 +59,7 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
     inc(&metrics.connections);
     let outbox = Arc::new(Outbox::new(state.config.outbox_frames, state.config.outbox_bytes, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    outbox.push(encode(&ServerMessage::<()>::Welcome {
-        session: format!("s-{started:x}-{conn:x}"),
-        heartbeat_ms: state.config.heartbeat_ms,
-        protocol: PROTOCOL_VERSION,
-    }));
+    outbox.push(frames::welcome(format!("s-{started:x}-{conn:x}"), state.config.heartbeat_ms));
     tracing::debug!(conn, "connected");
 
     let (sink, stream) = socket.split();
@@ -193,21 +192,25 @@ impl Session {
     async fn handle(&mut self, text: &str) {
         let value: Value = match serde_json::from_str(text) {
             Ok(value) => value,
-            Err(e) => return self.send_error(None, None, ApiError::invalid(format!("frame is not valid JSON: {e}"))),
+            Err(e) => {
+                return self.send_error(None, None, ApiError::invalid(format!("frame is not valid JSON: {e}")));
+            }
         };
         // Name the subscription or write in the error even when the rest of the message is wrong.
         let id = value.get("id").and_then(Value::as_u64);
         let req = value.get("req").and_then(Value::as_u64);
         let message: ClientMessage<Value> = match serde_json::from_value(value) {
             Ok(message) => message,
-            Err(e) => return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}"))),
+            Err(e) => {
+                return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}")));
+            }
         };
         match message {
             ClientMessage::Hello { token } => self.hello(token.as_deref()),
             ClientMessage::Ping => {
                 // After the acks of this connection's earlier writes, like every other answer.
                 let outbox = self.outbox.clone();
-                let pong = move || outbox.push(encode(&ServerMessage::<()>::Pong));
+                let pong = move || outbox.push(frames::pong());
                 if self.writes_in_flight.load(Ordering::Acquire) > 0 {
                     self.db.after_queued(pong).await;
                 } else {
@@ -226,7 +229,9 @@ impl Session {
                     self.outbox.forget(id);
                 }
             }
-            ClientMessage::Set { req, path, data, key } => self.write(req, &path, object(data).map(Mutation::Set), key).await,
+            ClientMessage::Set { req, path, data, key } => {
+                self.write(req, &path, object(data).map(Mutation::Set), key).await
+            }
             ClientMessage::Update { req, path, data, key } => {
                 self.write(req, &path, object(data).map(Mutation::Update), key).await
             }
@@ -276,7 +281,9 @@ impl Session {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
-        let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write).map(|()| p));
+        let allowed = livepath_protocol::document_path(path)
+            .map_err(ApiError::from)
+            .and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write).map(|()| p));
         let (path, mutation) = match (allowed, mutation) {
             (Ok(path), Ok(mutation)) => (path, mutation),
             (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
@@ -285,7 +292,7 @@ impl Session {
         in_flight.fetch_add(1, Ordering::AcqRel);
         let reply = Box::new(move |result: Result<u64, ApiError>| {
             match result {
-                Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
+                Ok(version) => outbox.push(frames::ack(req, version)),
                 Err(e) => send_error(&outbox, &metrics, None, Some(req), e),
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -303,26 +310,7 @@ impl Session {
 /// Queues an `error` frame (for subscription `id` or request `req`, if known) and counts it.
 fn send_error(outbox: &Outbox, metrics: &Metrics, id: Option<u64>, req: Option<u64>, error: ApiError) {
     inc(&metrics.errors);
-    outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
-}
-
-/// A document's data must be a JSON object.
-fn object(data: Value) -> Result<crate::store::Object, ApiError> {
-    match data {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::invalid(format!("data must be a JSON object, not {}", kind(&other)))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    outbox.push(frames::error(id, req, error));
 }
 
 /// A read error: an oversized frame closes with 1009; anything else means the peer is gone.
@@ -370,7 +358,7 @@ async fn write_loop(
             },
             _ = tick.tick() => {
                 if last_sent.elapsed() >= heartbeat {
-                    if sink.send(Message::Text(encode(&ServerMessage::<()>::Ping).into())).await.is_err() {
+                    if sink.send(Message::Text(frames::ping().into())).await.is_err() {
                         return;
                     }
                     last_sent = Instant::now();

@@ -12,13 +12,14 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use livepath_protocol::{Change, ChangeType, Path, PathKind, ServerMessage};
-use serde_json::value::RawValue;
+use livepath_protocol::{Path, PathKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    ApiError, Config,
-    hub::{Hub, Subscriber, collection_frame, encode},
+    config::Config,
+    error::ApiError,
+    frames,
+    hub::{Hub, Subscriber},
     metrics::{Metrics, inc},
     store::{Listing, Mutation, Store, StoredDoc, Write, sqlite::SqliteStore},
 };
@@ -71,10 +72,6 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn raw(text: &str) -> Option<Box<RawValue>> {
-    RawValue::from_string(text.to_owned()).ok()
-}
-
 fn stopped() -> ApiError {
     ApiError::new(livepath_protocol::ErrorCode::Unavailable, "the store has stopped")
 }
@@ -116,9 +113,9 @@ impl Db {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// Queues a write to the document at `path` (a document path: see [`document_path`]); `reply`
-    /// gets its version (or error) on the store thread once it is committed and published. Waits only
-    /// while the store's queue is full.
+    /// Queues a write to the document at `path` (a document path: see
+    /// [`livepath_protocol::document_path`]); `reply` gets its version (or error) on the store thread once
+    /// it is committed and published. Waits only while the store's queue is full.
     pub async fn write_then(&self, path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply) {
         if let Err(mpsc::error::SendError(Job::Write { reply, .. })) =
             self.jobs.send(Job::Write { path, mutation, key, reply }).await
@@ -167,45 +164,14 @@ impl Db {
             match path.kind() {
                 PathKind::Document => {
                     let doc = store.get(path.as_str())?;
-                    let version = doc.as_ref().map_or(0, |d| d.version);
-                    let frame = if since.is_some_and(|since| since >= version) {
-                        encode(&ServerMessage::<()>::Unchanged { id, version })
-                    } else {
-                        let data = doc.and_then(|d| d.data).and_then(|d| raw(&d));
-                        encode(&ServerMessage::Snapshot {
-                            id,
-                            path: path.as_str().to_owned(),
-                            version,
-                            exists: data.is_some(),
-                            data,
-                        })
-                    };
-                    subscriber.outbox.push_snapshot(id, frame);
+                    subscriber.outbox.push_snapshot(id, frames::document(id, &path, doc, since));
                 }
                 PathKind::Collection => {
                     let frame = match since {
                         Some(since) => {
-                            let changed = store.changes_since(path.as_str(), since)?;
-                            if changed.is_empty() {
-                                encode(&ServerMessage::<()>::Unchanged { id, version: since })
-                            } else {
-                                let version = changed.iter().map(|c| c.version).max().unwrap_or(since);
-                                let changes = changed
-                                    .into_iter()
-                                    .map(|c| {
-                                        let kind = match (&c.data, c.created > since) {
-                                            (None, _) => ChangeType::Removed,
-                                            (Some(_), true) => ChangeType::Added,
-                                            (Some(_), false) => ChangeType::Modified,
-                                        };
-                                        let data = c.data.as_deref().and_then(raw);
-                                        Change { kind, id: c.id, version: c.version, data }
-                                    })
-                                    .collect();
-                                encode(&ServerMessage::Changes { id, version, changes })
-                            }
+                            frames::resumed_collection(id, since, store.changes_since(path.as_str(), since)?)
                         }
-                        None => collection_frame(id, &path, &store.list(path.as_str())?),
+                        None => frames::collection(id, &path, &store.list(path.as_str())?),
                     };
                     subscriber.outbox.push_delta(id, frame, || None);
                 }
@@ -293,17 +259,6 @@ fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, M
     }
 }
 
-/// Parses `text` and requires a document path.
-pub fn document_path(text: &str) -> Result<Path, ApiError> {
-    let path = Path::parse(text)?;
-    match path.kind() {
-        PathKind::Document => Ok(path),
-        PathKind::Collection => Err(ApiError::invalid(format!(
-            "{path} is a collection (an odd number of segments); writes need a document path such as {path}/some-id"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -341,7 +296,7 @@ mod tests {
     async fn a_panic_in_the_store_fails_that_write_and_the_store_serves_on() {
         let store = SqliteStore::in_memory(1 << 20).expect("an in-memory store");
         let db = Db::with_store(Box::new(Panicky(store))).expect("the store thread starts");
-        let path = |p| document_path(p).expect("a document path");
+        let path = |p| livepath_protocol::document_path(p).expect("a document path");
         let failed = db.write(path("boom/a"), set(1), None).await;
         assert_eq!(failed.map_err(|e| e.code), Err(livepath_protocol::ErrorCode::Internal));
         assert_eq!(db.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));

@@ -1,4 +1,4 @@
-//! [`Rules`]: which paths a user may read and write, from a TOML file (`--rules rules.toml`).
+//! [`Rules`]: which paths a user may read and write ([`Op`]), from a TOML file (`--rules rules.toml`).
 //!
 //! ```toml
 //! [[rule]]
@@ -22,7 +22,14 @@ use std::collections::HashMap;
 use livepath_protocol::Path;
 use serde::Deserialize;
 
-use crate::auth::Op;
+/// What a request wants to do to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Subscribe (or resume), or `GET`.
+    Read,
+    /// `set`, `update`, `delete`.
+    Write,
+}
 
 /// The parsed rules file.
 #[derive(Debug)]
@@ -87,8 +94,10 @@ impl Rules {
             .map(|(i, r)| {
                 let at = |e: String| format!("rule {} ({}): {e}", i + 1, r.pattern);
                 let pattern = parse_pattern(&r.pattern).map_err(at)?;
-                let captures: Vec<&str> =
-                    pattern.iter().filter_map(|s| if let Segment::Capture(c) = s { Some(c.as_str()) } else { None }).collect();
+                let captures: Vec<&str> = pattern
+                    .iter()
+                    .filter_map(|s| if let Segment::Capture(c) = s { Some(c.as_str()) } else { None })
+                    .collect();
                 let read = parse_condition(r.read.as_deref().unwrap_or("false"), &captures).map_err(at)?;
                 let write = parse_condition(r.write.as_deref().unwrap_or("false"), &captures).map_err(at)?;
                 Ok(Rule { pattern, read, write })
@@ -101,7 +110,9 @@ impl Rules {
     pub fn allows(&self, uid: Option<&str>, path: &Path, op: Op) -> bool {
         let segments: Vec<&str> = path.segments().collect();
         self.rules.iter().any(|rule| {
-            let Some(captures) = matches(&rule.pattern, &segments) else { return false };
+            let Some(captures) = matches(&rule.pattern, &segments) else {
+                return false;
+            };
             let condition = if op == Op::Read { &rule.read } else { &rule.write };
             condition.0.iter().any(|all| all.iter().all(|atom| holds(atom, uid, &captures)))
         })
@@ -116,8 +127,12 @@ fn parse_pattern(text: &str) -> Result<Vec<Segment>, String> {
             "**" if i + 1 == parts.len() => Segment::Rest,
             "**" => return Err("`**` may only end a pattern".into()),
             "" => return Err("empty segment in the pattern".into()),
-            p if p.starts_with('{') && p.ends_with('}') && p.len() > 2 => Segment::Capture(p[1..p.len() - 1].to_owned()),
-            p if p.contains(['{', '}', '*']) => return Err(format!("`{p}` is neither a name, a {{capture}} nor `**`")),
+            p if p.starts_with('{') && p.ends_with('}') && p.len() > 2 => {
+                Segment::Capture(p[1..p.len() - 1].to_owned())
+            }
+            p if p.contains(['{', '}', '*']) => {
+                return Err(format!("`{p}` is neither a name, a {{capture}} nor `**`"));
+            }
             p => Segment::Literal(p.to_owned()),
         };
         pattern.push(segment);

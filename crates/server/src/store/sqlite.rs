@@ -17,7 +17,7 @@ use std::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{ChangedDoc, Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, Write, apply, split};
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;

@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use crate::{
     access::Access,
     auth::User,
-    db::Db,
+    engine::Engine,
     error::ApiError,
     frames,
     hub::Subscriber,
@@ -55,7 +55,7 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePermit, IpSlot)) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(1));
-    let metrics = state.db.metrics().clone();
+    let metrics = state.engine.metrics().clone();
     inc(&metrics.connections);
     let outbox = Arc::new(Outbox::new(state.config.outbox_frames, state.config.outbox_bytes, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
@@ -66,7 +66,7 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
     let writer = tokio::spawn(write_loop(sink, outbox.clone(), heartbeat, metrics.clone()));
     let mut session = Session {
         conn,
-        db: state.db.clone(),
+        engine: state.engine.clone(),
         outbox: outbox.clone(),
         subscriptions: HashMap::new(),
         max_subscriptions: state.config.max_subscriptions,
@@ -97,8 +97,8 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
 struct Session {
     /// This connection's id, for the hub.
     conn: u64,
-    /// The shared store and hub.
-    db: Db,
+    /// The store thread, the hub and the metrics.
+    engine: Engine,
     /// Where answers go.
     outbox: Arc<Outbox>,
     /// Live subscriptions: client id → path, to unsubscribe and to clean up at the end.
@@ -212,7 +212,7 @@ impl Session {
                 let outbox = self.outbox.clone();
                 let pong = move || outbox.push(frames::pong());
                 if self.writes_in_flight.load(Ordering::Acquire) > 0 {
-                    self.db.after_queued(pong).await;
+                    self.engine.after_queued(pong).await;
                 } else {
                     pong();
                 }
@@ -225,7 +225,7 @@ impl Session {
             }
             ClientMessage::Unsubscribe { id } => {
                 if let Some(path) = self.subscriptions.remove(&id) {
-                    self.db.unsubscribe(&path, self.conn, id);
+                    self.engine.unsubscribe(&path, self.conn, id);
                     self.outbox.forget(id);
                 }
             }
@@ -269,7 +269,7 @@ impl Session {
         let path = Path::parse(path)?;
         self.access.check(self.user.as_ref(), &path, Op::Read)?;
         let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
-        self.db.subscribe(subscriber, path.clone(), since).await?;
+        self.engine.subscribe(subscriber, path.clone(), since).await?;
         self.subscriptions.insert(id, path);
         Ok(())
     }
@@ -297,12 +297,12 @@ impl Session {
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
-        self.db.write_then(path, mutation, key, reply).await;
+        self.engine.write_then(path, mutation, key, reply).await;
     }
 
     fn release_all(&mut self) {
         for (id, path) in self.subscriptions.drain() {
-            self.db.unsubscribe(&path, self.conn, id);
+            self.engine.unsubscribe(&path, self.conn, id);
         }
     }
 }

@@ -22,7 +22,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::{
     auth::User,
     connection,
-    db::Read,
+    engine::Read,
     error::ApiError,
     limits::PerIp,
     rules::Op,
@@ -99,14 +99,14 @@ async fn websocket(
 
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.db.metrics().render(state.db.subscriptions());
+    let body = state.engine.metrics().render(state.engine.subscriptions());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// `POST /v1/_faults/drop-connections` (only with `--fault-injection`): cuts every WebSocket without
 /// a close frame, as a network failure would.
 async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
-    let open = state.db.metrics().connections.load(std::sync::atomic::Ordering::Relaxed);
+    let open = state.engine.metrics().connections.load(std::sync::atomic::Ordering::Relaxed);
     state.cuts.send_modify(|n| *n += 1);
     tracing::warn!("fault injection: cutting {open} connections");
     Json(json!({ "dropped": open }))
@@ -130,7 +130,7 @@ async fn get_doc(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, &livepath_protocol::Path::parse(&path)?, Op::Read)?;
-    match state.db.read(&path).await? {
+    match state.engine.read(&path).await? {
         Read::Document(Some(doc)) if doc.data.is_some() => {
             let data = raw_json(doc.data.unwrap_or_default())?;
             let id = path.rsplit('/').next().unwrap_or_default();
@@ -162,7 +162,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
     let path = document_path(path)?;
     authorize(state, headers, &path, Op::Write)?;
-    let version = state.db.write(path, mutation, idempotency_key(headers)).await?;
+    let version = state.engine.write(path, mutation, idempotency_key(headers)).await?;
     Ok(Json(json!({ "version": version })))
 }
 

@@ -11,7 +11,7 @@
 //! - `frames`: every frame the server sends, encoded once per write for all its subscribers.
 //! - `outbox`: each connection's bounded outbound queue; when full, snapshots coalesce to the latest.
 //! - `hub`: who is subscribed to which path, and which frames a committed write sends them.
-//! - `db`: [`Db`], the cheap, cloneable handle every connection holds to the store thread, the
+//! - `engine`: [`Engine`], the cheap, cloneable handle every connection holds to the store thread, the
 //!   hub and the metrics: it orders requests, commits waiting writes in one batch and publishes them to
 //!   the hub in commit order.
 //! - `rules`: the path rules (`--rules`) and the `Op` (read or write) they decide on.
@@ -28,7 +28,7 @@ mod access;
 mod auth;
 pub mod config;
 mod connection;
-mod db;
+mod engine;
 mod error;
 mod frames;
 mod http;
@@ -45,7 +45,7 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 pub use config::Config;
-pub use db::Db;
+pub use engine::Engine;
 pub use error::ApiError;
 
 /// Serves livepath on `listener` until `shutdown` completes, then closes every WebSocket with 1001 and

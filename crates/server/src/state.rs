@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::{access::Access, config::Config, db::Db, limits::PerIp};
+use crate::{access::Access, config::Config, engine::Engine, limits::PerIp};
 
 /// What every handler and connection shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store and the hub.
-    pub db: Db,
+    /// The store thread, the hub and the metrics.
+    pub engine: Engine,
     /// The flags.
     pub config: Arc<Config>,
     /// One permit per open WebSocket (`--max-connections`).
@@ -41,11 +41,11 @@ impl AppState {
     /// starts its thread.
     pub fn assemble(config: Config) -> Result<(Self, Controls), Box<dyn std::error::Error + Send + Sync>> {
         let access = Arc::new(Access::from_config(&config)?);
-        let db = Db::open(&config)?;
+        let engine = Engine::open(&config)?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel::<()>(1);
         let state = Self {
-            db,
+            engine,
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: Arc::new(config),
             shutdown: shutdown_rx,

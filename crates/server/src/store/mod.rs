@@ -1,7 +1,8 @@
 //! Storage: documents by path, each with the version of its last write, behind the [`Store`] trait.
 //!
-//! A store knows nothing of sockets or subscribers; `Db` calls it and publishes what it returns. The
-//! embedded default is [`sqlite::SqliteStore`]; a networked database would be another implementation.
+//! A store is the database: it knows nothing of sockets or subscribers; the `Engine` calls it and
+//! publishes what it returns. The embedded default is [`sqlite::SqliteStore`]; a networked database
+//! would be another implementation.
 
 pub mod sqlite;
 
@@ -89,7 +90,7 @@ pub struct Write<'a> {
     pub key: Option<&'a str>,
 }
 
-/// Durable storage of documents. Methods block (disk I/O); `Db` calls them from its store thread.
+/// Durable storage of documents. Methods block (disk I/O); `Engine` calls them from its store thread.
 pub trait Store: Send {
     /// The document or tombstone at `path`, if it was ever written.
     fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError>;

@@ -26,7 +26,7 @@ const SCHEMA_VERSION: i64 = 1;
 
 /// SQLite, on disk or in memory.
 pub struct SqliteStore {
-    /// The one connection; `Db` serialises access to it.
+    /// The one connection; `Engine` serialises access to it.
     conn: Connection,
     /// Writes since keys were last pruned.
     writes_since_prune: u32,

@@ -1,5 +1,6 @@
-//! [`Db`]: the handle connections and HTTP handlers share. One thread owns the store and runs every
-//! request to it in arrival order: writes are committed and published in that order, and a
+//! [`Engine`]: the handle connections and HTTP handlers share to the store thread, the hub and the
+//! metrics. (The database itself is the [`Store`].) One thread owns the store and runs every request
+//! to it in arrival order: writes are committed and published in that order, and a
 //! subscription reads its first state and registers with no write in between.
 //!
 //! Writes that queue up while the store is busy are committed together (one sync to disk for all),
@@ -29,9 +30,9 @@ const QUEUE: usize = 1024;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// A cheap, cloneable handle to the store thread and the hub.
+/// A cheap, cloneable handle to the store thread, the hub and the metrics.
 #[derive(Clone)]
-pub struct Db {
+pub struct Engine {
     jobs: mpsc::Sender<Job>,
     shared: Arc<Shared>,
 }
@@ -76,7 +77,7 @@ fn stopped() -> ApiError {
     ApiError::new(livepath_protocol::ErrorCode::Unavailable, "the store has stopped")
 }
 
-impl Db {
+impl Engine {
     /// Opens the store the configuration names and starts its thread, which ends when the last
     /// handle is dropped.
     pub fn open(config: &Config) -> Result<Self, ApiError> {
@@ -198,7 +199,7 @@ impl Db {
     }
 }
 
-/// The store thread: takes requests in order until every [`Db`] is dropped. Writes that are already
+/// The store thread: takes requests in order until every [`Engine`] is dropped. Writes that are already
 /// waiting when one arrives join its batch.
 fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
     let mut batch = Vec::new();
@@ -295,11 +296,11 @@ mod tests {
     #[tokio::test]
     async fn a_panic_in_the_store_fails_that_write_and_the_store_serves_on() {
         let store = SqliteStore::in_memory(1 << 20).expect("an in-memory store");
-        let db = Db::with_store(Box::new(Panicky(store))).expect("the store thread starts");
+        let engine = Engine::with_store(Box::new(Panicky(store))).expect("the store thread starts");
         let path = |p| livepath_protocol::document_path(p).expect("a document path");
-        let failed = db.write(path("boom/a"), set(1), None).await;
+        let failed = engine.write(path("boom/a"), set(1), None).await;
         assert_eq!(failed.map_err(|e| e.code), Err(livepath_protocol::ErrorCode::Internal));
-        assert_eq!(db.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
-        assert!(matches!(db.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
+        assert_eq!(engine.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
+        assert!(matches!(engine.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
     }
 }

@@ -1,9 +1,13 @@
 //! [`Access`]: who is asking, and may they. Combines the tokens (`--auth-secret`) and the path rules
 //! (`--rules`).
 //!
-//! With neither flag everything is open, as in a local demo. With `--auth-secret`, every subscribe and
-//! write needs a valid token first (`hello` over WebSocket, `Authorization: Bearer` over HTTP). With
-//! `--rules`, each read and write must be allowed by a rule; anything no rule allows is denied.
+//! With neither flag everything is open, as in a local demo. With `--auth-secret` alone, every request
+//! (subscribe, resume, write; `GET`, `PUT`, `PATCH`, `DELETE`) needs a valid token first (`hello` over
+//! WebSocket, `Authorization: Bearer` over HTTP). With `--rules`, the rules decide every request, one
+//! without a token included (`auth == null`): anything no rule allows is denied, `unauthenticated` when
+//! the request had no token and the rules would let some signed-in user do it, `permission-denied`
+//! otherwise (see `rules`). With either flag, an invalid or expired token is `unauthenticated`: it is
+//! never taken for no token.
 
 use livepath_protocol::{ErrorCode, Path};
 
@@ -67,19 +71,26 @@ impl Access {
         }
     }
 
-    /// May `user` do `op` on `path`? `unauthenticated` when a token is needed and missing,
-    /// `permission-denied` when no rule allows it.
+    /// May `user` (`None`: a request without a token) do `op` on `path`? Without rules, yes, once
+    /// authenticated if auth is on (`unauthenticated` otherwise). With rules, if a rule allows it;
+    /// if none does, `unauthenticated` for a request without a token that some signed-in user could
+    /// make (signing in may help), `permission-denied` otherwise.
     pub fn check(&self, user: Option<&User>, path: &Path, op: Op) -> Result<(), ApiError> {
-        if self.auth_required() && user.is_none() {
-            return Err(ApiError::new(ErrorCode::Unauthenticated, "send a valid token (hello) first"));
+        let Some(rules) = &self.rules else {
+            if self.auth_required() && user.is_none() {
+                return Err(ApiError::new(ErrorCode::Unauthenticated, "send a valid token (hello) first"));
+            }
+            return Ok(());
+        };
+        if rules.allows(user.map(|u| u.uid.as_str()), path, op) {
+            return Ok(());
         }
-        match &self.rules {
-            Some(rules) if !rules.allows(user.map(|u| u.uid.as_str()), path, op) => Err(ApiError::new(
-                ErrorCode::PermissionDenied,
-                format!("no rule allows {} {path}", if op == Op::Read { "reading" } else { "writing" }),
-            )),
-            _ => Ok(()),
+        let doing = if op == Op::Read { "reading" } else { "writing" };
+        if user.is_none() && self.auth_required() && rules.allows_some_user(path, op) {
+            let message = format!("no rule allows {doing} {path} without a token: send a valid token (hello) first");
+            return Err(ApiError::new(ErrorCode::Unauthenticated, message));
         }
+        Err(ApiError::new(ErrorCode::PermissionDenied, format!("no rule allows {doing} {path}")))
     }
 }
 
@@ -87,6 +98,37 @@ impl Access {
 mod tests {
     use super::*;
     use crate::auth::tests::now;
+
+    const RULES: &str = r#"
+        [[rule]]
+        match = "public/**"
+        read = "true"
+        write = "auth != null"
+
+        [[rule]]
+        match = "lobby/{doc}"
+        read = "auth == null"
+    "#;
+
+    #[test]
+    fn with_rules_a_request_without_a_token_is_asked_of_the_rules() {
+        let access = Access::new(Some(b"secret"), Some(Rules::parse(RULES).unwrap()));
+        let ada = User { uid: "ada".into(), expires_at: now() + 60 };
+        let code = |user: Option<&User>, path: &str, op| {
+            access.check(user, &Path::parse(path).unwrap(), op).err().map(|e| e.code)
+        };
+        assert_eq!(code(None, "public/p1", Op::Read), None, "read = true: anyone");
+        assert_eq!(code(None, "lobby/l1", Op::Read), None, "auth == null: only without a token");
+        assert_eq!(code(Some(&ada), "lobby/l1", Op::Read), Some(ErrorCode::PermissionDenied));
+        assert_eq!(code(None, "public/p1", Op::Write), Some(ErrorCode::Unauthenticated), "a user could");
+        assert_eq!(code(Some(&ada), "public/p1", Op::Write), None);
+        assert_eq!(code(None, "secrets/s1", Op::Read), Some(ErrorCode::PermissionDenied), "no user could");
+        assert_eq!(code(None, "lobby/l1", Op::Write), Some(ErrorCode::PermissionDenied), "no user could");
+
+        let no_auth = Access::new(None, Some(Rules::parse(RULES).unwrap()));
+        let denied = no_auth.check(None, &Path::parse("public/p1").unwrap(), Op::Write).unwrap_err();
+        assert_eq!(denied.code, ErrorCode::PermissionDenied, "without --auth-secret no token can help");
+    }
 
     #[test]
     fn with_auth_on_requests_without_a_user_are_unauthenticated() {

@@ -73,6 +73,7 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
         metrics: metrics.clone(),
         access: state.access.clone(),
         user: None,
+        refused: None,
         writes: TokenBucket::new(state.config.max_writes_per_second),
         writes_in_flight: Arc::default(),
     };
@@ -109,8 +110,12 @@ struct Session {
     metrics: Arc<Metrics>,
     /// Who may do what.
     access: Arc<Access>,
-    /// The user of the last valid `hello`.
+    /// The user of the last valid `hello`; `None`: the connection has not presented a valid token, and
+    /// its requests are anonymous (`auth == null` to the rules) unless `refused` is set.
     user: Option<User>,
+    /// Set when a `hello` without a user before it presented an invalid or expired token: every request
+    /// is then `unauthenticated` until a valid one, never served as anonymous.
+    refused: Option<ApiError>,
     /// `--max-writes-per-second`.
     writes: TokenBucket,
     /// Writes queued on the store whose answer is not in the outbox yet.
@@ -240,6 +245,7 @@ impl Session {
     }
 
     /// Authenticates the connection. A connection keeps one user: a new token must name the same one.
+    /// A `hello` without a token changes nothing: the connection stays anonymous, or keeps its user.
     fn hello(&mut self, token: Option<&str>) {
         let Some(token) = token else { return };
         match self.access.verify(token) {
@@ -250,9 +256,29 @@ impl Session {
                     None,
                     ApiError::new(ErrorCode::Unauthenticated, "a connection keeps one user: reconnect to switch"),
                 ),
-                _ => self.user = Some(user),
+                _ => {
+                    self.user = Some(user);
+                    self.refused = None;
+                }
             },
-            Err(e) => self.send_error(None, None, e),
+            Err(e) => {
+                if self.user.is_none() {
+                    self.refused = Some(e.clone());
+                }
+                self.send_error(None, None, e);
+            }
+        }
+    }
+
+    /// Who makes this connection's requests: its user, or `None` for anonymous; `unauthenticated` while
+    /// the token it presented is refused.
+    fn caller(&self) -> Result<Option<&User>, ApiError> {
+        match &self.refused {
+            Some(e) => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                format!("the token sent in hello was refused ({}): send a valid one", e.message),
+            )),
+            None => Ok(self.user.as_ref()),
         }
     }
 
@@ -267,7 +293,7 @@ impl Session {
             ));
         }
         let path = Path::parse(path)?;
-        self.access.check(self.user.as_ref(), &path, Op::Read)?;
+        self.access.check(self.caller()?, &path, Op::Read)?;
         let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
         self.engine.subscribe(subscriber, path.clone(), since).await?;
         self.subscriptions.insert(id, path);
@@ -283,7 +309,7 @@ impl Session {
         }
         let allowed = livepath_protocol::document_path(path)
             .map_err(ApiError::from)
-            .and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write).map(|()| p));
+            .and_then(|p| self.access.check(self.caller()?, &p, Op::Write).map(|()| p));
         let (path, mutation) = match (allowed, mutation) {
             (Ok(path), Ok(mutation)) => (path, mutation),
             (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),

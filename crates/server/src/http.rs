@@ -112,13 +112,20 @@ async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "dropped": open }))
 }
 
-/// The user an `Authorization: Bearer` header names, checked for `op` on `path`.
+/// Checks `op` on `path` for the user an `Authorization: Bearer` header names, or for an anonymous
+/// request without the header. With auth on, a header that is not a valid bearer token is
+/// `unauthenticated`, never taken for no header.
 fn authorize(state: &AppState, headers: &HeaderMap, path: &livepath_protocol::Path, op: Op) -> Result<(), ApiError> {
-    let token =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let user: Option<User> = match token {
-        Some(token) => state.access.verify(token.trim())?,
+    let user: Option<User> = match headers.get(header::AUTHORIZATION) {
         None => None,
+        Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
+            Some(token) => state.access.verify(token.trim())?,
+            None if state.access.auth_required() => {
+                let message = "the Authorization header must be `Bearer <token>`";
+                return Err(ApiError::new(ErrorCode::Unauthenticated, message));
+            }
+            None => None,
+        },
     };
     state.access.check(user.as_ref(), path, op)
 }

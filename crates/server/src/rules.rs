@@ -16,6 +16,14 @@
 //! Conditions: `true`, `false`, `auth != null`, `auth == null`, `auth.uid == <capture>` and
 //! `auth.uid == "literal"`, joined with `&&` (binding tighter) and `||`. A missing `read` or `write` is
 //! `false`.
+//!
+//! `auth` is `null` for a request without a token: with `--rules`, even when `--auth-secret` is set,
+//! such a request is not refused outright but asked of the rules like any other, so `read = "true"`
+//! (or `auth == null`) serves public pages to visitors who have not signed in. When the rules deny an
+//! anonymous request that they would allow some signed-in user ([`Rules::allows_some_user`]: `public/**`
+//! above, written by `auth != null`), the answer is `unauthenticated`, so the client knows signing in
+//! may help; when no user could do it either, or the request had a user, it is `permission-denied`.
+//! A token that is invalid or expired is always `unauthenticated`, never read as anonymous.
 
 use std::collections::HashMap;
 
@@ -115,6 +123,19 @@ impl Rules {
             };
             let condition = if op == Op::Read { &rule.read } else { &rule.write };
             condition.0.iter().any(|all| all.iter().all(|atom| holds(atom, uid, &captures)))
+        })
+    }
+
+    /// Whether some signed-in user might do `op` on `path`: a matching rule's condition holds once
+    /// `auth` is not null and `auth.uid` is taken to be whichever uid it compares with.
+    pub fn allows_some_user(&self, path: &Path, op: Op) -> bool {
+        let segments: Vec<&str> = path.segments().collect();
+        self.rules.iter().any(|rule| {
+            if matches(&rule.pattern, &segments).is_none() {
+                return false;
+            }
+            let condition = if op == Op::Read { &rule.read } else { &rule.write };
+            condition.0.iter().any(|all| all.iter().all(|atom| !matches!(atom, Atom::False | Atom::Anonymous)))
         })
     }
 }
@@ -240,6 +261,19 @@ mod tests {
         assert!(allows(&rules, None, "public/posts/p1", Op::Read));
         assert!(!allows(&rules, None, "public/posts/p1", Op::Write));
         assert!(allows(&rules, Some("u1"), "public/posts/p1", Op::Write));
+    }
+
+    #[test]
+    fn some_user_may_do_what_needs_auth_but_not_what_is_false_or_only_for_anonymous() {
+        let rules = Rules::parse(EXAMPLE).unwrap();
+        let some = |path: &str, op| rules.allows_some_user(&Path::parse(path).unwrap(), op);
+        assert!(some("public/posts/p1", Op::Write), "auth != null");
+        assert!(some("users/u1/notes/n1", Op::Read), "auth.uid == uid: u1 may");
+        assert!(some("rooms/r1", Op::Read), "auth.uid == \"admin\"");
+        assert!(!some("rooms/r1", Op::Write), "no write condition");
+        assert!(!some("secrets/s1", Op::Read), "no rule matches");
+        let anonymous_only = Rules::parse("[[rule]]\nmatch = \"lobby/**\"\nread = \"auth == null\"").unwrap();
+        assert!(!anonymous_only.allows_some_user(&Path::parse("lobby/x").unwrap(), Op::Read));
     }
 
     #[test]

@@ -12,7 +12,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const SECRET: &str = "a-test-secret-of-32-bytes-at-least";
 
 fn token(sub: &str, ttl_secs: u64) -> String {
-    token_expiring_at(sub, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + ttl_secs)
+    token_expiring_at(sub, now() + ttl_secs)
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_secs()
 }
 
 /// A token whose `exp` is `exp` (seconds since the Unix epoch).
@@ -23,7 +28,7 @@ fn token_expiring_at(sub: &str, exp: u64) -> String {
         exp: u64,
     }
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &Claims { sub, exp }, &key).unwrap()
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &Claims { sub, exp }, &key).expect("a token")
 }
 
 const RULES: &str = r#"
@@ -45,8 +50,8 @@ write = "auth == null"
 
 async fn secured(rules: Option<&str>) -> (TestServer, Option<tempfile::NamedTempFile>) {
     let file = rules.map(|text| {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), text).unwrap();
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), text).expect("the rules file is written");
         file
     });
     let config = Config {
@@ -249,7 +254,7 @@ async fn an_invalid_or_expired_token_is_unauthenticated_even_where_anyone_may_re
     assert_eq!(c.recv().await["type"], "snapshot", "a valid token clears it");
 
     let http = reqwest::Client::new();
-    let expired = token_expiring_at("ada", SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() - 10);
+    let expired = token_expiring_at("ada", now() - 10);
     for auth in [format!("Bearer {expired}"), "Bearer not-a-jwt".into(), "Basic YWRhOnB3".into()] {
         let response = http.get(server.http("/v1/docs/public/p1")).header("authorization", &auth).send().await.unwrap();
         assert_eq!(response.status(), 401, "{auth}");
@@ -277,12 +282,10 @@ async fn upgrades_from_other_origins_are_refused_with_403() {
 async fn a_bad_rules_file_or_a_short_secret_stops_the_server_with_a_clear_error() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "[[rule]]\nmatch = \"a/**/b\"\nread = \"true\"\n").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config { rules: Some(file.path().to_owned()), ..Config::in_memory() };
-    let error = livepath_server::run(listener, config, async {}).await.unwrap_err().to_string();
+    let error = TestServer::start_error("127.0.0.1", config).await;
     assert!(error.contains("rule 1 (a/**/b)"), "{error}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config { auth_secret: Some("short".into()), ..Config::in_memory() };
-    let error = livepath_server::run(listener, config, async {}).await.unwrap_err().to_string();
+    let error = TestServer::start_error("127.0.0.1", config).await;
     assert!(error.contains("at least 16 bytes"), "{error}");
 }

@@ -20,7 +20,8 @@ pub struct Metrics {
     pub writes: AtomicU64,
     /// `error` frames sent over WebSocket (HTTP error answers are not counted).
     pub errors: AtomicU64,
-    /// Frames superseded in a full outbox (a slow reader skipped to a newer state).
+    /// Waiting frames superseded by newer state (a slow reader skipped ahead): a document snapshot
+    /// replaced by the next, or a full outbox's collection deltas folded into a listing.
     pub queue_overflows: AtomicU64,
 }
 

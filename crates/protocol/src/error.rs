@@ -13,7 +13,8 @@ pub enum ErrorCode {
     NotFound,
     /// The rules deny this read or write.
     PermissionDenied,
-    /// No valid credentials were presented.
+    /// No valid credentials were presented: the token is invalid or expired, or there is none and the
+    /// request needs one (signing in may help).
     Unauthenticated,
     /// A limit was reached: too many subscriptions, a document too large, a rate limit.
     ResourceExhausted,

@@ -7,7 +7,8 @@
 //! - [`message`]: the messages in each direction, generic over how a document's data is held
 //!   (`serde_json::Value` or raw JSON on the server, a `JsValue` in the browser).
 //! - [`error`]: [`ErrorCode`], the codes users match on.
-//! - [`path`]: [`Path`], the parsed and validated form of `rooms/r1/messages/m1`.
+//! - [`path`]: [`Path`], the parsed and validated form of `rooms/r1/messages/m1`, and [`document_path`]
+//!   for where a document is required.
 //!
 //! Golden JSON fixtures for every message live in `tests/fixtures/`: a change to the wire is a visible diff.
 
@@ -17,7 +18,7 @@ pub mod path;
 
 pub use error::ErrorCode;
 pub use message::{Change, ChangeType, ClientMessage, DocEntry, ServerMessage};
-pub use path::{Path, PathError, PathKind};
+pub use path::{Path, PathError, PathKind, document_path};
 
 /// The WebSocket subprotocol a client must offer at the upgrade.
 pub const SUBPROTOCOL: &str = "livepath.v1";

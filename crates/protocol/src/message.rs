@@ -12,9 +12,11 @@ use crate::ErrorCode;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientMessage<D> {
-    /// Presents credentials. Optional until the server requires authentication.
+    /// Presents credentials. A connection that presents no token is anonymous: a server with rules
+    /// lets the rules decide its requests (`auth == null`), one with authentication and no rules refuses
+    /// them with `unauthenticated`, an open server serves them.
     Hello {
-        /// A bearer token (a JWT once auth exists).
+        /// A bearer token: the HS256 JWT the server verifies. `None`: no token (anonymous).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
     },

@@ -35,6 +35,8 @@ pub enum PathError {
     DotSegment(usize),
     /// Segment `index` holds a control character.
     ControlCharacter(usize),
+    /// A document path was needed and this path (held) names a collection: see [`document_path`].
+    NotADocument(String),
 }
 
 impl fmt::Display for PathError {
@@ -46,6 +48,10 @@ impl fmt::Display for PathError {
             Self::SegmentTooLong(i) => write!(f, "path segment {i} is longer than {MAX_SEGMENT_BYTES} bytes"),
             Self::DotSegment(i) => write!(f, "path segment {i} is '.' or '..'"),
             Self::ControlCharacter(i) => write!(f, "path segment {i} contains a control character"),
+            Self::NotADocument(path) => write!(
+                f,
+                "{path} is a collection (an odd number of segments); writes need a document path such as {path}/some-id"
+            ),
         }
     }
 }
@@ -111,6 +117,15 @@ impl Path {
     }
 }
 
+/// Parses `text` and requires a document path.
+pub fn document_path(text: &str) -> Result<Path, PathError> {
+    let path = Path::parse(text)?;
+    match path.kind() {
+        PathKind::Document => Ok(path),
+        PathKind::Collection => Err(PathError::NotADocument(path.0)),
+    }
+}
+
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -161,6 +176,18 @@ mod tests {
         let long = format!("rooms/{}", "x".repeat(MAX_SEGMENT_BYTES + 1));
         assert_eq!(Path::parse(&long).unwrap_err(), PathError::SegmentTooLong(2));
         assert!(PathError::SegmentTooLong(2).to_string().contains("256 bytes"));
+    }
+
+    #[test]
+    fn a_document_path_is_required_where_documents_are_written() {
+        assert_eq!(document_path("rooms/r1").unwrap().as_str(), "rooms/r1");
+        assert_eq!(document_path("rooms/r1/messages/m1").unwrap().kind(), PathKind::Document);
+        for collection in ["rooms", "rooms/r1/messages"] {
+            let error = document_path(collection).unwrap_err();
+            assert_eq!(error, PathError::NotADocument(collection.into()));
+            assert!(error.to_string().contains(&format!("such as {collection}/some-id")), "{error}");
+        }
+        assert_eq!(document_path("rooms//r1").unwrap_err(), PathError::EmptySegment(2), "a bad path first");
     }
 
     #[test]

@@ -17,15 +17,15 @@ fn check<M: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(side: &s
     let file = fixture_dir(side).join(format!("{name}.json"));
     let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let text = text.trim_end();
-    assert_eq!(serde_json::to_string(&message).unwrap(), text, "{side}/{name} serializes differently");
+    assert_eq!(serde_json::to_string(&message).expect("a message serializes"), text, "{side}/{name} serializes differently");
     let parsed: M = serde_json::from_str(text).unwrap_or_else(|e| panic!("{side}/{name} does not parse: {e}"));
     assert_eq!(parsed, message, "{side}/{name} parses differently");
 }
 
 fn listed_files(side: &str) -> BTreeSet<String> {
     fs::read_dir(fixture_dir(side))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
+        .expect("the fixtures directory")
+        .map(|e| e.expect("a fixture").file_name().to_string_lossy().trim_end_matches(".json").to_owned())
         .collect()
 }
 

@@ -51,7 +51,9 @@ pub struct Config {
     #[arg(long)]
     pub fault_injection: bool,
     /// HS256 secret of the JWTs clients present (`hello`, `Authorization: Bearer`); turns
-    /// authentication on. Prefer the environment variable or `--auth-secret-file` to a flag.
+    /// authentication on: without `--rules` every request needs a token, with `--rules` the rules
+    /// decide (a request without one is `auth == null`). Prefer the environment variable or
+    /// `--auth-secret-file` to a flag.
     #[arg(long, env = "LIVEPATH_AUTH_SECRET", hide_env_values = true)]
     pub auth_secret: Option<String>,
     /// Reads the HS256 secret from this file (trailing newline ignored).

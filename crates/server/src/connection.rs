@@ -17,20 +17,23 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use livepath_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, Path, ServerMessage};
+use livepath_protocol::{ClientMessage, ErrorCode, Path};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
-use crate::limits::{IpSlot, TokenBucket};
-
 use crate::{
-    ApiError, Db,
-    auth::{Access, Op, User},
-    http::AppState,
-    hub::{Subscriber, encode},
+    access::Access,
+    auth::User,
+    engine::Engine,
+    error::ApiError,
+    frames,
+    hub::Subscriber,
+    limits::{IpSlot, TokenBucket},
     metrics::{Metrics, inc},
     outbox::{CloseReason, Next, Outbox},
-    store::Mutation,
+    rules::Op,
+    state::AppState,
+    store::{Mutation, object},
 };
 
 /// Why the read loop ended.
@@ -52,28 +55,25 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePermit, IpSlot)) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(1));
-    let metrics = state.db.metrics().clone();
+    let metrics = state.engine.metrics().clone();
     inc(&metrics.connections);
     let outbox = Arc::new(Outbox::new(state.config.outbox_frames, state.config.outbox_bytes, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    outbox.push(encode(&ServerMessage::<()>::Welcome {
-        session: format!("s-{started:x}-{conn:x}"),
-        heartbeat_ms: state.config.heartbeat_ms,
-        protocol: PROTOCOL_VERSION,
-    }));
+    outbox.push(frames::welcome(format!("s-{started:x}-{conn:x}"), state.config.heartbeat_ms));
     tracing::debug!(conn, "connected");
 
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, outbox.clone(), heartbeat, metrics.clone()));
     let mut session = Session {
         conn,
-        db: state.db.clone(),
+        engine: state.engine.clone(),
         outbox: outbox.clone(),
         subscriptions: HashMap::new(),
         max_subscriptions: state.config.max_subscriptions,
         metrics: metrics.clone(),
         access: state.access.clone(),
         user: None,
+        refused: None,
         writes: TokenBucket::new(state.config.max_writes_per_second),
         writes_in_flight: Arc::default(),
     };
@@ -98,8 +98,8 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
 struct Session {
     /// This connection's id, for the hub.
     conn: u64,
-    /// The shared store and hub.
-    db: Db,
+    /// The store thread, the hub and the metrics.
+    engine: Engine,
     /// Where answers go.
     outbox: Arc<Outbox>,
     /// Live subscriptions: client id → path, to unsubscribe and to clean up at the end.
@@ -110,8 +110,12 @@ struct Session {
     metrics: Arc<Metrics>,
     /// Who may do what.
     access: Arc<Access>,
-    /// The user of the last valid `hello`.
+    /// The user of the last valid `hello`; `None`: the connection has not presented a valid token, and
+    /// its requests are anonymous (`auth == null` to the rules) unless `refused` is set.
     user: Option<User>,
+    /// Set when a `hello` without a user before it presented an invalid or expired token: every request
+    /// is then `unauthenticated` until a valid one, never served as anonymous.
+    refused: Option<ApiError>,
     /// `--max-writes-per-second`.
     writes: TokenBucket,
     /// Writes queued on the store whose answer is not in the outbox yet.
@@ -193,23 +197,27 @@ impl Session {
     async fn handle(&mut self, text: &str) {
         let value: Value = match serde_json::from_str(text) {
             Ok(value) => value,
-            Err(e) => return self.send_error(None, None, ApiError::invalid(format!("frame is not valid JSON: {e}"))),
+            Err(e) => {
+                return self.send_error(None, None, ApiError::invalid(format!("frame is not valid JSON: {e}")));
+            }
         };
         // Name the subscription or write in the error even when the rest of the message is wrong.
         let id = value.get("id").and_then(Value::as_u64);
         let req = value.get("req").and_then(Value::as_u64);
         let message: ClientMessage<Value> = match serde_json::from_value(value) {
             Ok(message) => message,
-            Err(e) => return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}"))),
+            Err(e) => {
+                return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}")));
+            }
         };
         match message {
             ClientMessage::Hello { token } => self.hello(token.as_deref()),
             ClientMessage::Ping => {
                 // After the acks of this connection's earlier writes, like every other answer.
                 let outbox = self.outbox.clone();
-                let pong = move || outbox.push(encode(&ServerMessage::<()>::Pong));
+                let pong = move || outbox.push(frames::pong());
                 if self.writes_in_flight.load(Ordering::Acquire) > 0 {
-                    self.db.after_queued(pong).await;
+                    self.engine.after_queued(pong).await;
                 } else {
                     pong();
                 }
@@ -222,11 +230,13 @@ impl Session {
             }
             ClientMessage::Unsubscribe { id } => {
                 if let Some(path) = self.subscriptions.remove(&id) {
-                    self.db.unsubscribe(&path, self.conn, id);
+                    self.engine.unsubscribe(&path, self.conn, id);
                     self.outbox.forget(id);
                 }
             }
-            ClientMessage::Set { req, path, data, key } => self.write(req, &path, object(data).map(Mutation::Set), key).await,
+            ClientMessage::Set { req, path, data, key } => {
+                self.write(req, &path, object(data).map(Mutation::Set), key).await
+            }
             ClientMessage::Update { req, path, data, key } => {
                 self.write(req, &path, object(data).map(Mutation::Update), key).await
             }
@@ -235,6 +245,7 @@ impl Session {
     }
 
     /// Authenticates the connection. A connection keeps one user: a new token must name the same one.
+    /// A `hello` without a token changes nothing: the connection stays anonymous, or keeps its user.
     fn hello(&mut self, token: Option<&str>) {
         let Some(token) = token else { return };
         match self.access.verify(token) {
@@ -245,9 +256,29 @@ impl Session {
                     None,
                     ApiError::new(ErrorCode::Unauthenticated, "a connection keeps one user: reconnect to switch"),
                 ),
-                _ => self.user = Some(user),
+                _ => {
+                    self.user = Some(user);
+                    self.refused = None;
+                }
             },
-            Err(e) => self.send_error(None, None, e),
+            Err(e) => {
+                if self.user.is_none() {
+                    self.refused = Some(e.clone());
+                }
+                self.send_error(None, None, e);
+            }
+        }
+    }
+
+    /// Who makes this connection's requests: its user, or `None` for anonymous; `unauthenticated` while
+    /// the token it presented is refused.
+    fn caller(&self) -> Result<Option<&User>, ApiError> {
+        match &self.refused {
+            Some(e) => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                format!("the token sent in hello was refused ({}): send a valid one", e.message),
+            )),
+            None => Ok(self.user.as_ref()),
         }
     }
 
@@ -262,9 +293,9 @@ impl Session {
             ));
         }
         let path = Path::parse(path)?;
-        self.access.check(self.user.as_ref(), &path, Op::Read)?;
+        self.access.check(self.caller()?, &path, Op::Read)?;
         let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
-        self.db.subscribe(subscriber, path.clone(), since).await?;
+        self.engine.subscribe(subscriber, path.clone(), since).await?;
         self.subscriptions.insert(id, path);
         Ok(())
     }
@@ -276,7 +307,9 @@ impl Session {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
-        let allowed = crate::db::document_path(path).and_then(|p| self.access.check(self.user.as_ref(), &p, Op::Write).map(|()| p));
+        let allowed = livepath_protocol::document_path(path)
+            .map_err(ApiError::from)
+            .and_then(|p| self.access.check(self.caller()?, &p, Op::Write).map(|()| p));
         let (path, mutation) = match (allowed, mutation) {
             (Ok(path), Ok(mutation)) => (path, mutation),
             (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
@@ -285,17 +318,17 @@ impl Session {
         in_flight.fetch_add(1, Ordering::AcqRel);
         let reply = Box::new(move |result: Result<u64, ApiError>| {
             match result {
-                Ok(version) => outbox.push(encode(&ServerMessage::<()>::Ack { req, version })),
+                Ok(version) => outbox.push(frames::ack(req, version)),
                 Err(e) => send_error(&outbox, &metrics, None, Some(req), e),
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
-        self.db.write_then(path, mutation, key, reply).await;
+        self.engine.write_then(path, mutation, key, reply).await;
     }
 
     fn release_all(&mut self) {
         for (id, path) in self.subscriptions.drain() {
-            self.db.unsubscribe(&path, self.conn, id);
+            self.engine.unsubscribe(&path, self.conn, id);
         }
     }
 }
@@ -303,26 +336,7 @@ impl Session {
 /// Queues an `error` frame (for subscription `id` or request `req`, if known) and counts it.
 fn send_error(outbox: &Outbox, metrics: &Metrics, id: Option<u64>, req: Option<u64>, error: ApiError) {
     inc(&metrics.errors);
-    outbox.push(encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message }));
-}
-
-/// A document's data must be a JSON object.
-fn object(data: Value) -> Result<crate::store::Object, ApiError> {
-    match data {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::invalid(format!("data must be a JSON object, not {}", kind(&other)))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    outbox.push(frames::error(id, req, error));
 }
 
 /// A read error: an oversized frame closes with 1009; anything else means the peer is gone.
@@ -370,7 +384,7 @@ async fn write_loop(
             },
             _ = tick.tick() => {
                 if last_sent.elapsed() >= heartbeat {
-                    if sink.send(Message::Text(encode(&ServerMessage::<()>::Ping).into())).await.is_err() {
+                    if sink.send(Message::Text(frames::ping().into())).await.is_err() {
                         return;
                     }
                     last_sent = Instant::now();

@@ -1,54 +1,34 @@
-//! The router: `GET /v1/ws` (the WebSocket), the `/v1/docs/{path}` REST API, `GET /healthz`.
+//! The router: `GET /v1/ws` (the WebSocket), the `/v1/docs/{path}` REST API, `GET /healthz`,
+//! `GET /metrics`, and with `--fault-injection` `POST /v1/_faults/drop-connections`.
 //!
-//! The REST API answers CORS requests from any origin: it authenticates with bearer tokens (once auth
-//! exists), never cookies, so a cross-origin page gains nothing a direct request would not have.
-
-use std::sync::Arc;
+//! The REST API answers CORS requests from any origin: it authenticates with bearer tokens, never
+//! cookies, so a cross-origin page gains nothing a direct request would not have.
 
 use axum::{
     Json, Router,
     body::Bytes,
     extract::{
-        ConnectInfo, DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
+        ConnectInfo, DefaultBodyLimit, Path as UrlPath, State, WebSocketUpgrade,
+        ws::rejection::WebSocketUpgradeRejection,
     },
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use livepath_protocol::{ErrorCode, SUBPROTOCOL};
-use serde_json::{Value, json, value::RawValue};
-use tokio::sync::{Semaphore, mpsc, watch};
+use livepath_protocol::{ErrorCode, SUBPROTOCOL, document_path};
+use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::{
-    ApiError, Config, Db,
-    auth::{Access, Op, User},
+    auth::User,
     connection,
-    db::{Read, document_path},
+    engine::Read,
+    error::ApiError,
     limits::PerIp,
-    store::{Mutation, Object},
+    rules::Op,
+    state::AppState,
+    store::{Mutation, Object, object, raw_json},
 };
-
-/// What every handler and connection shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The store and the hub.
-    pub db: Db,
-    /// The flags.
-    pub config: Arc<Config>,
-    /// One permit per open WebSocket (`--max-connections`).
-    pub connections: Arc<Semaphore>,
-    /// Becomes `true` when the server shuts down.
-    pub shutdown: watch::Receiver<bool>,
-    /// Held by every connection task; `run` waits until all are dropped.
-    pub done: mpsc::Sender<()>,
-    /// Bumped by the `drop-connections` fault; every connection watching it cuts its socket.
-    pub cuts: Arc<watch::Sender<u64>>,
-    /// Who may read and write what.
-    pub access: Arc<Access>,
-    /// Open connections by client address (`--max-connections-per-ip`).
-    pub per_ip: Arc<PerIp>,
-}
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
@@ -66,10 +46,7 @@ pub fn router(state: AppState) -> Router {
     if state.config.fault_injection {
         router = router.route("/v1/_faults/drop-connections", post(drop_connections));
     }
-    router
-        .layer(cors)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+    router.layer(cors).layer(DefaultBodyLimit::max(body_limit)).with_state(state)
 }
 
 async fn websocket(
@@ -122,25 +99,33 @@ async fn websocket(
 
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.db.metrics().render(state.db.subscriptions());
+    let body = state.engine.metrics().render(state.engine.subscriptions());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// `POST /v1/_faults/drop-connections` (only with `--fault-injection`): cuts every WebSocket without
 /// a close frame, as a network failure would.
 async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
-    let open = state.db.metrics().connections.load(std::sync::atomic::Ordering::Relaxed);
+    let open = state.engine.metrics().connections.load(std::sync::atomic::Ordering::Relaxed);
     state.cuts.send_modify(|n| *n += 1);
     tracing::warn!("fault injection: cutting {open} connections");
     Json(json!({ "dropped": open }))
 }
 
-/// The user an `Authorization: Bearer` header names, checked for `op` on `path`.
+/// Checks `op` on `path` for the user an `Authorization: Bearer` header names, or for an anonymous
+/// request without the header. With auth on, a header that is not a valid bearer token is
+/// `unauthenticated`, never taken for no header.
 fn authorize(state: &AppState, headers: &HeaderMap, path: &livepath_protocol::Path, op: Op) -> Result<(), ApiError> {
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let user: Option<User> = match token {
-        Some(token) => state.access.verify(token.trim())?,
+    let user: Option<User> = match headers.get(header::AUTHORIZATION) {
         None => None,
+        Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
+            Some(token) => state.access.verify(token.trim())?,
+            None if state.access.auth_required() => {
+                let message = "the Authorization header must be `Bearer <token>`";
+                return Err(ApiError::new(ErrorCode::Unauthenticated, message));
+            }
+            None => None,
+        },
     };
     state.access.check(user.as_ref(), path, op)
 }
@@ -152,10 +137,9 @@ async fn get_doc(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, &livepath_protocol::Path::parse(&path)?, Op::Read)?;
-    let raw = |text: String| RawValue::from_string(text).map_err(|e| ApiError::internal("reading a document", e));
-    match state.db.read(&path).await? {
+    match state.engine.read(&path).await? {
         Read::Document(Some(doc)) if doc.data.is_some() => {
-            let data = raw(doc.data.unwrap_or_default())?;
+            let data = raw_json(doc.data.unwrap_or_default())?;
             let id = path.rsplit('/').next().unwrap_or_default();
             Ok(Json(json!({ "path": path, "id": id, "version": doc.version, "exists": true, "data": data }))
                 .into_response())
@@ -164,19 +148,18 @@ async fn get_doc(
         Read::Collection(listing) => {
             let mut docs = Vec::with_capacity(listing.docs.len());
             for d in listing.docs {
-                docs.push(json!({ "id": d.id, "version": d.version, "data": raw(d.data)? }));
+                docs.push(json!({ "id": d.id, "version": d.version, "data": raw_json(d.data)? }));
             }
             Ok(Json(json!({ "path": path, "version": listing.version, "docs": docs })).into_response())
         }
     }
 }
 
+/// The request body: a document's data, so a JSON object.
 fn body_object(body: &[u8]) -> Result<Object, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("the body must be a JSON object")),
-        Err(e) => Err(ApiError::invalid(format!("the body is not valid JSON: {e}"))),
-    }
+    let value = serde_json::from_slice::<Value>(body)
+        .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
+    object(value)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Option<String> {
@@ -186,7 +169,7 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
     let path = document_path(path)?;
     authorize(state, headers, &path, Op::Write)?;
-    let version = state.db.write(path, mutation, idempotency_key(headers)).await?;
+    let version = state.engine.write(path, mutation, idempotency_key(headers)).await?;
     Ok(Json(json!({ "version": version })))
 }
 

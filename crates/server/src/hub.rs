@@ -1,13 +1,14 @@
 //! [`Hub`]: who listens to which path, and the frames a committed write sends them.
 
-use std::{collections::HashMap, fmt::Write, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
-use livepath_protocol::{Change, ChangeType, DocEntry, Path, ServerMessage};
+use livepath_protocol::{Change, ChangeType, Path};
 use serde_json::value::RawValue;
 
 use crate::{
+    frames,
     outbox::Outbox,
-    store::{Committed, Listing},
+    store::{Committed, Listing, raw_json},
 };
 
 /// One subscription of one connection.
@@ -61,17 +62,11 @@ impl Hub {
     /// document's subscribers and a one-change delta for its collection's. `listing` reads a
     /// collection, for subscribers so far behind that their deltas collapse into a full listing.
     pub fn publish(&self, path: &Path, committed: &Committed, listing: &mut dyn FnMut(&Path) -> Option<Listing>) {
-        let data: Option<Box<RawValue>> = committed.data.as_ref().and_then(|text| RawValue::from_string(text.clone()).ok());
+        let data: Option<Box<RawValue>> = committed.data.clone().and_then(|text| raw_json(text).ok());
         let data = data.as_deref();
         if let Some(subscribers) = self.paths.get(path.as_str()) {
             // Encoded once; only the subscription id differs between subscribers.
-            let frame = PerId::new(&ServerMessage::Snapshot {
-                id: 0,
-                path: path.as_str().to_owned(),
-                version: committed.version,
-                exists: data.is_some(),
-                data,
-            });
+            let frame = frames::written_document(path, committed.version, data);
             for s in subscribers.values() {
                 s.outbox.push_snapshot(s.id, frame.with_id(s.id));
             }
@@ -82,84 +77,19 @@ impl Hub {
             (true, false) => ChangeType::Removed,
             (false, false) => return, // deleting what was not there changes no listing
         };
-        let Some(collection) = path.parent() else { return };
+        let Some(collection) = path.parent() else {
+            return;
+        };
         if let Some(subscribers) = self.paths.get(collection.as_str()) {
-            let frame = PerId::new(&ServerMessage::Changes {
-                id: 0,
-                version: committed.version,
-                changes: vec![Change { kind, id: path.id().to_owned(), version: committed.version, data }],
-            });
+            let frame =
+                frames::written_change(Change { kind, id: path.id().to_owned(), version: committed.version, data });
             let mut full: Option<Option<Listing>> = None; // read at most once, and only if needed
             for s in subscribers.values() {
                 s.outbox.push_delta(s.id, frame.with_id(s.id), || {
                     let listing = full.get_or_insert_with(|| listing(&collection)).as_ref()?;
-                    Some(collection_frame(s.id, &collection, listing))
+                    Some(frames::collection(s.id, &collection, listing))
                 });
             }
-        }
-    }
-}
-
-/// A server message encoded once for many subscriptions: the text before and after its `id`.
-struct PerId {
-    head: String,
-    tail: String,
-}
-
-impl PerId {
-    /// Encodes `message`, which must carry id 0 (`{"type":"…","id":0,…}`).
-    fn new<D: serde::Serialize>(message: &ServerMessage<D>) -> Self {
-        let text = encode(message);
-        match text.find(r#""id":0"#) {
-            Some(at) => Self { head: text[..at + 5].to_owned(), tail: text[at + 6..].to_owned() },
-            None => {
-                tracing::error!("a per-subscription frame without an id: {text}");
-                Self { head: String::new(), tail: text }
-            }
-        }
-    }
-
-    /// The frame for subscription `id`.
-    fn with_id(&self, id: u64) -> String {
-        let mut frame = String::with_capacity(self.head.len() + 20 + self.tail.len());
-        frame.push_str(&self.head);
-        let _ = write!(frame, "{id}");
-        frame.push_str(&self.tail);
-        frame
-    }
-}
-
-/// The `collection` message for subscription `id`.
-pub fn collection_frame(id: u64, path: &Path, listing: &Listing) -> String {
-    let docs = listing
-        .docs
-        .iter()
-        .filter_map(|d| Some(DocEntry { id: d.id.clone(), version: d.version, data: RawValue::from_string(d.data.clone()).ok()? }))
-        .collect();
-    encode(&ServerMessage::Collection { id, path: path.as_str().to_owned(), version: listing.version, docs })
-}
-
-/// Serializes a server message. Our messages always serialize; a failure would be a bug, logged.
-pub fn encode<D: serde::Serialize>(message: &ServerMessage<D>) -> String {
-    serde_json::to_string(message).unwrap_or_else(|e| {
-        tracing::error!("encoding a server message: {e}");
-        r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_encoded_once_reads_as_if_encoded_for_each_subscription() {
-        let data = RawValue::from_string(r#"{"id":0,"title":"x"}"#.to_owned()).unwrap();
-        for id in [0, 1, 42, u64::MAX] {
-            let snapshot = |id| ServerMessage::Snapshot { id, path: "a/b".into(), version: 7, exists: true, data: Some(&*data) };
-            assert_eq!(PerId::new(&snapshot(0)).with_id(id), encode(&snapshot(id)));
-            let change = Change { kind: ChangeType::Added, id: "b".into(), version: 7, data: Some(&*data) };
-            let changes = |id| ServerMessage::Changes { id, version: 7, changes: vec![change.clone()] };
-            assert_eq!(PerId::new(&changes(0)).with_id(id), encode(&changes(id)));
         }
     }
 }

@@ -18,9 +18,10 @@ pub struct Metrics {
     pub subscribes: AtomicU64,
     /// Writes committed (WebSocket and HTTP; replays excluded).
     pub writes: AtomicU64,
-    /// `error` frames and HTTP error answers.
+    /// `error` frames sent over WebSocket (HTTP error answers are not counted).
     pub errors: AtomicU64,
-    /// Frames superseded in a full outbox (a slow reader skipped to a newer state).
+    /// Waiting frames superseded by newer state (a slow reader skipped ahead): a document snapshot
+    /// replaced by the next, or a full outbox's collection deltas folded into a listing.
     pub queue_overflows: AtomicU64,
 }
 
@@ -42,7 +43,7 @@ impl Metrics {
         metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));
         metric("subscribes_total", "counter", "Subscribe messages received.", self.subscribes.load(Relaxed));
         metric("writes_total", "counter", "Writes committed.", self.writes.load(Relaxed));
-        metric("errors_total", "counter", "Errors answered.", self.errors.load(Relaxed));
+        metric("errors_total", "counter", "Error frames sent over WebSocket.", self.errors.load(Relaxed));
         metric(
             "queue_overflows_total",
             "counter",

@@ -51,7 +51,8 @@ struct State {
     queue: VecDeque<(Option<u64>, String)>,
     /// Set by [`Outbox::close`]; the writer sends it after the queue drains.
     close: Option<Option<CloseReason>>,
-    /// Snapshots replaced in place because the reader was behind (reported in metrics later).
+    /// Waiting frames superseded because the reader was behind: snapshots replaced in place, and
+    /// collection deltas folded into a full listing (each also counted in `queue_overflows`).
     coalesced: u64,
     /// The total length of the queued frames.
     bytes: usize,
@@ -163,7 +164,7 @@ impl Outbox {
         self.ready.notify_one();
     }
 
-    /// How many snapshots were replaced by newer ones because the reader was behind.
+    /// How many waiting frames were superseded by newer state because the reader was behind.
     pub fn coalesced(&self) -> u64 {
         self.state().coalesced
     }

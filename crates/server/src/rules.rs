@@ -1,4 +1,4 @@
-//! [`Rules`]: which paths a user may read and write, from a TOML file (`--rules rules.toml`).
+//! [`Rules`]: which paths a user may read and write ([`Op`]), from a TOML file (`--rules rules.toml`).
 //!
 //! ```toml
 //! [[rule]]
@@ -16,13 +16,28 @@
 //! Conditions: `true`, `false`, `auth != null`, `auth == null`, `auth.uid == <capture>` and
 //! `auth.uid == "literal"`, joined with `&&` (binding tighter) and `||`. A missing `read` or `write` is
 //! `false`.
+//!
+//! `auth` is `null` for a request without a token: with `--rules`, even when `--auth-secret` is set,
+//! such a request is not refused outright but asked of the rules like any other, so `read = "true"`
+//! (or `auth == null`) serves public pages to visitors who have not signed in. When the rules deny an
+//! anonymous request that they would allow some signed-in user ([`Rules::allows_some_user`]: `public/**`
+//! above, written by `auth != null`), the answer is `unauthenticated`, so the client knows signing in
+//! may help; when no user could do it either, or the request had a user, it is `permission-denied`.
+//! A token that is invalid or expired is always `unauthenticated`, never read as anonymous.
 
 use std::collections::HashMap;
 
 use livepath_protocol::Path;
 use serde::Deserialize;
 
-use crate::auth::Op;
+/// What a request wants to do to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Subscribe (or resume), or `GET`.
+    Read,
+    /// `set`, `update`, `delete`.
+    Write,
+}
 
 /// The parsed rules file.
 #[derive(Debug)]
@@ -87,8 +102,10 @@ impl Rules {
             .map(|(i, r)| {
                 let at = |e: String| format!("rule {} ({}): {e}", i + 1, r.pattern);
                 let pattern = parse_pattern(&r.pattern).map_err(at)?;
-                let captures: Vec<&str> =
-                    pattern.iter().filter_map(|s| if let Segment::Capture(c) = s { Some(c.as_str()) } else { None }).collect();
+                let captures: Vec<&str> = pattern
+                    .iter()
+                    .filter_map(|s| if let Segment::Capture(c) = s { Some(c.as_str()) } else { None })
+                    .collect();
                 let read = parse_condition(r.read.as_deref().unwrap_or("false"), &captures).map_err(at)?;
                 let write = parse_condition(r.write.as_deref().unwrap_or("false"), &captures).map_err(at)?;
                 Ok(Rule { pattern, read, write })
@@ -101,9 +118,24 @@ impl Rules {
     pub fn allows(&self, uid: Option<&str>, path: &Path, op: Op) -> bool {
         let segments: Vec<&str> = path.segments().collect();
         self.rules.iter().any(|rule| {
-            let Some(captures) = matches(&rule.pattern, &segments) else { return false };
+            let Some(captures) = matches(&rule.pattern, &segments) else {
+                return false;
+            };
             let condition = if op == Op::Read { &rule.read } else { &rule.write };
             condition.0.iter().any(|all| all.iter().all(|atom| holds(atom, uid, &captures)))
+        })
+    }
+
+    /// Whether some signed-in user might do `op` on `path`: a matching rule's condition holds once
+    /// `auth` is not null and `auth.uid` is taken to be whichever uid it compares with.
+    pub fn allows_some_user(&self, path: &Path, op: Op) -> bool {
+        let segments: Vec<&str> = path.segments().collect();
+        self.rules.iter().any(|rule| {
+            if matches(&rule.pattern, &segments).is_none() {
+                return false;
+            }
+            let condition = if op == Op::Read { &rule.read } else { &rule.write };
+            condition.0.iter().any(|all| all.iter().all(|atom| !matches!(atom, Atom::False | Atom::Anonymous)))
         })
     }
 }
@@ -116,8 +148,12 @@ fn parse_pattern(text: &str) -> Result<Vec<Segment>, String> {
             "**" if i + 1 == parts.len() => Segment::Rest,
             "**" => return Err("`**` may only end a pattern".into()),
             "" => return Err("empty segment in the pattern".into()),
-            p if p.starts_with('{') && p.ends_with('}') && p.len() > 2 => Segment::Capture(p[1..p.len() - 1].to_owned()),
-            p if p.contains(['{', '}', '*']) => return Err(format!("`{p}` is neither a name, a {{capture}} nor `**`")),
+            p if p.starts_with('{') && p.ends_with('}') && p.len() > 2 => {
+                Segment::Capture(p[1..p.len() - 1].to_owned())
+            }
+            p if p.contains(['{', '}', '*']) => {
+                return Err(format!("`{p}` is neither a name, a {{capture}} nor `**`"));
+            }
             p => Segment::Literal(p.to_owned()),
         };
         pattern.push(segment);
@@ -225,6 +261,19 @@ mod tests {
         assert!(allows(&rules, None, "public/posts/p1", Op::Read));
         assert!(!allows(&rules, None, "public/posts/p1", Op::Write));
         assert!(allows(&rules, Some("u1"), "public/posts/p1", Op::Write));
+    }
+
+    #[test]
+    fn some_user_may_do_what_needs_auth_but_not_what_is_false_or_only_for_anonymous() {
+        let rules = Rules::parse(EXAMPLE).unwrap();
+        let some = |path: &str, op| rules.allows_some_user(&Path::parse(path).unwrap(), op);
+        assert!(some("public/posts/p1", Op::Write), "auth != null");
+        assert!(some("users/u1/notes/n1", Op::Read), "auth.uid == uid: u1 may");
+        assert!(some("rooms/r1", Op::Read), "auth.uid == \"admin\"");
+        assert!(!some("rooms/r1", Op::Write), "no write condition");
+        assert!(!some("secrets/s1", Op::Read), "no rule matches");
+        let anonymous_only = Rules::parse("[[rule]]\nmatch = \"lobby/**\"\nread = \"auth == null\"").unwrap();
+        assert!(!anonymous_only.allows_some_user(&Path::parse("lobby/x").unwrap(), Op::Read));
     }
 
     #[test]

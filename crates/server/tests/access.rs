@@ -12,14 +12,23 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const SECRET: &str = "a-test-secret-of-32-bytes-at-least";
 
 fn token(sub: &str, ttl_secs: u64) -> String {
+    token_expiring_at(sub, now() + ttl_secs)
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_secs()
+}
+
+/// A token whose `exp` is `exp` (seconds since the Unix epoch).
+fn token_expiring_at(sub: &str, exp: u64) -> String {
     #[derive(serde::Serialize)]
     struct Claims<'a> {
         sub: &'a str,
         exp: u64,
     }
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + ttl_secs;
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &Claims { sub, exp }, &key).unwrap()
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &Claims { sub, exp }, &key).expect("a token")
 }
 
 const RULES: &str = r#"
@@ -32,12 +41,17 @@ write = "auth.uid == uid"
 match = "public/**"
 read = "true"
 write = "auth != null"
+
+[[rule]]
+match = "lobby/{doc}"
+read = "auth == null"
+write = "auth == null"
 "#;
 
 async fn secured(rules: Option<&str>) -> (TestServer, Option<tempfile::NamedTempFile>) {
     let file = rules.map(|text| {
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), text).unwrap();
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), text).expect("the rules file is written");
         file
     });
     let config = Config {
@@ -74,7 +88,10 @@ async fn an_expired_token_is_told_unauthenticated_and_the_connection_closes_with
     c.send(json!({"type":"subscribe","id":1,"path":"a/b"})).await;
     assert_eq!(c.recv().await["type"], "snapshot");
     let error = c.recv().await; // within about a second
-    assert_eq!((error["code"].as_str(), error["message"].as_str()), (Some("unauthenticated"), Some("the token expired")));
+    assert_eq!(
+        (error["code"].as_str(), error["message"].as_str()),
+        (Some("unauthenticated"), Some("the token expired"))
+    );
     assert_eq!(c.close_code().await, 4401);
 }
 
@@ -117,6 +134,134 @@ async fn http_requests_need_a_bearer_token_and_obey_the_rules() {
 }
 
 #[tokio::test]
+async fn with_rules_a_connection_without_a_token_reads_what_anyone_may_read() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let mut ada = server.connect().await;
+    ada.send(json!({"type":"hello","token":token("ada", 60)})).await;
+    ada.send(json!({"type":"set","req":1,"path":"public/board","data":{"n":1}})).await;
+    assert_eq!(ada.recv().await["type"], "ack");
+
+    let mut visitor = server.connect().await;
+    visitor.send(json!({"type":"hello","token":null})).await; // an anonymous hello is accepted
+    visitor.send(json!({"type":"subscribe","id":1,"path":"public/board"})).await;
+    let snapshot = visitor.recv().await;
+    assert_eq!((snapshot["type"].as_str(), snapshot["data"]["n"].as_u64()), (Some("snapshot"), Some(1)));
+    visitor.send(json!({"type":"subscribe","id":2,"path":"public"})).await;
+    assert_eq!(visitor.recv().await["docs"][0]["id"], "board", "a public collection too");
+    ada.send(json!({"type":"set","req":2,"path":"public/board","data":{"n":2}})).await;
+    assert_eq!(ada.recv().await["type"], "ack");
+    let frames = visitor.sync().await;
+    assert!(frames.iter().any(|f| f["type"] == "snapshot" && f["data"]["n"] == 2), "live updates: {frames:?}");
+
+    let mut resumed = server.connect().await; // no hello at all, resuming from version 1
+    resumed.send(json!({"type":"subscribe","id":1,"path":"public","since":1})).await;
+    let changes = resumed.recv().await;
+    assert_eq!((changes["type"].as_str(), changes["changes"][0]["type"].as_str()), (Some("changes"), Some("modified")));
+    resumed.send(json!({"type":"subscribe","id":2,"path":"users/ada"})).await;
+    let denied = resumed.recv().await;
+    assert_eq!((denied["code"].as_str(), denied["id"].as_u64()), (Some("unauthenticated"), Some(2)), "ada could");
+}
+
+#[tokio::test]
+async fn an_anonymous_write_is_unauthenticated_where_a_user_could_write_and_permission_denied_where_none_could() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let mut visitor = server.connect().await;
+    visitor.send(json!({"type":"set","req":1,"path":"public/p1","data":{"by":"nobody"}})).await;
+    let error = visitor.recv().await;
+    assert_eq!((error["code"].as_str(), error["req"].as_u64()), (Some("unauthenticated"), Some(1)));
+    visitor.send(json!({"type":"delete","req":2,"path":"public/p1"})).await;
+    assert_eq!(visitor.recv().await["code"], "unauthenticated");
+    visitor.send(json!({"type":"set","req":3,"path":"secrets/s1","data":{}})).await;
+    let error = visitor.recv().await;
+    assert_eq!((error["code"].as_str(), error["req"].as_u64()), (Some("permission-denied"), Some(3)), "no rule");
+    visitor.send(json!({"type":"subscribe","id":4,"path":"secrets/s1"})).await;
+    assert_eq!(visitor.recv().await["code"], "permission-denied");
+    assert_eq!(server.get("public/p1").await.0, 404, "nothing was written");
+}
+
+#[tokio::test]
+async fn an_auth_equals_null_rule_admits_only_requests_without_a_token() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let mut visitor = server.connect().await;
+    visitor.send(json!({"type":"set","req":1,"path":"lobby/counter","data":{"visits":1}})).await;
+    assert_eq!(visitor.recv().await["type"], "ack");
+    visitor.send(json!({"type":"subscribe","id":1,"path":"lobby/counter"})).await;
+    assert_eq!(visitor.recv().await["data"]["visits"], 1);
+
+    let mut ada = server.connect().await;
+    ada.send(json!({"type":"hello","token":token("ada", 60)})).await;
+    ada.send(json!({"type":"subscribe","id":1,"path":"lobby/counter"})).await;
+    let denied = ada.recv().await;
+    assert_eq!((denied["code"].as_str(), denied["id"].as_u64()), (Some("permission-denied"), Some(1)));
+    let response = reqwest::Client::new()
+        .get(server.http("/v1/docs/lobby/counter"))
+        .bearer_auth(token("ada", 60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(server.get("lobby/counter").await.0, 200);
+}
+
+#[tokio::test]
+async fn http_requests_without_a_token_are_decided_by_the_rules() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let http = reqwest::Client::new();
+    let put = http.put(server.http("/v1/docs/public/p1")).bearer_auth(token("ada", 60)).json(&json!({"n":1}));
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let (status, body) = server.get("public/p1").await;
+    assert_eq!((status, body["data"]["n"].as_u64()), (200, Some(1)), "GET without a token: {body}");
+    let (status, body) = server.get("public").await;
+    assert_eq!((status, body["docs"][0]["id"].as_str()), (200, Some("p1")), "a public collection");
+    let (status, body) = server.get("users/ada").await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "ada could: sign in");
+    assert_eq!(server.get("secrets/s1").await.0, 403, "no one could");
+    for request in [
+        http.put(server.http("/v1/docs/public/p1")).json(&json!({"n":2})),
+        http.patch(server.http("/v1/docs/public/p1")).json(&json!({"n":2})),
+        http.delete(server.http("/v1/docs/public/p1")),
+    ] {
+        assert_eq!(request.send().await.unwrap().status(), 401);
+    }
+    assert_eq!(server.get("public/p1").await.1["data"]["n"], 1, "no anonymous write went through");
+}
+
+#[tokio::test]
+async fn without_rules_auth_on_still_needs_a_token_even_for_an_anonymous_hello_or_get() {
+    let (server, _rules) = secured(None).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"hello","token":null})).await;
+    c.send(json!({"type":"subscribe","id":1,"path":"public/p1"})).await;
+    assert_eq!(c.recv().await["code"], "unauthenticated");
+    let (status, body) = server.get("public/p1").await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
+}
+
+#[tokio::test]
+async fn an_invalid_or_expired_token_is_unauthenticated_even_where_anyone_may_read() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"hello","token":"not-a-jwt"})).await;
+    assert_eq!(c.recv().await["code"], "unauthenticated");
+    c.send(json!({"type":"subscribe","id":1,"path":"public/p1"})).await;
+    let error = c.recv().await;
+    assert_eq!((error["code"].as_str(), error["id"].as_u64()), (Some("unauthenticated"), Some(1)), "not anonymous");
+    c.send(json!({"type":"hello","token":null})).await;
+    c.send(json!({"type":"set","req":2,"path":"lobby/l1","data":{}})).await;
+    assert_eq!(c.recv().await["code"], "unauthenticated", "an anonymous hello does not clear a refused token");
+    c.send(json!({"type":"hello","token":token("ada", 60)})).await;
+    c.send(json!({"type":"subscribe","id":3,"path":"public/p1"})).await;
+    assert_eq!(c.recv().await["type"], "snapshot", "a valid token clears it");
+
+    let http = reqwest::Client::new();
+    let expired = token_expiring_at("ada", now() - 10);
+    for auth in [format!("Bearer {expired}"), "Bearer not-a-jwt".into(), "Basic YWRhOnB3".into()] {
+        let response = http.get(server.http("/v1/docs/public/p1")).header("authorization", &auth).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth}");
+    }
+}
+
+#[tokio::test]
 async fn upgrades_from_other_origins_are_refused_with_403() {
     let config = Config { allowed_origins: vec!["http://app.example".into()], ..Config::in_memory() };
     let server = TestServer::start(config).await;
@@ -137,12 +282,10 @@ async fn upgrades_from_other_origins_are_refused_with_403() {
 async fn a_bad_rules_file_or_a_short_secret_stops_the_server_with_a_clear_error() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "[[rule]]\nmatch = \"a/**/b\"\nread = \"true\"\n").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config { rules: Some(file.path().to_owned()), ..Config::in_memory() };
-    let error = livepath_server::run(listener, config, async {}).await.unwrap_err().to_string();
+    let error = TestServer::start_error("127.0.0.1", config).await;
     assert!(error.contains("rule 1 (a/**/b)"), "{error}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config { auth_secret: Some("short".into()), ..Config::in_memory() };
-    let error = livepath_server::run(listener, config, async {}).await.unwrap_err().to_string();
+    let error = TestServer::start_error("127.0.0.1", config).await;
     assert!(error.contains("at least 16 bytes"), "{error}");
 }

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use common::{connect_port, free_port, spawn_server};
+use common::ServerProcess;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -28,22 +28,25 @@ impl XorShift {
     }
 }
 
-
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9_and_versions_only_grow() {
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     println!("crash test seed: {seed}");
     let mut random = XorShift(seed);
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let mut acked: BTreeMap<String, u64> = BTreeMap::new();
     let mut highest = 0;
     let mut req = 0u64;
+    let mut port = None;
 
     for cycle in 0..20 {
-        let listen = format!("127.0.0.1:{port}");
-        let mut server = spawn_server(&["--listen", &listen, "--data-dir", dir.path().to_str().unwrap()]);
-        let mut ws = connect_port(port).await;
+        let args = ["--data-dir", dir.path().to_str().unwrap()];
+        let server = match port {
+            None => ServerProcess::spawn(&args).await,
+            Some(port) => ServerProcess::spawn_on(port, &args).await, // where the last one was
+        };
+        port = Some(server.port);
+        let mut ws = server.connect().await;
         // Everything acknowledged before any crash is there, with its version (one listing of `crash`).
         ws.send(Message::Text(json!({"type":"subscribe","id":0,"path":"crash"}).to_string().into())).await.unwrap();
         let listing = loop {
@@ -77,13 +80,17 @@ async fn acknowledged_writes_survive_kill_9_and_versions_only_grow() {
             }
             for _ in 0..4 {
                 let path = format!("crash/w{req}");
-                ws.send(Message::Text(json!({"type":"set","req":req,"path":path,"data":{"cycle":cycle}}).to_string().into()))
-                    .await
-                    .unwrap();
+                ws.send(Message::Text(
+                    json!({"type":"set","req":req,"path":path,"data":{"cycle":cycle}}).to_string().into(),
+                ))
+                .await
+                .unwrap();
                 in_flight.insert(req, path);
                 req += 1;
             }
-            while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(2), ws.next()).await {
+            while let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout(Duration::from_millis(2), ws.next()).await
+            {
                 let frame: Value = serde_json::from_str(&text).unwrap();
                 if frame["type"] == "ack" {
                     let version = frame["version"].as_u64().unwrap();
@@ -94,8 +101,7 @@ async fn acknowledged_writes_survive_kill_9_and_versions_only_grow() {
                 }
             }
         }
-        server.kill().unwrap(); // SIGKILL
-        server.wait().unwrap();
+        server.kill(); // SIGKILL
         drop(ws);
     }
     assert!(acked.len() >= 20, "every cycle acknowledged writes ({})", acked.len());

@@ -427,10 +427,9 @@ async fn fault_injection_is_absent_by_default_and_refused_off_loopback() {
     let server = TestServer::memory().await;
     let response = reqwest::Client::new().post(server.http("/v1/_faults/drop-connections")).send().await.unwrap();
     assert_eq!(response.status(), 404);
-    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let config = Config { fault_injection: true, ..Config::in_memory() };
-    let error = livepath_server::run(listener, config, async {}).await.unwrap_err();
-    assert!(error.to_string().contains("loopback"));
+    let error = TestServer::start_error("0.0.0.0", config).await;
+    assert!(error.contains("loopback"), "{error}");
 }
 
 #[tokio::test]

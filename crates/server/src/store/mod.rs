@@ -1,13 +1,14 @@
 //! Storage: documents by path, each with the version of its last write, behind the [`Store`] trait.
 //!
-//! A store knows nothing of sockets or subscribers; `Db` calls it and publishes what it returns. The
-//! embedded default is [`sqlite::SqliteStore`]; a networked database would be another implementation.
+//! A store is the database: it knows nothing of sockets or subscribers; the `Engine` calls it and
+//! publishes what it returns. The embedded default is [`sqlite::SqliteStore`]; a networked database
+//! would be another implementation.
 
 pub mod sqlite;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// A JSON object: what a document holds.
 pub type Object = Map<String, Value>;
@@ -89,7 +90,7 @@ pub struct Write<'a> {
     pub key: Option<&'a str>,
 }
 
-/// Durable storage of documents. Methods block (disk I/O); `Db` calls them from its store thread.
+/// Durable storage of documents. Methods block (disk I/O); `Engine` calls them from its store thread.
 pub trait Store: Send {
     /// The document or tombstone at `path`, if it was ever written.
     fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError>;
@@ -118,7 +119,12 @@ pub trait Store: Send {
 
 /// The document after `mutation`, given what was there, as JSON text no longer than `max_bytes`.
 /// `Ok(None)` means deleted.
-pub fn apply(before: Option<&str>, mutation: &Mutation, path: &str, max_bytes: usize) -> Result<Option<String>, ApiError> {
+pub fn apply(
+    before: Option<&str>,
+    mutation: &Mutation,
+    path: &str,
+    max_bytes: usize,
+) -> Result<Option<String>, ApiError> {
     let after = match mutation {
         Mutation::Set(data) => data.clone(),
         Mutation::Delete => return Ok(None),
@@ -147,6 +153,25 @@ pub fn apply(before: Option<&str>, mutation: &Mutation, path: &str, max_bytes: u
     Ok(Some(text))
 }
 
+/// A stored document's JSON text, to embed as it is in a frame or an HTTP answer. The store wrote it
+/// with `serde_json`, so a failure means a damaged database: logged, and answered `internal`.
+pub fn raw_json(text: String) -> Result<Box<RawValue>, ApiError> {
+    RawValue::from_string(text).map_err(|e| ApiError::internal("reading a stored document", e))
+}
+
+/// A document's data: it must be a JSON object.
+pub fn object(data: Value) -> Result<Object, ApiError> {
+    let kind = match data {
+        Value::Object(map) => return Ok(map),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+    };
+    Err(ApiError::invalid(format!("data must be a JSON object, not {kind}")))
+}
+
 /// Splits a document path into its collection and id.
 pub fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
@@ -158,25 +183,37 @@ mod tests {
 
     use super::*;
 
-    fn object(v: Value) -> Object {
+    fn object_of(v: Value) -> Object {
         v.as_object().cloned().unwrap()
     }
 
     #[test]
     fn update_merges_top_level_fields_and_replaces_nested_ones_whole() {
         let before = r#"{"a":1,"nested":{"x":1,"y":2}}"#;
-        let update = Mutation::Update(object(json!({"b":2,"nested":{"x":9}})));
+        let update = Mutation::Update(object_of(json!({"b":2,"nested":{"x":9}})));
         let after = apply(Some(before), &update, "c/d", 1000).unwrap().unwrap();
         assert_eq!(serde_json::from_str::<Value>(&after).unwrap(), json!({"a":1,"b":2,"nested":{"x":9}}));
     }
 
     #[test]
     fn a_document_over_the_size_limit_is_refused_whether_set_or_grown_by_update() {
-        let set = Mutation::Set(object(json!({"s":"x".repeat(100)})));
+        let set = Mutation::Set(object_of(json!({"s":"x".repeat(100)})));
         assert_eq!(apply(None, &set, "c/d", 50).unwrap_err().code, livepath_protocol::ErrorCode::InvalidArgument);
-        let grow = Mutation::Update(object(json!({"more":"y".repeat(40)})));
+        let grow = Mutation::Update(object_of(json!({"more":"y".repeat(40)})));
         let before = format!(r#"{{"s":"{}"}}"#, "x".repeat(40));
         assert!(apply(Some(&before), &grow, "c/d", 80).unwrap_err().message.contains("limit is 80"));
+    }
+
+    #[test]
+    fn data_must_be_an_object_and_the_error_names_what_it_was() {
+        assert_eq!(object(json!({"a":1})).unwrap(), object_of(json!({"a":1})));
+        for (value, kind) in
+            [(json!(null), "null"), (json!([1]), "an array"), (json!("s"), "a string"), (json!(2), "a number")]
+        {
+            let error = object(value).unwrap_err();
+            assert_eq!(error.code, livepath_protocol::ErrorCode::InvalidArgument);
+            assert_eq!(error.message, format!("data must be a JSON object, not {kind}"));
+        }
     }
 
     #[test]

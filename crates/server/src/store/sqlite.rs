@@ -17,7 +17,7 @@ use std::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{ChangedDoc, Committed, ListedDoc, Listing, Mutation, Store, StoredDoc, Write, apply, split};
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
@@ -26,7 +26,7 @@ const SCHEMA_VERSION: i64 = 1;
 
 /// SQLite, on disk or in memory.
 pub struct SqliteStore {
-    /// The one connection; `Db` serialises access to it.
+    /// The one connection; `Engine` serialises access to it.
     conn: Connection,
     /// Writes since keys were last pruned.
     writes_since_prune: u32,

@@ -1,5 +1,6 @@
-//! A real server on port 0 and a real WebSocket client, for the integration tests.
-#![allow(dead_code, missing_docs)]
+//! The one way the integration tests start a real server, and a real WebSocket client: [`TestServer`] runs
+//! the library in-process on port 0, [`ServerProcess`] the binary (for tests that kill it or measure it).
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -14,31 +15,72 @@ use tokio_tungstenite::{
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// The `livepath-server` binary with `args` (for tests that kill it or measure its memory).
-pub fn spawn_server(args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_livepath-server"))
-        .args(args)
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("livepath-server starts")
+/// The `livepath-server` binary, for tests that kill it or measure its memory: started on a loopback
+/// port, and only returned once it answers `/healthz`. Killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub port: u16,
+    child: std::process::Child,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+impl ServerProcess {
+    /// Starts the binary with `args` (`--listen` is added) on a free port.
+    pub async fn spawn(args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::spawn_on(port, args).await
+    }
 
-/// A WebSocket to a server on `port`, retrying for 10 s while it starts.
-pub async fn connect_port(port: u16) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut request = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("livepath.v1"));
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => return ws,
-            Err(e) if std::time::Instant::now() > deadline => panic!("the server did not come up: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+    /// Starts the binary with `args` on `port` (to restart a server where its clients expect it).
+    pub async fn spawn_on(port: u16, args: &[&str]) -> Self {
+        let listen = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_livepath-server"))
+            .args(args)
+            .args(["--listen", &listen])
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("livepath-server starts");
+        let mut server = Self { port, child };
+        server.wait_until_it_answers().await;
+        server
+    }
+
+    async fn wait_until_it_answers(&mut self) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("livepath-server exited before answering: {status}");
+            }
+            match reqwest::get(&url).await {
+                Ok(response) if response.status().is_success() => return,
+                _ if std::time::Instant::now() > deadline => panic!("livepath-server did not answer {url} in 10 s"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A WebSocket to the server (its `welcome` is the first frame to read).
+    pub async fn connect(&self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        let mut request = format!("ws://127.0.0.1:{}/v1/ws", self.port).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("livepath.v1"));
+        tokio_tungstenite::connect_async(request).await.expect("a WebSocket to the server").0
+    }
+
+    /// `kill -9`, and waits for the process to end.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -67,6 +109,12 @@ impl TestServer {
         Self::start(Config::in_memory()).await
     }
 
+    /// The error `run` stops with when started with `config` on `ip`, port 0 (for flags it refuses).
+    pub async fn start_error(ip: &str, config: Config) -> String {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        livepath_server::run(listener, config, async {}).await.expect_err("the server refuses to start").to_string()
+    }
+
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -88,7 +136,8 @@ impl TestServer {
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new().put(self.http(&format!("/v1/docs/{path}"))).json(&body).send().await.unwrap();
+        let response =
+            reqwest::Client::new().put(self.http(&format!("/v1/docs/{path}"))).json(&body).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
@@ -136,7 +185,11 @@ impl Client {
     }
 
     pub async fn next_message(&mut self) -> Message {
-        tokio::time::timeout(WAIT, self.ws.next()).await.expect("a frame within 5 s").expect("the socket is open").unwrap()
+        tokio::time::timeout(WAIT, self.ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the socket is open")
+            .unwrap()
     }
 
     /// The close frame's code, skipping anything before it.

@@ -1,5 +1,6 @@
-//! [`Db`]: the handle connections and HTTP handlers share. One thread owns the store and runs every
-//! request to it in arrival order: writes are committed and published in that order, and a
+//! [`Engine`]: the handle connections and HTTP handlers share to the store thread, the hub and the
+//! metrics. (The database itself is the [`Store`].) One thread owns the store and runs every request
+//! to it in arrival order: writes are committed and published in that order, and a
 //! subscription reads its first state and registers with no write in between.
 //!
 //! Writes that queue up while the store is busy are committed together (one sync to disk for all),
@@ -12,13 +13,14 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use livepath_protocol::{Change, ChangeType, Path, PathKind, ServerMessage};
-use serde_json::value::RawValue;
+use livepath_protocol::{Path, PathKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    ApiError, Config,
-    hub::{Hub, Subscriber, collection_frame, encode},
+    config::Config,
+    error::ApiError,
+    frames,
+    hub::{Hub, Subscriber},
     metrics::{Metrics, inc},
     store::{Listing, Mutation, Store, StoredDoc, Write, sqlite::SqliteStore},
 };
@@ -28,9 +30,9 @@ const QUEUE: usize = 1024;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// A cheap, cloneable handle to the store thread and the hub.
+/// A cheap, cloneable handle to the store thread, the hub and the metrics.
 #[derive(Clone)]
-pub struct Db {
+pub struct Engine {
     jobs: mpsc::Sender<Job>,
     shared: Arc<Shared>,
 }
@@ -71,15 +73,11 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn raw(text: &str) -> Option<Box<RawValue>> {
-    RawValue::from_string(text.to_owned()).ok()
-}
-
 fn stopped() -> ApiError {
     ApiError::new(livepath_protocol::ErrorCode::Unavailable, "the store has stopped")
 }
 
-impl Db {
+impl Engine {
     /// Opens the store the configuration names and starts its thread, which ends when the last
     /// handle is dropped.
     pub fn open(config: &Config) -> Result<Self, ApiError> {
@@ -116,9 +114,9 @@ impl Db {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// Queues a write to the document at `path` (a document path: see [`document_path`]); `reply`
-    /// gets its version (or error) on the store thread once it is committed and published. Waits only
-    /// while the store's queue is full.
+    /// Queues a write to the document at `path` (a document path: see
+    /// [`livepath_protocol::document_path`]); `reply` gets its version (or error) on the store thread once
+    /// it is committed and published. Waits only while the store's queue is full.
     pub async fn write_then(&self, path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply) {
         if let Err(mpsc::error::SendError(Job::Write { reply, .. })) =
             self.jobs.send(Job::Write { path, mutation, key, reply }).await
@@ -167,45 +165,14 @@ impl Db {
             match path.kind() {
                 PathKind::Document => {
                     let doc = store.get(path.as_str())?;
-                    let version = doc.as_ref().map_or(0, |d| d.version);
-                    let frame = if since.is_some_and(|since| since >= version) {
-                        encode(&ServerMessage::<()>::Unchanged { id, version })
-                    } else {
-                        let data = doc.and_then(|d| d.data).and_then(|d| raw(&d));
-                        encode(&ServerMessage::Snapshot {
-                            id,
-                            path: path.as_str().to_owned(),
-                            version,
-                            exists: data.is_some(),
-                            data,
-                        })
-                    };
-                    subscriber.outbox.push_snapshot(id, frame);
+                    subscriber.outbox.push_snapshot(id, frames::document(id, &path, doc, since));
                 }
                 PathKind::Collection => {
                     let frame = match since {
                         Some(since) => {
-                            let changed = store.changes_since(path.as_str(), since)?;
-                            if changed.is_empty() {
-                                encode(&ServerMessage::<()>::Unchanged { id, version: since })
-                            } else {
-                                let version = changed.iter().map(|c| c.version).max().unwrap_or(since);
-                                let changes = changed
-                                    .into_iter()
-                                    .map(|c| {
-                                        let kind = match (&c.data, c.created > since) {
-                                            (None, _) => ChangeType::Removed,
-                                            (Some(_), true) => ChangeType::Added,
-                                            (Some(_), false) => ChangeType::Modified,
-                                        };
-                                        let data = c.data.as_deref().and_then(raw);
-                                        Change { kind, id: c.id, version: c.version, data }
-                                    })
-                                    .collect();
-                                encode(&ServerMessage::Changes { id, version, changes })
-                            }
+                            frames::resumed_collection(id, since, store.changes_since(path.as_str(), since)?)
                         }
-                        None => collection_frame(id, &path, &store.list(path.as_str())?),
+                        None => frames::collection(id, &path, &store.list(path.as_str())?),
                     };
                     subscriber.outbox.push_delta(id, frame, || None);
                 }
@@ -232,7 +199,7 @@ impl Db {
     }
 }
 
-/// The store thread: takes requests in order until every [`Db`] is dropped. Writes that are already
+/// The store thread: takes requests in order until every [`Engine`] is dropped. Writes that are already
 /// waiting when one arrives join its batch.
 fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
     let mut batch = Vec::new();
@@ -293,17 +260,6 @@ fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, M
     }
 }
 
-/// Parses `text` and requires a document path.
-pub fn document_path(text: &str) -> Result<Path, ApiError> {
-    let path = Path::parse(text)?;
-    match path.kind() {
-        PathKind::Document => Ok(path),
-        PathKind::Collection => Err(ApiError::invalid(format!(
-            "{path} is a collection (an odd number of segments); writes need a document path such as {path}/some-id"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -340,11 +296,11 @@ mod tests {
     #[tokio::test]
     async fn a_panic_in_the_store_fails_that_write_and_the_store_serves_on() {
         let store = SqliteStore::in_memory(1 << 20).expect("an in-memory store");
-        let db = Db::with_store(Box::new(Panicky(store))).expect("the store thread starts");
-        let path = |p| document_path(p).expect("a document path");
-        let failed = db.write(path("boom/a"), set(1), None).await;
+        let engine = Engine::with_store(Box::new(Panicky(store))).expect("the store thread starts");
+        let path = |p| livepath_protocol::document_path(p).expect("a document path");
+        let failed = engine.write(path("boom/a"), set(1), None).await;
         assert_eq!(failed.map_err(|e| e.code), Err(livepath_protocol::ErrorCode::Internal));
-        assert_eq!(db.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
-        assert!(matches!(db.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
+        assert_eq!(engine.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
+        assert!(matches!(engine.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
     }
 }

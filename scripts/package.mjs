@@ -3,15 +3,25 @@
 // just works in Vite and other ES-module bundlers. `livepath/manual` is the raw module, whose default
 // export `init()` must be awaited first (for apps that load the .wasm from a custom URL).
 //
+// The glue's imports get short names (scripts/rename-imports.mjs) and its comments go: the same
+// documentation is in the .d.ts files, where editors read it.
+//
 // The entry point exports the API by name and leaves out wasm-bindgen's loader types (`InitOutput` and
 // friends, typed with `any`); the build fails if any `any` appears in the API's declarations.
 import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { renameImports } from "./rename-imports.mjs";
 
 const dir = new URL("../pkg/", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
 // wasm-pack's module name ("livepath"), from its .wasm, so running this twice changes nothing.
 const name = manifest.files.find((f) => f.endsWith("_bg.wasm")).replace(/_bg\.wasm$/, "");
 const declarations = readFileSync(new URL(`${name}.d.ts`, dir), "utf8");
+
+const glueFile = new URL(`${name}.js`, dir);
+const renamed = renameImports(fileURLToPath(new URL(`${name}_bg.wasm`, dir)), fileURLToPath(glueFile));
+writeFileSync(glueFile, readFileSync(glueFile, "utf8").replace(/^\s*\/\*\*[\s\S]*?\*\/\n/gm, ""));
 
 const loader = new Set(["InitInput", "InitOutput", "SyncInitInput", "initSync"]);
 const values = [];
@@ -47,4 +57,4 @@ manifest.exports = {
 manifest.files = [...new Set([...(manifest.files ?? []), "index.js", "index.d.ts"])];
 manifest.sideEffects = ["./index.js", "./snippets/*"];
 writeFileSync(new URL("package.json", dir), JSON.stringify(manifest, null, 2) + "\n");
-console.log(`pkg/: index.js loads ${name}_bg.wasm on import and exports ${values.join(", ")}`);
+console.log(`pkg/: index.js loads ${name}_bg.wasm on import and exports ${values.join(", ")}; ${renamed} imports renamed`);

@@ -1,0 +1,116 @@
+// Gives the wasm module's imports from wasm-bindgen's glue short names, in the .wasm and in the glue
+// alike. wasm-bindgen names each import after its function plus a 16-digit hash
+// (`__wbg_addEventListener_847fd86b8c33ec43`), and each name is written twice, once in the module's
+// import section and once as a key of the glue's import object: some 45 names that gzip cannot
+// compress, and that no bundler's minifier renames (they are strings to it). docs/wasm-size.md has
+// the measurement. The imports from the package's own snippet keep their names: the glue passes that
+// module's namespace object as it is.
+//
+// Usage (from scripts/package.mjs): renameImports(wasmPath, gluePath).
+import { readFileSync, writeFileSync } from "node:fs";
+
+/** Reads an unsigned LEB128 number at `at`; returns [value, next offset]. */
+function readLeb(bytes, at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+function leb(value) {
+  const out = [];
+  do {
+    let byte = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
+}
+
+function name(text) {
+  const utf8 = Buffer.from(text, "utf8");
+  return [...leb(utf8.length), ...utf8];
+}
+
+/** Short identifiers: a … z, A … Z, then two letters. */
+function shortName(i) {
+  const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  return i < letters.length ? letters[i] : letters[Math.floor(i / letters.length) - 1] + letters[i % letters.length];
+}
+
+/** Where an import's description ends, given where its kind byte is. */
+function skipDescription(bytes, at) {
+  const kind = bytes[at++];
+  const limits = (p) => {
+    const flags = bytes[p++];
+    [, p] = readLeb(bytes, p);
+    if (flags & 1) [, p] = readLeb(bytes, p);
+    return p;
+  };
+  switch (kind) {
+    case 0: return readLeb(bytes, at)[1]; // function: type index
+    case 1: return limits(at + 1); // table: element type, limits
+    case 2: return limits(at); // memory: limits
+    case 3: return at + 2; // global: value type, mutability
+    case 4: return readLeb(bytes, at + 1)[1]; // tag: attribute, type index
+    default: throw new Error(`rename-imports: unknown import kind ${kind}`);
+  }
+}
+
+export function renameImports(wasmPath, gluePath) {
+  const bytes = readFileSync(wasmPath);
+  let glue = readFileSync(gluePath, "utf8");
+  const module = "./livepath_bg.js";
+  const short = "a";
+  if (glue.includes(`"${short}": import0`)) return 0; // renamed already
+  if (!glue.includes(`"${module}": import0`)) throw new Error(`rename-imports: ${gluePath} has no "${module}" import object`);
+
+  const out = [...bytes.subarray(0, 8)];
+  const renames = new Map();
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, start] = readLeb(bytes, at + 1);
+    const end = start + size;
+    if (id !== 2) {
+      out.push(...bytes.subarray(at, end));
+      at = end;
+      continue;
+    }
+    let [count, p] = readLeb(bytes, start);
+    const section = [...leb(count)];
+    while (count--) {
+      const [moduleLength, m] = readLeb(bytes, p);
+      const importModule = bytes.subarray(m, m + moduleLength).toString("utf8");
+      const [fieldLength, f] = readLeb(bytes, m + moduleLength);
+      const field = bytes.subarray(f, f + fieldLength).toString("utf8");
+      const description = f + fieldLength;
+      p = skipDescription(bytes, description);
+      if (importModule === module) {
+        if (!renames.has(field)) renames.set(field, shortName(renames.size));
+        section.push(...name(short), ...name(renames.get(field)));
+      } else {
+        section.push(...name(importModule), ...name(field));
+      }
+      section.push(...bytes.subarray(description, p));
+    }
+    out.push(2, ...leb(section.length), ...section);
+    at = end;
+  }
+
+  for (const [field, to] of renames) {
+    const key = new RegExp(`\\b${field}(?=: function)`, "g");
+    const found = glue.match(key)?.length ?? 0;
+    if (found !== 1) throw new Error(`rename-imports: import ${field} appears ${found} times as a key in ${gluePath}`);
+    glue = glue.replace(key, to);
+  }
+  glue = glue.replace(`"${module}": import0`, `"${short}": import0`);
+  writeFileSync(wasmPath, Buffer.from(out));
+  writeFileSync(gluePath, glue);
+  return renames.size;
+}

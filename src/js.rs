@@ -150,23 +150,19 @@ impl Client {
 
     /// Creates or replaces the document at `path`.
     #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
-    pub fn set(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> js_sys::Promise {
+    pub fn set(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> JsValue {
         self.write(path, Data::checked(data).map(WriteOp::Set))
     }
 
     /// Merges top-level fields into the existing document at `path`.
     #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
-    pub fn update(
-        &self,
-        path: &str,
-        #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue,
-    ) -> js_sys::Promise {
+    pub fn update(&self, path: &str, #[wasm_bindgen(unchecked_param_type = "object")] data: JsValue) -> JsValue {
         self.write(path, Data::checked(data).map(WriteOp::Update))
     }
 
     /// Deletes the document at `path`.
     #[wasm_bindgen(unchecked_return_type = "Promise<{ version: number }>")]
-    pub fn delete(&self, path: &str) -> js_sys::Promise {
+    pub fn delete(&self, path: &str) -> JsValue {
         self.write(path, Ok(WriteOp::Delete))
     }
 
@@ -188,13 +184,13 @@ impl Client {
     )]
     pub fn stats(&self) -> JsValue {
         let (listeners, subscriptions, pending_writes, socket) = self.counts();
-        snippet::stats(listeners as f64, subscriptions as f64, pending_writes as f64, socket)
+        snippet::stats(listeners as f64, subscriptions as f64, pending_writes as f64, &socket)
     }
 
     /// The current connection status.
     #[wasm_bindgen(getter = status, unchecked_return_type = "\"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\"")]
-    pub fn status_js(&self) -> String {
-        self.status().as_str().to_owned()
+    pub fn status_js(&self) -> JsValue {
+        JsValue::from_str(self.status().as_str())
     }
 
     /// Ends everything: the socket closes, pending writes reject, later calls fail with

@@ -18,6 +18,11 @@ const SERVER: &str = match option_env!("LIVEPATH_TEST_SERVER") {
     None => "127.0.0.1:7070",
 };
 
+/// Waits for a promise the client returned (typed `JsValue`, as the package returns it).
+fn settled(promise: JsValue) -> JsFuture {
+    JsFuture::from(js_sys::Promise::from(promise))
+}
+
 fn ws_url() -> String {
     format!("ws://{SERVER}/v1/ws")
 }
@@ -153,7 +158,7 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
     let listener = Recorder::new();
     let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
     let data = js_sys::JSON::parse(r#"{"title":"from the client"}"#).unwrap();
-    let result = JsFuture::from(client.set(&path, data)).await.unwrap();
+    let result = settled(client.set(&path, data)).await.unwrap();
     let version = get(&result, "version").as_f64().unwrap();
     wait_until("the written value", || listener.len() >= 1 && listener.last("version") == version).await;
     assert_eq!(listener.last("data.title"), "from the client");
@@ -161,7 +166,7 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
     assert_eq!((status, get(&doc, "data.title")), (200, JsValue::from("from the client")));
 
     let missing = unique("docs");
-    let error = JsFuture::from(client.update(&missing, js_sys::Object::new().into())).await.unwrap_err();
+    let error = settled(client.update(&missing, js_sys::Object::new().into())).await.unwrap_err();
     assert!(livepath::is_livepath_error(error.clone()));
     assert_eq!(get(&error, "code"), "not-found");
     client.close();
@@ -364,8 +369,8 @@ async fn writes_cut_off_or_made_while_disconnected_are_applied_exactly_once() {
     let in_flight = client.set(&path, js_sys::JSON::parse(r#"{"n":1}"#).unwrap());
     drop_connections().await;
     let offline = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
-    let first = JsFuture::from(in_flight).await.unwrap();
-    let second = JsFuture::from(offline).await.unwrap();
+    let first = settled(in_flight).await.unwrap();
+    let second = settled(offline).await.unwrap();
     assert!(get(&second, "version").as_f64() > get(&first, "version").as_f64());
     assert_eq!(metric("writes_total").await - before, 2.0, "each write committed once");
     let (_, doc) = http("GET", &path, None).await;
@@ -428,7 +433,7 @@ async fn a_write_shows_at_once_with_pending_writes_then_confirmed() {
     assert_eq!(listener.len(), 2, "the local result is delivered synchronously with the write");
     assert_eq!((listener.last("data.n"), listener.last("data.m")), (JsValue::from(1), JsValue::from(2)));
     assert_eq!(listener.last("hasPendingWrites"), true);
-    let version = get(&JsFuture::from(promise).await.unwrap(), "version");
+    let version = get(&settled(promise).await.unwrap(), "version");
     wait_until("the confirmed snapshot", || listener.last("hasPendingWrites") == false).await;
     assert_eq!(listener.len(), 3, "one local and one confirmed callback");
     assert_eq!(listener.last("version"), version);
@@ -449,7 +454,7 @@ async fn a_write_the_server_rejects_rolls_the_local_view_back() {
     assert_eq!(http("DELETE", &path, None).await.0, 200);
     let promise = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
     assert_eq!((listener.last("data.m"), listener.last("hasPendingWrites")), (JsValue::from(2), JsValue::TRUE));
-    let error = JsFuture::from(promise).await.unwrap_err();
+    let error = settled(promise).await.unwrap_err();
     assert_eq!(get(&error, "code"), "not-found");
     wait_until("the rollback", || listener.last("hasPendingWrites") == false).await;
     assert_eq!(listener.last("exists"), false, "the view shows the server's state, without the rejected write");
@@ -474,7 +479,7 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
         (JsValue::from(-1), JsValue::from(1))
     );
     assert_eq!(listener.last("docs.1.hasPendingWrites"), true);
-    JsFuture::from(promise).await.unwrap();
+    settled(promise).await.unwrap();
     wait_until("the confirmed listing", || listener.last("hasPendingWrites") == false).await;
     assert_eq!(listener.last("changes.0.type"), "modified");
     assert_eq!(listener.last("docs.1.id"), "b");
@@ -487,10 +492,10 @@ async fn a_document_too_large_or_too_deep_is_refused_before_it_is_sent() {
     let client = livepath::connect(options());
     let big = js_sys::Object::new();
     Reflect::set(&big, &"s".into(), &"x".repeat(1 << 20).into()).unwrap();
-    let error = JsFuture::from(client.set(&unique("docs"), big.into())).await.unwrap_err();
+    let error = settled(client.set(&unique("docs"), big.into())).await.unwrap_err();
     assert_eq!(get(&error, "code"), "invalid-argument");
     let deep = js_sys::JSON::parse(&format!(r#"{{"n":{}{}}}"#, "[".repeat(150), "]".repeat(150))).unwrap();
-    let error = JsFuture::from(client.set(&unique("docs"), deep)).await.unwrap_err();
+    let error = settled(client.set(&unique("docs"), deep)).await.unwrap_err();
     assert!(get(&error, "message").as_string().unwrap().contains("nests deeper"));
     assert_eq!(stat(&client, "pendingWrites"), 0);
     client.close();
@@ -641,7 +646,7 @@ async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carr
         .unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     let promise = client.set(&path, js_sys::JSON::parse(r#"{"n":1}"#).unwrap());
-    JsFuture::from(promise).await.unwrap();
+    settled(promise).await.unwrap();
     // The token lives two seconds: the server says unauthenticated and closes; the client carries on.
     for _ in 0..40 {
         if *asked.borrow() >= 2 && client.status().as_str() == "open" {
@@ -651,7 +656,7 @@ async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carr
     }
     assert!(*asked.borrow() >= 2, "the token function was asked again");
     let promise = client.update(&path, js_sys::JSON::parse(r#"{"n":2}"#).unwrap());
-    assert_eq!(get(&JsFuture::from(promise).await.unwrap(), "version").is_truthy(), true);
+    assert_eq!(get(&settled(promise).await.unwrap(), "version").is_truthy(), true);
     wait_until("the listener sees the write made with the new token", || listener.last("data.n") == 2).await;
     assert_eq!(errors.len(), 0, "no listener failed");
     client.close();

@@ -6,7 +6,9 @@ use wasm_bindgen::JsValue;
 
 use crate::{
     Data,
-    browser::snippet::{client_frame, collection_snapshot, doc_change, document_snapshot, livepath_error, version_result},
+    browser::snippet::{
+        client_frame, collection_snapshot, doc_change, document_snapshot, livepath_error, version_result,
+    },
     core::{CollectionDoc, DocState, Snapshot, split_last},
 };
 

@@ -55,7 +55,9 @@ mod by_snippet {
         let version = || number(&m, VERSION);
         Some(match frame_kind(&m) {
             0 => Frame::Welcome { heartbeat_ms: number(&m, HEARTBEAT_MS)? },
-            1 => Frame::Snapshot { id: id()?, version: version()?, exists: field(&m, EXISTS).as_bool()?, data: data(&m) },
+            1 => {
+                Frame::Snapshot { id: id()?, version: version()?, exists: field(&m, EXISTS).as_bool()?, data: data(&m) }
+            }
             2 => Frame::Collection {
                 id: id()?,
                 version: version()?,

@@ -6,6 +6,6 @@
 
 pub mod convert;
 pub mod decode;
-pub mod listener;
 pub mod snippet;
 pub mod socket;
+pub mod wake;

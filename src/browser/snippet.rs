@@ -26,9 +26,10 @@ pub mod fields {
     pub const LINGER_MS: u32 = 13;
     pub const MAX_PENDING_WRITES: u32 = 14;
 }
-use web_sys::WebSocket;
+use js_sys::Function;
 
-#[wasm_bindgen(inline_js = "const FIELDS = ['type', 'id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'code', 'message',
+#[wasm_bindgen(
+    inline_js = "const FIELDS = ['type', 'id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'code', 'message',
   'heartbeatMs', 'url', 'token', 'lingerMs', 'maxPendingWrites'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
 const BACKOFF = ['initialMs', 'maxMs', 'multiplier'];
@@ -51,6 +52,12 @@ export function livepathError(code, message) {
   return e;
 }
 export function versionResult(version) { return { version }; }
+export function deferred() {
+  let settle;
+  const promise = new Promise((resolve, reject) => { settle = [resolve, reject]; });
+  return [promise, ...settle];
+}
+export function whenSettled(value, resolved, rejected) { Promise.resolve(value).then(resolved, rejected); }
 export function stats(listeners, subscriptions, pendingWrites, socket) {
   return { listeners, subscriptions, pendingWrites, socket };
 }
@@ -67,18 +74,34 @@ export function defaultUrl() {
   const location = globalThis.location;
   return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
 }
-export function pageDocument() { return globalThis.document; }
-export function pageVisible() { return globalThis.document?.visibilityState === 'visible'; }
+export function wakeUps(callback) {
+  const page = globalThis.document;
+  const visible = () => page.visibilityState === 'visible' && callback();
+  globalThis.addEventListener?.('online', callback);
+  page?.addEventListener('visibilitychange', visible);
+  return () => {
+    globalThis.removeEventListener?.('online', callback);
+    page?.removeEventListener('visibilitychange', visible);
+  };
+}
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
 export function errorMessage(e) { return e instanceof Error ? e.message : ''; }
-export function sendText(ws, text) { ws.send(text); }
-export function setHandlers(ws, onopen, onmessage, onclose) { Object.assign(ws, { onopen, onmessage, onclose }); }
+export function openSocket(url, protocol, onopen, onmessage, onclose) {
+  const ws = new WebSocket(url, protocol);
+  ws.onopen = onopen;
+  ws.onmessage = (e) => typeof e.data === 'string' && onmessage(e.data);
+  ws.onclose = onclose;
+  return ws;
+}
+export function sendText(ws, text) { return ws.readyState === 1 && (ws.send(text), true); }
+export function socketState(ws) { return ['connecting', 'open'][ws.readyState] ?? 'closing'; }
 export function closeSocket(ws) {
-  setHandlers(ws, null, null, null);
+  ws.onopen = ws.onmessage = ws.onclose = null;
   ws.close(1000);
-}")]
+}"
+)]
 extern "C" {
     /// `JSON.parse` of a frame as the socket gave it (a JS string: no copy into the wasm); `null` if
     /// it is not JSON.
@@ -123,17 +146,21 @@ extern "C" {
     #[wasm_bindgen(js_name = versionResult)]
     pub fn version_result(version: f64) -> JsValue;
 
+    /// `[promise, resolve, reject]`: a promise and the functions that settle it. One call instead of
+    /// a Rust closure handed to the `Promise` constructor, which brings its own glue.
+    pub fn deferred() -> JsValue;
+
+    /// `Promise.resolve(value).then(resolved, rejected)`: waits for a value that may be a promise.
+    #[wasm_bindgen(js_name = whenSettled)]
+    pub fn when_settled(value: &JsValue, resolved: &JsValue, rejected: &JsValue);
+
     /// The object `stats()` returns.
-    pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &str) -> JsValue;
+    pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &JsValue) -> JsValue;
 
     /// `JSON.stringify` of a plain object (a JS string); `null` for anything else (an array, `null`,
     /// a primitive). Throws what `JSON.stringify` throws (a cycle, a `BigInt`).
     #[wasm_bindgen(catch, js_name = dataJson)]
     pub fn data_json(value: &JsValue) -> Result<JsValue, JsValue>;
-
-    /// `globalThis.document`, or `undefined` outside a page.
-    #[wasm_bindgen(js_name = pageDocument)]
-    pub fn page_document() -> JsValue;
 
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
     /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
@@ -174,10 +201,10 @@ extern "C" {
     #[wasm_bindgen(js_name = defaultUrl)]
     pub fn default_url() -> JsValue;
 
-    /// Whether the page is shown (`document.visibilityState` is "visible"), in one call instead of
-    /// two property reads.
-    #[wasm_bindgen(js_name = pageVisible)]
-    pub fn page_visible() -> bool;
+    /// Calls `callback` on `online` and when the page becomes visible; returns the function that
+    /// removes both listeners. One call instead of a binding per event method and type check.
+    #[wasm_bindgen(js_name = wakeUps)]
+    pub fn wake_ups(callback: &JsValue) -> Function;
 
     /// Whether `e` is an `Error` named "LivepathError" with a string `code`: one call instead of a
     /// type check and two property reads.
@@ -188,18 +215,28 @@ extern "C" {
     #[wasm_bindgen(js_name = errorMessage)]
     pub fn error_message(e: &JsValue) -> JsValue;
 
-    /// `WebSocket.send` with a JS string as it is: web-sys's `send_with_str` takes a Rust `&str`, which
-    /// would copy a frame built in JS into the wasm and back out again.
-    #[wasm_bindgen(catch, js_name = sendText)]
-    pub fn send_text(ws: &WebSocket, text: &JsValue) -> Result<(), JsValue>;
+    /// A WebSocket to `url` with `protocol` and its handlers: `onmessage` receives text frames
+    /// data only (a JS string, never copied into the wasm; this protocol has no binary frames). Throws
+    /// what the `WebSocket` constructor throws (a malformed URL).
+    #[wasm_bindgen(catch, js_name = openSocket)]
+    pub fn open_socket(
+        url: &str,
+        protocol: &str,
+        onopen: &JsValue,
+        onmessage: &JsValue,
+        onclose: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 
-    /// Sets (or, with `null`s, clears) a socket's `onopen`, `onmessage` and `onclose` in one call: one
-    /// import instead of three.
-    #[wasm_bindgen(js_name = setHandlers)]
-    pub fn set_handlers(ws: &WebSocket, onopen: &JsValue, onmessage: &JsValue, onclose: &JsValue);
+    /// Sends a text frame if the socket is open; whether it did.
+    #[wasm_bindgen(js_name = sendText)]
+    pub fn send_text(ws: &JsValue, text: &JsValue) -> bool;
+
+    /// The socket's state as `stats()` reports it: "connecting", "open" or "closing".
+    #[wasm_bindgen(js_name = socketState)]
+    pub fn socket_state(ws: &JsValue) -> JsValue;
 
     /// Clears the socket's handlers, so no event reaches its owner any more, and closes it with 1000
-    /// (a normal close; a socket closing or closed already ignores it). One call instead of two imports.
+    /// (a normal close; a socket closing or closed already ignores it).
     #[wasm_bindgen(js_name = closeSocket)]
-    pub fn close_socket(ws: &WebSocket);
+    pub fn close_socket(ws: &JsValue);
 }

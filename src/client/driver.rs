@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     Data,
-    browser::{convert, decode, listener::EventListener, snippet, socket::SocketEvent},
+    browser::{convert, decode, snippet, socket::SocketEvent, wake::WakeUps},
     core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
 };
 
@@ -26,14 +26,6 @@ use crate::{
 extern "C" {
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(callback: &Function);
-    /// The page's (or worker's) global object. `js_sys::global()` also finds it in pre-2019 engines, by
-    /// probing four names, at the cost of their bindings.
-    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
-    static GLOBAL: JsValue;
-}
-
-fn global() -> JsValue {
-    GLOBAL.with(JsValue::clone)
 }
 
 /// A listener's callbacks.
@@ -82,8 +74,8 @@ pub(super) struct Inner {
     flush: Option<Closure<dyn FnMut()>>,
     /// A flush is queued.
     flush_queued: bool,
-    /// `online` and `visibilitychange`: retry at once instead of waiting for the backoff.
-    _wake_listeners: Vec<EventListener>,
+    /// `online` and the page becoming visible: retry at once instead of waiting for the backoff.
+    _wake_ups: Option<WakeUps>,
 }
 
 pub(super) type Shared = Rc<RefCell<Inner>>;
@@ -123,7 +115,7 @@ pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> 
         microtasks: Vec::new(),
         flush: None,
         flush_queued: false,
-        _wake_listeners: Vec::new(),
+        _wake_ups: None,
     }));
     let weak = Rc::downgrade(&shared);
     let flush = Closure::wrap(Box::new(move || {
@@ -131,27 +123,16 @@ pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> 
             flush_microtasks(&shared);
         }
     }) as Box<dyn FnMut()>);
-    let document = snippet::page_document();
-    let wake = |only_if_visible: bool| {
-        let weak = Rc::downgrade(&shared);
-        move |_: JsValue| {
-            let Some(shared) = weak.upgrade() else { return };
-            if only_if_visible && !snippet::page_visible() {
-                return;
-            }
+    let weak = Rc::downgrade(&shared);
+    let wake_ups = WakeUps::new(move || {
+        if let Some(shared) = weak.upgrade() {
             shared.state_mut().reconnect_timer = None;
             drive(&shared, Core::reconnect_due);
         }
-    };
-    let listeners = [
-        EventListener::new(&global(), "online", wake(false)),
-        EventListener::new(&document, "visibilitychange", wake(true)),
-    ];
+    });
     let mut inner = shared.state_mut();
     inner.flush = Some(flush);
-    for listener in listeners.into_iter().flatten() {
-        inner._wake_listeners.push(listener);
-    }
+    inner._wake_ups = Some(wake_ups);
     drop(inner);
     shared
 }
@@ -178,19 +159,30 @@ pub(super) fn unlisten(shared: &Shared, listener: ListenerId) {
 }
 
 /// Starts a write; the promise settles when the core settles it.
-pub(super) fn write(shared: &Shared, path: &Path, op: WriteOp<Data>, key: String) -> js_sys::Promise {
-    let mut settle = None;
-    let promise = js_sys::Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+pub(super) fn write(shared: &Shared, path: &Path, op: WriteOp<Data>, key: String) -> JsValue {
+    let (promise, settle) = deferred();
     let actions = {
         let mut inner = shared.state_mut();
         let (req, actions) = inner.core.write(path, op, key);
-        if let Some(settle) = settle {
-            inner.writes.insert(req, settle);
-        }
+        inner.writes.insert(req, settle);
         actions
     };
     perform(shared, actions);
     promise
+}
+
+/// A promise rejected with `error`.
+pub(super) fn rejected(error: JsValue) -> JsValue {
+    let (promise, (_, reject)) = deferred();
+    report(reject.call1(&JsValue::NULL, &error));
+    promise
+}
+
+/// A pending promise and its `resolve` and `reject`.
+fn deferred() -> (JsValue, (Function, Function)) {
+    let parts = snippet::deferred();
+    let function = |i| Function::from(snippet::item(&parts, i));
+    (snippet::item(&parts, 0), (function(1), function(2)))
 }
 
 pub(super) fn close(shared: &Shared) {
@@ -272,7 +264,7 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                         Some(Callback::Js { error: Some(on_error), .. }) => {
                             report(on_error.call1(&JsValue::NULL, &error))
                         }
-                        Some(_) => web_sys::console::error_1(&error),
+                        Some(_) => web_sys::console::error_2(&"livepath: a subscription failed:".into(), &error),
                         None => {}
                     }
                 }
@@ -388,7 +380,7 @@ fn say_hello(shared: &Shared) {
             socket_lost(&shared);
         }
     }) as Box<dyn FnMut(JsValue)>);
-    let _ = promise.then2(&resolved, &rejected);
+    snippet::when_settled(&promise, resolved.as_ref(), rejected.as_ref());
     shared.state_mut().link.wait_for_token(resolved, rejected);
 }
 

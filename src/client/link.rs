@@ -29,8 +29,8 @@ type Then = Closure<dyn FnMut(JsValue)>;
 pub(super) enum TokenAnswer {
     /// The token is known now (`None`: the client has none).
     Now(Option<String>),
-    /// A promise of it (or a thenable, which `Promise.resolve` adopted).
-    Later(js_sys::Promise),
+    /// A promise of it (or a thenable).
+    Later(JsValue),
     /// The token function threw this.
     Threw(JsValue),
 }
@@ -72,8 +72,8 @@ impl Link {
     }
 
     /// The socket's state as `stats()` reports it.
-    pub(super) fn socket_state(&self) -> &'static str {
-        self.socket.as_ref().map_or("none", Socket::state)
+    pub(super) fn socket_state(&self) -> JsValue {
+        self.socket.as_ref().map_or_else(|| JsValue::from_str("none"), Socket::state)
     }
 
     /// The token source, cloned so it can be asked with no borrow held (a token function is user code).
@@ -99,10 +99,10 @@ pub(super) fn ask_token(token: Option<Token>) -> TokenAnswer {
         Some(Token::Static(token)) => return TokenAnswer::Now(Some(token)),
         Some(Token::Function(function)) => function,
     };
-    match function.call0(&JsValue::NULL) {
+    match function.call1(&JsValue::NULL, &JsValue::UNDEFINED) {
         Ok(answer) => match answer.as_string() {
             Some(token) => TokenAnswer::Now(Some(token)),
-            None => TokenAnswer::Later(js_sys::Promise::resolve(&answer)),
+            None => TokenAnswer::Later(answer),
         },
         Err(e) => TokenAnswer::Threw(e),
     }

@@ -127,10 +127,10 @@ impl Client {
     }
 
     /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.
-    pub(crate) fn write(&self, path: &str, op: Result<WriteOp<Data>, Error>) -> js_sys::Promise {
+    pub(crate) fn write(&self, path: &str, op: Result<WriteOp<Data>, Error>) -> JsValue {
         match parse_path(path).and_then(|path| Ok((path, op?))) {
             Ok((path, op)) => driver::write(&self.shared, &path, op, idempotency_key()),
-            Err(e) => js_sys::Promise::reject(&e.into()),
+            Err(e) => driver::rejected(e.into()),
         }
     }
 
@@ -142,7 +142,7 @@ impl Client {
 
     /// Counts of what the client holds: listeners, subscriptions, pending writes, and the socket's
     /// state ("none", "connecting", "open" or "closing").
-    pub(crate) fn counts(&self) -> (usize, usize, usize, &'static str) {
+    pub(crate) fn counts(&self) -> (usize, usize, usize, JsValue) {
         let inner = self.shared.state();
         let core = &inner.core;
         (core.listener_count(), core.subscription_count(), core.pending_write_count(), inner.link.socket_state())

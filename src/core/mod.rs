@@ -638,7 +638,11 @@ impl<D: Merge> Core<D> {
         if !self.confirmed
             && matches!(
                 frame,
-                Frame::Snapshot { .. } | Frame::Collection { .. } | Frame::Changes { .. } | Frame::Unchanged | Frame::Ack { .. }
+                Frame::Snapshot { .. }
+                    | Frame::Collection { .. }
+                    | Frame::Changes { .. }
+                    | Frame::Unchanged
+                    | Frame::Ack { .. }
             )
         {
             self.confirmed = true;

@@ -240,12 +240,8 @@ fn a_subscription_error_fails_its_listeners_and_removes_them() {
     let id = sub_id(&actions);
     let (b, _) = c.listen(&path("c/d"));
     let before = c.listener_count();
-    let actions = c.received(Frame::Error {
-        id: Some(id),
-        req: None,
-        code: ErrorCode::PermissionDenied,
-        message: "no".into(),
-    });
+    let actions =
+        c.received(Frame::Error { id: Some(id), req: None, code: ErrorCode::PermissionDenied, message: "no".into() });
     assert_eq!(actions[0], A::Fail { listeners: vec![a, b], code: ErrorCode::PermissionDenied, message: "no".into() });
     assert_eq!(c.listener_count(), before - 2);
     assert!(c.unlisten(a).is_empty());
@@ -259,17 +255,11 @@ fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
     let full = Frame::Collection {
         id,
         version: 2,
-        docs: vec![
-            CollectionDoc::confirmed("a".into(), 1, "A"),
-            CollectionDoc::confirmed("c".into(), 2, "C"),
-        ],
+        docs: vec![CollectionDoc::confirmed("a".into(), 1, "A"), CollectionDoc::confirmed("c".into(), 2, "C")],
     };
     let first = delivered(&c.received(full));
     assert_eq!(first[0].0, [a]);
-    let delta = Frame::Changes {
-        id,
-        changes: vec![("b".into(), 3, Some("B"))],
-    };
+    let delta = Frame::Changes { id, changes: vec![("b".into(), 3, Some("B"))] };
     match &delivered(&c.received(delta))[0].1 {
         Snapshot::Collection { docs, changes, version, .. } => {
             assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
@@ -286,8 +276,7 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
     let (_, _) = c.listen(&path("c/d"));
     c.opened();
     let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
-    let refused =
-        |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
+    let refused = |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
     assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
     assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect]);
     assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
@@ -302,8 +291,7 @@ fn unauthenticated_with_a_fixed_token_fails_the_listener() {
     let mut c = open_core();
     let (_, actions) = c.listen(&path("c/d"));
     let id = sub_id(&actions);
-    let error =
-        Frame::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
+    let error = Frame::Error { id: Some(id), req: None, code: ErrorCode::Unauthenticated, message: "no".into() };
     assert!(matches!(&c.received(error)[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
 }
 
@@ -367,12 +355,8 @@ fn a_rejected_write_rolls_the_local_view_back() {
     c.received(snapshot(id, 3, Some("server")));
     let (w, actions) = c.write(&path("c/d"), WriteOp::Delete, "k".into());
     assert_eq!(doc_state(&delivered(&actions)[0].1), (None, false, true));
-    let actions = c.received(Frame::Error {
-        id: None,
-        req: Some(w),
-        code: ErrorCode::PermissionDenied,
-        message: "no".into(),
-    });
+    let actions =
+        c.received(Frame::Error { id: None, req: Some(w), code: ErrorCode::PermissionDenied, message: "no".into() });
     assert_eq!(doc_state(&delivered(&actions)[0].1), (Some("server"), true, false), "back to the server's state");
     assert!(matches!(actions.last(), Some(A::Settle { result: Err(_), .. })));
 }
@@ -385,10 +369,7 @@ fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
     c.received(Frame::Collection {
         id,
         version: 2,
-        docs: vec![
-            CollectionDoc::confirmed("a".into(), 1, "A"),
-            CollectionDoc::confirmed("c".into(), 2, "C"),
-        ],
+        docs: vec![CollectionDoc::confirmed("a".into(), 1, "A"), CollectionDoc::confirmed("c".into(), 2, "C")],
     });
     let (w, actions) = c.write(&path("rooms/b"), WriteOp::Set("B"), "k".into());
     match &delivered(&actions)[0].1 {
@@ -399,10 +380,7 @@ fn a_write_to_a_collections_document_shows_in_the_collection_with_indexes() {
         }
         other => panic!("{other:?}"),
     }
-    let echo = Frame::Changes {
-        id,
-        changes: vec![("b".into(), 3, Some("B"))],
-    };
+    let echo = Frame::Changes { id, changes: vec![("b".into(), 3, Some("B"))] };
     assert!(delivered(&c.received(echo)).is_empty(), "held until the ack");
     match &delivered(&c.received(Frame::Ack { req: w, version: 3 }))[0].1 {
         Snapshot::Collection { docs, changes, pending, .. } => {

@@ -1,0 +1,96 @@
+/**
+ * `livepath/react`: React hooks for livepath. Each subscribes in `useEffect` and returns the unsubscribe
+ * as the effect's cleanup, so unmounting (or changing the path) always releases the listener, and React
+ * StrictMode's mount → unmount → mount costs one server subscription (the client releases at the end of
+ * the task).
+ *
+ * ```tsx
+ * import { useSnapshot } from "livepath/react";
+ *
+ * function Title({ id }: { id: string }) {
+ *   const { status, data } = useSnapshot(`rooms/${id}`);
+ *   return <h1>{status === "success" ? String(data?.title ?? "") : "…"}</h1>;
+ * }
+ * ```
+ */
+import { createContext, createElement, useContext, useEffect, useState, useSyncExternalStore } from "react";
+import type { ReactNode } from "react";
+// The package's own entry point, by relative path: the same module (and wasm instance) as the app's
+// `import { connect } from "livepath"`.
+import { connect, type Client } from "./index.js";
+import { collectionLoading, loading, watchCollection, watchDocument, type CollectionState, type SnapshotState } from "./state.js";
+
+export type { CollectionState, SnapshotState } from "./state.js";
+
+const ClientContext = createContext<Client | null>(null);
+let defaultClient: Client | null = null;
+
+/** Puts `client` in context for the hooks below; without a provider they share one default client. */
+export function LivepathProvider({ client, children }: { client: Client; children?: ReactNode }) {
+  return createElement(ClientContext.Provider, { value: client }, children);
+}
+
+/** The client from the nearest `LivepathProvider`, or the default one (same-origin `/v1/ws`). */
+export function useClient(): Client {
+  const client = useContext(ClientContext);
+  if (client) return client;
+  defaultClient ??= connect({});
+  return defaultClient;
+}
+
+/**
+ * The live state of the document at `path`. `null` means "not yet": no subscription. A new path shows
+ * `loading` until its own first snapshot; the old path's data is never shown under the new path.
+ *
+ * ```tsx
+ * const { status, data, snapshot } = useSnapshot(user ? `users/${user.id}` : null);
+ * ```
+ */
+export function useSnapshot(path: string | null): SnapshotState {
+  const client = useClient();
+  const [current, setCurrent] = useState<{ path: string | null; state: SnapshotState }>({ path, state: loading });
+  useEffect(() => {
+    if (path === null) return;
+    return watchDocument(client, path, (state) => setCurrent({ path, state }));
+  }, [client, path]);
+  return current.path === path ? current.state : loading;
+}
+
+/**
+ * The live documents of the collection at `path`, ordered by id, with the changes of the last update
+ * (`oldIndex`/`newIndex` as in Firestore). `null` means "not yet".
+ *
+ * ```tsx
+ * const { docs } = useCollection("rooms/r1/messages");
+ * return <ul>{docs.map((d) => <li key={d.id}>{String(d.data?.text)}</li>)}</ul>;
+ * ```
+ */
+export function useCollection(path: string | null): CollectionState {
+  const client = useClient();
+  const [current, setCurrent] = useState<{ path: string | null; state: CollectionState }>({
+    path,
+    state: collectionLoading,
+  });
+  useEffect(() => {
+    if (path === null) return;
+    return watchCollection(client, path, (state) => setCurrent({ path, state }));
+  }, [client, path]);
+  return current.path === path ? current.state : collectionLoading;
+}
+
+export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+/**
+ * The client's connection status, re-rendering on every change.
+ *
+ * ```tsx
+ * const status = useConnectionStatus(); // "idle" | "connecting" | "open" | "reconnecting" | "closed"
+ * ```
+ */
+export function useConnectionStatus(): ConnectionStatus {
+  const client = useClient();
+  return useSyncExternalStore(
+    (onChange) => client.onStatus(() => onChange()),
+    () => client.status,
+  );
+}

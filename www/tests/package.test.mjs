@@ -28,7 +28,7 @@ const app = {
   "src/main.tsx": `import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Client, connect } from "livepath";
-import { LivepathProvider, useClient, useConnectionStatus, useSnapshot } from "livepath/react";
+import { LivepathProvider, useClient, useConnectionStatus, useSnapshot, type SnapshotState } from "livepath/react";
 
 const params = new URLSearchParams(location.search);
 const client = connect({ url: params.get("server")! });
@@ -51,6 +51,13 @@ function DefaultClient() {
   return <p data-testid="default-client">{other instanceof Client && other !== client ? "same module" : "another copy"}</p>;
 }
 
+// For tsc only (never called): the hooks' types come from the package, so a wrong path is an error.
+export function typed(): SnapshotState["status"] {
+  // @ts-expect-error: a path is a string or null
+  useSnapshot(42);
+  return useSnapshot(null).status;
+}
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <DefaultClient />
@@ -61,6 +68,14 @@ createRoot(document.getElementById("root")!).render(
 );
 Object.assign(window, { livepath: client });
 `,
+  // Vite's react-ts template's compiler options.
+  "tsconfig.json": JSON.stringify({
+    compilerOptions: {
+      target: "ES2022", lib: ["ES2022", "DOM", "DOM.Iterable"], module: "ESNext", moduleResolution: "bundler",
+      jsx: "react-jsx", strict: true, noEmit: true, skipLibCheck: true, isolatedModules: true,
+    },
+    include: ["src"],
+  }, null, 2),
 };
 
 const scratch = mkdtempSync(join(tmpdir(), "livepath-tarball-"));
@@ -82,7 +97,7 @@ before(async () => {
     writeFileSync(join(dir, file), text);
   }
   run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
-    join(scratch, packed.filename), `react@${version("react")}`, `react-dom@${version("react-dom")}`, `vite@${version("vite")}`], dir);
+    join(scratch, packed.filename), ...["react", "react-dom", "vite", "@types/react", "@types/react-dom"].map((p) => `${p}@${version(p)}`)], dir);
   installSeconds = (Date.now() - started) / 1000;
   packedFiles = packed.files.map((f) => f.path);
   server = await LivepathServer.start();
@@ -153,6 +168,15 @@ test("the tarball ships the adapters with their types, and the core entry point 
   for (const core of ["index.js", "livepath.js"]) {
     const code = readFileSync(join(dir, "node_modules/livepath", core), "utf8");
     assert.doesNotMatch(code, /from\s*["'](react|vue|svelte)/, `${core} imports no framework`);
+  }
+});
+
+test("tsc: the app type-checks against the package's declarations", () => {
+  // www's TypeScript; the types it checks against are the app's own node_modules.
+  try {
+    run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", dir], dir);
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
   }
 });
 

@@ -21,8 +21,13 @@ fi
 # binaries `cargo install` puts in ~/.cargo/bin (wasm-pack, wasm-bindgen) after the chosen rustc.
 export PATH="$ROOT/www/node_modules/.bin:$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Starting a server for tests: these two in shell scripts (scripts/test, scripts/demo); JS starts its
+# servers with scripts/livepath-server.mjs, which does the same.
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now (asked of Node, which www needs).
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
 
 # wait_healthy HOST:PORT PID LOG: waits up to 10 s for a livepath-server's /healthz; fails (showing its
 # log) if the process exits first or never answers.

@@ -3,13 +3,10 @@
 // every run's figures to target/bench/fanout.json for the charts.
 // Usage: node scripts/fanout.mjs [--quick]   (after `cargo build --profile server --workspace`)
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { LivepathServer, repoRoot as root } from "./livepath-server.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name) => join(root, "target/server", name);
 const quick = process.argv.includes("--quick");
 const runs = quick ? 1 : 3;
@@ -23,41 +20,19 @@ const hotSizes = quick ? [1000, 5000] : [1000, 2500, 5000, 10000];
 const fdLimit = Number(process.env.LIVEPATH_FD_LIMIT ?? 20000);
 const idleSizes = [1000, 5000, 10000, Math.min(50000, fdLimit - 1000)].filter((n, i, a) => a.indexOf(n) === i);
 
+// Each run's server: a fresh process on a free port (livepath with its own SQLite directory), waited
+// for until it answers, killed after the run.
 const servers = {
-  livepath: (port, dir) => [bin("livepath-server"), ["--listen", `127.0.0.1:${port}`, "--data-dir", dir, "--max-connections", String(fdLimit - 100)]],
-  baseline: (port) => [bin("broadcast-baseline"), ["--listen", `127.0.0.1:${port}`]],
-};
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-const listening = async (port, child) => {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode})`);
-    const ok = await new Promise((r) => {
-      const c = connect(port, "127.0.0.1", () => (c.destroy(), r(true))).on("error", () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port} after 10 s`);
+  livepath: { bin: bin("livepath-server"), args: ["--max-connections", String(fdLimit - 100)] },
+  baseline: { bin: bin("broadcast-baseline"), dataDir: null, healthz: false },
 };
 
 // One run: a fresh server, the load generator against it, the server stopped.
 async function run(server, loadArgs) {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "livepath-fanout-"));
-  const [cmd, args] = servers[server](port, dir);
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
+  const child = await LivepathServer.start(servers[server]);
   try {
-    await listening(port, child);
     const gen = spawn(bin("livepath-loadgen"), [
-      "--server", `127.0.0.1:${port}`, "--server-pid", String(child.pid), "--label", server, ...loadArgs.map(String),
+      "--server", `127.0.0.1:${child.port}`, "--server-pid", String(child.process.pid), "--label", server, ...loadArgs.map(String),
     ], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     gen.stdout.on("data", (d) => (out += d));
@@ -65,10 +40,7 @@ async function run(server, loadArgs) {
     if (code !== 0) throw new Error(`livepath-loadgen failed against ${server} (${loadArgs.join(" ")})`);
     return JSON.parse(out);
   } finally {
-    const exited = new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-    child.kill("SIGKILL");
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await child.close("SIGKILL");
   }
 }
 

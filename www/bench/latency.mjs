@@ -5,13 +5,13 @@
 // leaves every sample in target/bench/latency.json for the charts.
 // Usage: node bench/latency.mjs [RUNS]   (LIVEPATH_SERVER_BIN picks the server binary)
 import { mkdirSync, writeFileSync } from "node:fs";
-import { LivepathServer } from "../tests/support.mjs";
+import { LivepathServer } from "../../scripts/livepath-server.mjs";
 import { runPage } from "./chromium.mjs";
 
 const runs = Number(process.argv[2] ?? 3);
 const all = [];
 for (let run = 0; run < runs; run++) {
-  const server = await LivepathServer.start();
+  const server = await LivepathServer.start({ args: ["--fault-injection"] });
   const results = await runPage("bench/latency.html", { server: server.url.replace("http", "ws") + "/v1/ws" });
   await server.close();
   all.push(...results.map((r) => ({ run, ...r })));

@@ -1,12 +1,12 @@
 // Leaks: 10,000 mount/unmount cycles of a subscribed React component, then 1,000 reconnects, in headless
 // Chromium against a real server; memory and counts before and after. Prints a Markdown table.
 // Usage: node bench/leaks.mjs [mounts] [reconnects]   (LIVEPATH_SERVER_BIN picks the server binary)
-import { LivepathServer } from "../tests/support.mjs";
+import { LivepathServer } from "../../scripts/livepath-server.mjs";
 import { runPage } from "./chromium.mjs";
 
 const mounts = Number(process.argv[2] ?? 10_000);
 const reconnects = Number(process.argv[3] ?? 1_000);
-const server = await LivepathServer.start();
+const server = await LivepathServer.start({ args: ["--fault-injection"] });
 const r = await runPage(
   "bench/leaks.html",
   { server: server.url, mounts: String(mounts), reconnects: String(reconnects) },

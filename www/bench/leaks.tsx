@@ -5,7 +5,7 @@ import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
 import { connect } from "livepath";
 import loadWasm from "livepath/manual";
-import { LivepathProvider, useSnapshot } from "../src/hooks/react";
+import { LivepathProvider, useSnapshot } from "livepath/react";
 
 const params = new URLSearchParams(location.search);
 const server = params.get("server")!;

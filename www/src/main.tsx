@@ -1,7 +1,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { connect } from "livepath";
-import { LivepathProvider } from "./hooks/react";
+import { LivepathProvider } from "livepath/react";
 import { App } from "./App";
 import "./styles.css";
 

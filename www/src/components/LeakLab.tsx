@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { connect } from "livepath";
-import { LivepathProvider, useSnapshot } from "../hooks/react";
+import { LivepathProvider, useSnapshot } from "livepath/react";
 import { paths } from "../board";
 
 /** The lab's own client, so its counts show only what the lab does. */

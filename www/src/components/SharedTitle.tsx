@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { useClient, useSnapshot } from "../hooks/react";
+import { useClient, useSnapshot } from "livepath/react";
 import { paths } from "../board";
 
 /** The board's title: one shared document, edited by everyone at once. */

@@ -1,4 +1,4 @@
-import { useConnectionStatus } from "../hooks/react";
+import { useConnectionStatus } from "livepath/react";
 
 export function StatusBadge() {
   const status = useConnectionStatus();

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { isLivepathError, type DocumentSnapshot } from "livepath";
-import { useClient, useCollection } from "../hooks/react";
+import { useClient, useCollection } from "livepath/react";
 import { newId, paths } from "../board";
 
 /** The shared todo list: a collection, one document per todo. */

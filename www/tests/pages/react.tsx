@@ -3,7 +3,7 @@
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { connect } from "livepath";
-import { LivepathProvider, useSnapshot } from "../../src/hooks/react";
+import { LivepathProvider, useSnapshot } from "livepath/react";
 
 const client = connect({});
 const params = new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 // The Svelte store, subscribed as a component's `$store` would be, for the browser tests.
 import { connect } from "livepath";
-import { snapshotStore } from "../../src/hooks/svelte";
+import { snapshotStore } from "livepath/svelte";
 
 const client = connect({});
 const path = new URLSearchParams(location.search).get("path") ?? "demo/svelte";

@@ -1,7 +1,7 @@
 // A Vue component using the composable, for the browser tests: ?path= names the document.
 import { createApp, defineComponent, h } from "vue";
 import { connect } from "livepath";
-import { useSnapshot } from "../../src/hooks/vue";
+import { useSnapshot } from "livepath/vue";
 
 const client = connect({});
 const path = new URLSearchParams(location.search).get("path") ?? "demo/vue";

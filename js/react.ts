@@ -1,9 +1,12 @@
 /**
- * React hooks for livepath. Each subscribes in `useEffect` and returns the unsubscribe as the effect's
- * cleanup, so unmounting (or changing the path) always releases the listener, and React StrictMode's
- * mount → unmount → mount costs one server subscription (the client releases at the end of the task).
+ * `livepath/react`: React hooks for livepath. Each subscribes in `useEffect` and returns the unsubscribe
+ * as the effect's cleanup, so unmounting (or changing the path) always releases the listener, and React
+ * StrictMode's mount → unmount → mount costs one server subscription (the client releases at the end of
+ * the task).
  *
  * ```tsx
+ * import { useSnapshot } from "livepath/react";
+ *
  * function Title({ id }: { id: string }) {
  *   const { status, data } = useSnapshot(`rooms/${id}`);
  *   return <h1>{status === "success" ? String(data?.title ?? "") : "…"}</h1>;
@@ -12,14 +15,12 @@
  */
 import { createContext, createElement, useContext, useEffect, useState, useSyncExternalStore } from "react";
 import type { ReactNode } from "react";
-import {
-  connect,
-  type Client,
-  type CollectionSnapshot,
-  type DocChange,
-  type DocumentSnapshot,
-  type LivepathError,
-} from "livepath";
+// The package's own entry point, by relative path: the same module (and wasm instance) as the app's
+// `import { connect } from "livepath"`.
+import { connect, type Client } from "./index.js";
+import { collectionLoading, loading, watchCollection, watchDocument, type CollectionState, type SnapshotState } from "./state.js";
+
+export type { CollectionState, SnapshotState } from "./state.js";
 
 const ClientContext = createContext<Client | null>(null);
 let defaultClient: Client | null = null;
@@ -37,13 +38,6 @@ export function useClient(): Client {
   return defaultClient;
 }
 
-export type SnapshotState =
-  | { status: "loading"; data: null; snapshot: null; error: null }
-  | { status: "success"; data: Record<string, unknown> | null; snapshot: DocumentSnapshot; error: null }
-  | { status: "error"; data: null; snapshot: null; error: LivepathError };
-
-const LOADING: SnapshotState = { status: "loading", data: null, snapshot: null, error: null };
-
 /**
  * The live state of the document at `path`. `null` means "not yet": no subscription. A new path shows
  * `loading` until its own first snapshot; the old path's data is never shown under the new path.
@@ -54,27 +48,13 @@ const LOADING: SnapshotState = { status: "loading", data: null, snapshot: null, 
  */
 export function useSnapshot(path: string | null): SnapshotState {
   const client = useClient();
-  const [current, setCurrent] = useState<{ path: string | null; state: SnapshotState }>({ path, state: LOADING });
+  const [current, setCurrent] = useState<{ path: string | null; state: SnapshotState }>({ path, state: loading });
   useEffect(() => {
     if (path === null) return;
-    return client.onSnapshot(
-      path,
-      (snapshot) => {
-        if (snapshot.kind !== "document") return;
-        setCurrent({ path, state: { status: "success", data: snapshot.data, snapshot, error: null } });
-      },
-      (error) => setCurrent({ path, state: { status: "error", data: null, snapshot: null, error } }),
-    );
+    return watchDocument(client, path, (state) => setCurrent({ path, state }));
   }, [client, path]);
-  return current.path === path ? current.state : LOADING;
+  return current.path === path ? current.state : loading;
 }
-
-export type CollectionState =
-  | { status: "loading"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: null; error: null }
-  | { status: "success"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: CollectionSnapshot; error: null }
-  | { status: "error"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: null; error: LivepathError };
-
-const COLLECTION_LOADING: CollectionState = { status: "loading", docs: [], changes: [], snapshot: null, error: null };
 
 /**
  * The live documents of the collection at `path`, ordered by id, with the changes of the last update
@@ -89,27 +69,13 @@ export function useCollection(path: string | null): CollectionState {
   const client = useClient();
   const [current, setCurrent] = useState<{ path: string | null; state: CollectionState }>({
     path,
-    state: COLLECTION_LOADING,
+    state: collectionLoading,
   });
   useEffect(() => {
     if (path === null) return;
-    return client.onSnapshot(
-      path,
-      (snapshot) => {
-        if (snapshot.kind !== "collection") return;
-        const state: CollectionState = {
-          status: "success",
-          docs: snapshot.docs,
-          changes: snapshot.changes,
-          snapshot,
-          error: null,
-        };
-        setCurrent({ path, state });
-      },
-      (error) => setCurrent({ path, state: { status: "error", docs: [], changes: [], snapshot: null, error } }),
-    );
+    return watchCollection(client, path, (state) => setCurrent({ path, state }));
   }, [client, path]);
-  return current.path === path ? current.state : COLLECTION_LOADING;
+  return current.path === path ? current.state : collectionLoading;
 }
 
 export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";

@@ -1,0 +1,61 @@
+/**
+ * The state the framework adapters (`livepath/react`, `livepath/vue`, `livepath/svelte`) hand to
+ * components, defined once: its types, its three constructors (`loading`, from a snapshot, from an
+ * error), and the subscription that turns a client's snapshots into states.
+ */
+import type { Client, CollectionSnapshot, DocChange, DocumentSnapshot, LivepathError } from "./index.js";
+
+/** A document's state: `loading` until its first snapshot, then `success` or `error`. */
+export type SnapshotState =
+  | { status: "loading"; data: null; snapshot: null; error: null }
+  | { status: "success"; data: Record<string, unknown> | null; snapshot: DocumentSnapshot; error: null }
+  | { status: "error"; data: null; snapshot: null; error: LivepathError };
+
+/** Before the first snapshot (and for a `null` path). */
+export const loading: SnapshotState = { status: "loading", data: null, snapshot: null, error: null };
+
+export function fromSnapshot(snapshot: DocumentSnapshot): SnapshotState {
+  return { status: "success", data: snapshot.data, snapshot, error: null };
+}
+
+export function fromError(error: LivepathError): SnapshotState {
+  return { status: "error", data: null, snapshot: null, error };
+}
+
+/** A collection's state: its documents ordered by id, with the changes of the last update. */
+export type CollectionState =
+  | { status: "loading"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: null; error: null }
+  | { status: "success"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: CollectionSnapshot; error: null }
+  | { status: "error"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: null; error: LivepathError };
+
+export const collectionLoading: CollectionState = { status: "loading", docs: [], changes: [], snapshot: null, error: null };
+
+export function fromCollectionSnapshot(snapshot: CollectionSnapshot): CollectionState {
+  return { status: "success", docs: snapshot.docs, changes: snapshot.changes, snapshot, error: null };
+}
+
+export function collectionFromError(error: LivepathError): CollectionState {
+  return { status: "error", docs: [], changes: [], snapshot: null, error };
+}
+
+/** Calls `set` with the state of the document at `path` on every snapshot or error; returns the unsubscribe. */
+export function watchDocument(client: Client, path: string, set: (state: SnapshotState) => void): () => void {
+  return client.onSnapshot(
+    path,
+    (snapshot) => {
+      if (snapshot.kind === "document") set(fromSnapshot(snapshot));
+    },
+    (error) => set(fromError(error)),
+  );
+}
+
+/** Calls `set` with the state of the collection at `path` on every snapshot or error; returns the unsubscribe. */
+export function watchCollection(client: Client, path: string, set: (state: CollectionState) => void): () => void {
+  return client.onSnapshot(
+    path,
+    (snapshot) => {
+      if (snapshot.kind === "collection") set(fromCollectionSnapshot(snapshot));
+    },
+    (error) => set(collectionFromError(error)),
+  );
+}

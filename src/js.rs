@@ -22,8 +22,8 @@ export type ErrorCallback = (e: LivepathError) => void;
 export interface ClientOptions {
   /** ws(s)://…/v1/ws; default: /v1/ws on the page's own origin. */
   url?: string;
-  /** Sent in `hello`; asked again on every reconnect. */
-  token?: string | (() => string | Promise<string>);
+  /** Sent in `hello`; a function is asked again on every reconnect, and may answer `null` (nobody signed in). */
+  token?: string | (() => string | null | Promise<string | null>);
   /** Keep the socket open this long after the last listener leaves (default 10000). */
   lingerMs?: number;
   /** Reconnect delays: default 500 / 20000 / 2, with full jitter. */

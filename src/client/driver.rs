@@ -351,6 +351,7 @@ fn say_hello(shared: &Shared) {
         (inner.link.token(), inner.link.generation())
     };
     let hello = |shared: &Shared, token: Option<String>| {
+        shared.state_mut().core.hello_sent(token.is_some());
         perform(shared, vec![Action::Send(ClientMessage::Hello { token })]);
         drive(shared, Core::opened);
     };

@@ -309,6 +309,9 @@ pub struct Core<D> {
     lingering: bool,
     /// The server's heartbeat, from `welcome`: it sends something at least this often.
     heartbeat_ms: f64,
+    /// This connection's `hello` carried no token (a token function answered none: signed out). An
+    /// `unauthenticated` answer then fails the request: asking the function again would not help.
+    anonymous: bool,
     /// When the socket last opened or brought a frame, in wall-clock milliseconds: throttled timers in
     /// background tabs fire late, but cannot make a live link look dead.
     last_heard: f64,
@@ -336,6 +339,7 @@ impl<D: Merge> Core<D> {
             release_scheduled: false,
             confirmed: false,
             lingering: false,
+            anonymous: false,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             last_heard: 0.0,
         }
@@ -524,6 +528,11 @@ impl<D: Merge> Core<D> {
         }
     }
 
+    /// The `hello` of this connection went with a token (`true`) or without one.
+    pub fn hello_sent(&mut self, with_token: bool) {
+        self.anonymous = !with_token;
+    }
+
     /// A frame arrived at `now` (any frame, even one this client cannot read): the server is there.
     pub fn heard(&mut self, now: f64) {
         self.last_heard = now;
@@ -649,7 +658,7 @@ impl<D: Merge> Core<D> {
             self.backoff.reset();
         }
         if let Frame::Error { code: ErrorCode::Unauthenticated, .. } = &frame {
-            if self.options.refreshable_token {
+            if self.options.refreshable_token && !self.anonymous {
                 // Nothing fails: the request stays pending and goes again on the next connection.
                 if self.link == Link::Open {
                     actions.push(Action::Reconnect);

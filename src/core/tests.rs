@@ -287,6 +287,27 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
 }
 
 #[test]
+fn unauthenticated_when_the_token_function_gave_no_token_fails_instead_of_reconnecting() {
+    // A signed-out visitor (the function answers null) on a path that needs a user: asking the function
+    // again would give nothing new, so the listener and the write fail and the socket stays up.
+    let mut c = Core::new(CoreOptions { refreshable_token: true, ..CoreOptions::default() });
+    let (_, _) = c.listen(&path("c/d"));
+    c.hello_sent(false);
+    c.opened();
+    let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
+    let refused = |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "sign in".into() };
+    assert!(matches!(&c.received(refused(Some(1), None))[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
+    assert!(matches!(
+        &c.received(refused(None, Some(w)))[0],
+        A::Settle { result: Err((ErrorCode::Unauthenticated, _)), .. }
+    ));
+    // After signing in, the next connection's hello has a token, and a refusal reconnects again.
+    let (_, _) = c.listen(&path("c/e"));
+    c.hello_sent(true);
+    assert_eq!(c.received(refused(Some(2), None)), [A::Reconnect]);
+}
+
+#[test]
 fn unauthenticated_with_a_fixed_token_fails_the_listener() {
     let mut c = open_core();
     let (_, actions) = c.listen(&path("c/d"));

@@ -59,15 +59,17 @@ impl fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 impl Path {
-    /// Validates `text` as a path.
+    /// Validates `text` as a path. Works on bytes: the wasm client parses every path it is given, and
+    /// splitting on a `char` or decoding characters would bring their code into it.
     pub fn parse(text: &str) -> Result<Self, PathError> {
         if text.is_empty() {
             return Err(PathError::Empty);
         }
-        let mut count = 0;
-        for (i, segment) in text.split('/').enumerate() {
-            let n = i + 1;
-            count = n;
+        let bytes = text.as_bytes();
+        let (mut n, mut start) = (1, 0);
+        while start <= bytes.len() {
+            let end = bytes[start..].iter().position(|&b| b == b'/').map_or(bytes.len(), |i| start + i);
+            let segment = &bytes[start..end];
             if n > MAX_SEGMENTS {
                 return Err(PathError::TooManySegments);
             }
@@ -77,14 +79,14 @@ impl Path {
             if segment.len() > MAX_SEGMENT_BYTES {
                 return Err(PathError::SegmentTooLong(n));
             }
-            if segment == "." || segment == ".." {
+            if segment == b"." || segment == b".." {
                 return Err(PathError::DotSegment(n));
             }
-            if segment.chars().any(char::is_control) {
+            if has_control_character(segment) {
                 return Err(PathError::ControlCharacter(n));
             }
+            (n, start) = (n + 1, end + 1);
         }
-        debug_assert!(count > 0);
         Ok(Self(text.to_owned()))
     }
 
@@ -115,6 +117,19 @@ impl Path {
     pub fn parent(&self) -> Option<Path> {
         self.0.rsplit_once('/').map(|(parent, _)| Path(parent.to_owned()))
     }
+}
+
+/// Whether UTF-8 text holds a control character (`char::is_control`: U+0000–U+001F and U+007F–U+009F).
+/// The first range and U+007F are single bytes; U+0080–U+009F are encoded as 0xC2 then 0x80–0x9F.
+fn has_control_character(utf8: &[u8]) -> bool {
+    let mut previous = 0;
+    for &b in utf8 {
+        if b < 0x20 || b == 0x7f || (previous == 0xc2 && (0x80..=0x9f).contains(&b)) {
+            return true;
+        }
+        previous = b;
+    }
+    false
 }
 
 /// Parses `text` and requires a document path.
@@ -198,6 +213,77 @@ mod tests {
         assert!(Path::parse(&max_depth).is_ok());
         let too_deep = vec!["a"; MAX_SEGMENTS + 1].join("/");
         assert_eq!(Path::parse(&too_deep).unwrap_err(), PathError::TooManySegments);
+    }
+
+    #[test]
+    fn control_characters_are_found_in_bytes_exactly_as_chars_would_find_them() {
+        let chars = (0..0x800).chain([0x2028, 0xfeff, 0x1_f600]).filter_map(char::from_u32);
+        for c in chars {
+            for text in [format!("{c}"), format!("a{c}b"), format!("é{c}"), format!("{c}\u{a0}")] {
+                assert_eq!(has_control_character(text.as_bytes()), text.chars().any(char::is_control), "{text:?}");
+            }
+        }
+    }
+
+    /// The rules as plainly as they can be written: split on '/', look at characters.
+    fn reference(text: &str) -> Result<(), PathError> {
+        if text.is_empty() {
+            return Err(PathError::Empty);
+        }
+        for (i, segment) in text.split('/').enumerate() {
+            let n = i + 1;
+            if n > MAX_SEGMENTS {
+                return Err(PathError::TooManySegments);
+            }
+            if segment.is_empty() {
+                return Err(PathError::EmptySegment(n));
+            }
+            if segment.len() > MAX_SEGMENT_BYTES {
+                return Err(PathError::SegmentTooLong(n));
+            }
+            if segment == "." || segment == ".." {
+                return Err(PathError::DotSegment(n));
+            }
+            if segment.chars().any(char::is_control) {
+                return Err(PathError::ControlCharacter(n));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn random_paths_are_judged_as_the_plain_rules_judge_them() {
+        let pieces = [
+            "a",
+            "b",
+            "/",
+            "/",
+            ".",
+            "..",
+            "é",
+            "\u{85}",
+            "\u{a0}",
+            "\n",
+            "\u{7f}",
+            "😀",
+            "/s/t/u/v/w/x/y/z",
+            &"x".repeat(120),
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 80) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            assert_eq!(Path::parse(&text).map(|_| ()), reference(&text), "{text:?}");
+        }
     }
 
     #[test]

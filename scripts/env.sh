@@ -24,6 +24,16 @@ export PATH="$ROOT/www/node_modules/.bin:$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 # Starting a server for tests: these two in shell scripts (scripts/test, scripts/demo); JS starts its
 # servers with scripts/livepath-server.mjs, which does the same.
 
+# release_rustflags: flags for the package's release build. Panic messages carry source paths; these
+# remap the machine's own (the standard library's sources, cargo's registry, this checkout) to short
+# neutral names, so the shipped .wasm names no directory of the machine that built it (and is smaller).
+release_rustflags() {
+  local sysroot registry
+  sysroot="$(rustc --print sysroot)"
+  registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+  printf '%s' "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=rust --remap-path-prefix=$registry=crates --remap-path-prefix=$ROOT=livepath"
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on right now (asked of Node, which www needs).
 free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'

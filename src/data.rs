@@ -1,4 +1,5 @@
-//! [`Data`]: a document's data in the browser, and the checks a write's data must pass.
+//! [`Data`]: a document's data in the browser, and the limits a write's data must keep (checked in JS,
+//! where the object and its JSON are: `browser::snippet::data_problem`).
 
 use livepath_protocol::ErrorCode;
 use wasm_bindgen::JsValue;
@@ -29,52 +30,10 @@ impl Data {
     /// `value` as a document's data, if it is one the server will take: a plain object that JSON can
     /// write, small enough for a frame, nested at most [`MAX_DEPTH`] levels. Else `invalid-argument`.
     pub fn checked(value: JsValue) -> Result<Self, Error> {
-        let invalid = |message: String| Error { code: ErrorCode::InvalidArgument, message };
-        let json = snippet::data_json(&value).map_err(|e| {
-            let reason = snippet::error_message(&e).as_string().unwrap_or_default();
-            invalid(format!("data cannot be written as JSON: {reason}"))
-        })?;
-        let Some(json) = json.as_string() else { return Err(invalid("data must be a plain object".into())) };
-        if json.len() + ENVELOPE_BYTES > MAX_FRAME_BYTES {
-            let limit = MAX_FRAME_BYTES - ENVELOPE_BYTES;
-            return Err(invalid(format!("data is {} bytes of JSON; the limit is {limit}", json.len())));
+        let max_bytes = (MAX_FRAME_BYTES - ENVELOPE_BYTES) as f64;
+        match snippet::data_problem(&value, max_bytes, MAX_DEPTH as f64).as_string() {
+            Some(message) => Err(Error { code: ErrorCode::InvalidArgument, message }),
+            None => Ok(Data(value)),
         }
-        if nesting(&json) > MAX_DEPTH {
-            return Err(invalid(format!("data nests deeper than {MAX_DEPTH} levels")));
-        }
-        Ok(Data(value))
-    }
-}
-
-/// The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count).
-fn nesting(json: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in json.bytes() {
-        match (in_string, escaped, b) {
-            (true, true, _) => escaped = false,
-            (true, false, b'\\') => escaped = true,
-            (true, false, b'"') => in_string = false,
-            (true, false, _) => {}
-            (false, _, b'"') => in_string = true,
-            (false, _, b'{' | b'[') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
-#[cfg(test)]
-mod tests {
-    use super::nesting;
-
-    #[test]
-    fn nesting_counts_brackets_outside_strings() {
-        assert_eq!(nesting(r#"{"a":[1,{"b":2}]}"#), 3);
-        assert_eq!(nesting(r#"{"a":"[[[{{{","b":"\"[["}"#), 1);
-        assert_eq!(nesting(&format!("{}{}", "[".repeat(150), "]".repeat(150))), 150);
     }
 }

@@ -61,9 +61,31 @@ export function whenSettled(value, resolved, rejected) { Promise.resolve(value).
 export function stats(listeners, subscriptions, pendingWrites, socket) {
   return { listeners, subscriptions, pendingWrites, socket };
 }
-export function dataJson(v) {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? JSON.stringify(v) : null;
+export function dataProblem(v, maxBytes, maxDepth) {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'data must be a plain object';
+  let json;
+  try {
+    json = JSON.stringify(v);
+  } catch (e) {
+    return `data cannot be written as JSON: ${e instanceof Error ? e.message : e}`;
+  }
+  let bytes = 0, depth = 0, deepest = 0, inString = false, escaped = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 2 : 3;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === 92) escaped = true;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) deepest = Math.max(deepest, ++depth);
+    else if (c === 125 || c === 93) depth--;
+  }
+  if (bytes > maxBytes) return `data is ${bytes} bytes of JSON; the limit is ${maxBytes}`;
+  if (deepest > maxDepth) return `data nests deeper than ${maxDepth} levels`;
 }
+let keys = 0;
+export function idempotencyKey() { return `${Date.now()}-${Math.floor(Math.random() * 2 ** 53)}-${++keys}`; }
 export function clientFrame(type, id, req, path, since, data, key, token) {
   return JSON.stringify({ type, id, req, path, since, data, key, token });
 }
@@ -87,7 +109,6 @@ export function wakeUps(callback) {
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
-export function errorMessage(e) { return e instanceof Error ? e.message : ''; }
 export function openSocket(url, protocol, onopen, onmessage, onclose) {
   const ws = new WebSocket(url, protocol);
   ws.onopen = onopen;
@@ -157,10 +178,16 @@ extern "C" {
     /// The object `stats()` returns.
     pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &JsValue) -> JsValue;
 
-    /// `JSON.stringify` of a plain object (a JS string); `null` for anything else (an array, `null`,
-    /// a primitive). Throws what `JSON.stringify` throws (a cycle, a `BigInt`).
-    #[wasm_bindgen(catch, js_name = dataJson)]
-    pub fn data_json(value: &JsValue) -> Result<JsValue, JsValue>;
+    /// Why `value` cannot be a document's data, as a message (a JS string), or `undefined` if it can:
+    /// a plain object that JSON can write, at most `max_bytes` of JSON (UTF-8), nested at most
+    /// `max_depth` objects and arrays deep (brackets inside strings do not count). In JS, where the
+    /// object and its JSON already are: the JSON never crosses into the wasm.
+    #[wasm_bindgen(js_name = dataProblem)]
+    pub fn data_problem(value: &JsValue, max_bytes: f64, max_depth: f64) -> JsValue;
+
+    /// A key no other write of any client on this page will use: time, randomness and a counter.
+    #[wasm_bindgen(js_name = idempotencyKey)]
+    pub fn idempotency_key() -> JsValue;
 
     /// Builds a `DocumentSnapshot` in one call: one wasm→JS crossing instead of one per field. Its
     /// path is joined in JS: the documents of a collection snapshot would each need a `format!`.
@@ -210,10 +237,6 @@ extern "C" {
     /// type check and two property reads.
     #[wasm_bindgen(js_name = livepathErrorShape)]
     pub fn livepath_error_shape(e: &JsValue) -> bool;
-
-    /// The `message` of an `Error`, else an empty string: one call instead of a type check and a read.
-    #[wasm_bindgen(js_name = errorMessage)]
-    pub fn error_message(e: &JsValue) -> JsValue;
 
     /// A WebSocket to `url` with `protocol` and its handlers: `onmessage` receives text frames
     /// data only (a JS string, never copied into the wasm; this protocol has no binary frames). Throws

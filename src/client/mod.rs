@@ -129,7 +129,7 @@ impl Client {
     /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.
     pub(crate) fn write(&self, path: &str, op: Result<WriteOp<Data>, Error>) -> JsValue {
         match parse_path(path).and_then(|path| Ok((path, op?))) {
-            Ok((path, op)) => driver::write(&self.shared, &path, op, idempotency_key()),
+            Ok((path, op)) => driver::write(&self.shared, &path, op, snippet::idempotency_key().as_string().unwrap_or_default()),
             Err(e) => driver::rejected(e.into()),
         }
     }
@@ -156,16 +156,4 @@ fn install_panic_hook() {
     if !INSTALLED.with(|installed| installed.replace(true)) {
         std::panic::set_hook(Box::new(console_error_panic_hook::hook));
     }
-}
-
-/// A key no other write of any client will use: time, randomness and a counter.
-fn idempotency_key() -> String {
-    thread_local!(static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-    let n = COUNTER.with(|c| {
-        c.set(c.get() + 1);
-        c.get()
-    });
-    let random = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    // Decimal: the module formats decimal numbers anyway; hexadecimal would add its own code.
-    format!("{}-{random}-{n}", js_sys::Date::now() as u64)
 }

@@ -3,8 +3,10 @@
 // (`__wbg_addEventListener_847fd86b8c33ec43`), and each name is written twice, once in the module's
 // import section and once as a key of the glue's import object: some 45 names that gzip cannot
 // compress, and that no bundler's minifier renames (they are strings to it). docs/wasm-size.md has
-// the measurement. The imports from the package's own snippet keep their names: the glue passes that
-// module's namespace object as it is.
+// the measurement. The imports from the package's own snippet keep their names (the glue passes that
+// module's namespace object as it is), but its module gets a short name too: wasm-bindgen writes its
+// long path into every such import, and gives the glue one `import * as …` and one object key per
+// import, all alike (bundlers warn of the duplicate keys); they become one of each.
 //
 // Usage (from scripts/package.mjs): renameImports(wasmPath, gluePath).
 import { readFileSync, writeFileSync } from "node:fs";
@@ -72,6 +74,7 @@ export function renameImports(wasmPath, gluePath) {
 
   const out = [...bytes.subarray(0, 8)];
   const renames = new Map();
+  const modules = new Map(); // the snippet modules' paths → short names (b, c, …)
   let at = 8;
   while (at < bytes.length) {
     const id = bytes[at];
@@ -95,7 +98,8 @@ export function renameImports(wasmPath, gluePath) {
         if (!renames.has(field)) renames.set(field, shortName(renames.size));
         section.push(...name(short), ...name(renames.get(field)));
       } else {
-        section.push(...name(importModule), ...name(field));
+        if (!modules.has(importModule)) modules.set(importModule, shortName(modules.size + 1));
+        section.push(...name(modules.get(importModule)), ...name(field));
       }
       section.push(...bytes.subarray(description, p));
     }
@@ -110,6 +114,17 @@ export function renameImports(wasmPath, gluePath) {
     glue = glue.replace(key, to);
   }
   glue = glue.replace(`"${module}": import0`, `"${short}": import0`);
+  for (const [path, to] of modules) {
+    const quoted = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const lines = [...glue.matchAll(new RegExp(`^import \\* as (import\\d+) from "${quoted}";?\\n`, "gm"))];
+    if (lines.length === 0) throw new Error(`rename-imports: no namespace import of ${path} in ${gluePath}`);
+    const keep = lines[0][1];
+    for (const [line] of lines.slice(1)) glue = glue.replace(line, "");
+    const keys = new RegExp(`^\\s*"${quoted}": import\\d+,\\n`, "gm");
+    const first = glue.match(keys)?.[0];
+    if (!first) throw new Error(`rename-imports: ${path} is not a key of the imports in ${gluePath}`);
+    glue = glue.replace(keys, "").replace(`"${short}": import0,\n`, `"${short}": import0,\n${first.replace(/"[^"]+": import\d+/, `"${to}": ${keep}`)}`);
+  }
   writeFileSync(wasmPath, Buffer.from(out));
   writeFileSync(gluePath, glue);
   return renames.size;

@@ -109,11 +109,11 @@ export function wakeUps(callback) {
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
-export function openSocket(url, protocol, onopen, onmessage, onclose) {
+export function openSocket(url, protocol, handler) {
   const ws = new WebSocket(url, protocol);
-  ws.onopen = onopen;
-  ws.onmessage = (e) => typeof e.data === 'string' && onmessage(e.data);
-  ws.onclose = onclose;
+  ws.onopen = () => handler(true);
+  ws.onmessage = (e) => typeof e.data === 'string' && handler(e.data);
+  ws.onclose = () => handler(false);
   return ws;
 }
 export function sendText(ws, text) { return ws.readyState === 1 && (ws.send(text), true); }
@@ -238,17 +238,12 @@ extern "C" {
     #[wasm_bindgen(js_name = livepathErrorShape)]
     pub fn livepath_error_shape(e: &JsValue) -> bool;
 
-    /// A WebSocket to `url` with `protocol` and its handlers: `onmessage` receives text frames
-    /// data only (a JS string, never copied into the wasm; this protocol has no binary frames). Throws
-    /// what the `WebSocket` constructor throws (a malformed URL).
+    /// A WebSocket to `url` with `protocol`, whose events all go to `handler`: `true` when it opens,
+    /// each text frame's data (a JS string, never copied into the wasm; this protocol has no binary
+    /// frames), `false` when it closes. One closure instead of one per event. Throws what the
+    /// `WebSocket` constructor throws (a malformed URL).
     #[wasm_bindgen(catch, js_name = openSocket)]
-    pub fn open_socket(
-        url: &str,
-        protocol: &str,
-        onopen: &JsValue,
-        onmessage: &JsValue,
-        onclose: &JsValue,
-    ) -> Result<JsValue, JsValue>;
+    pub fn open_socket(url: &str, protocol: &str, handler: &JsValue) -> Result<JsValue, JsValue>;
 
     /// Sends a text frame if the socket is open; whether it did.
     #[wasm_bindgen(js_name = sendText)]

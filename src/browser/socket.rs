@@ -22,24 +22,22 @@ pub enum SocketEvent {
 pub struct Socket {
     /// The browser's socket.
     ws: JsValue,
-    /// `onopen`, `onmessage`, `onclose`: kept alive as long as the socket may call them.
-    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+    /// The handler of its events, kept alive as long as the socket may call it.
+    _handler: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Socket {
     /// Opens a socket to `url` with the livepath subprotocol; `on_event` receives its events.
-    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + Clone + 'static) -> Result<Self, JsValue> {
-        let open = {
-            let on_event = on_event.clone();
-            Closure::wrap(Box::new(move |_: JsValue| on_event(SocketEvent::Open)) as Box<dyn FnMut(JsValue)>)
-        };
-        let message = {
-            let on_event = on_event.clone();
-            Closure::wrap(Box::new(move |text: JsValue| on_event(SocketEvent::Text(text))) as Box<dyn FnMut(JsValue)>)
-        };
-        let close = Closure::wrap(Box::new(move |_: JsValue| on_event(SocketEvent::Closed)) as Box<dyn FnMut(JsValue)>);
-        let ws = open_socket(url, SUBPROTOCOL, open.as_ref(), message.as_ref(), close.as_ref())?;
-        Ok(Self { ws, _handlers: [open, message, close] })
+    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, JsValue> {
+        let handler = Closure::wrap(Box::new(move |event: JsValue| {
+            on_event(match event.as_bool() {
+                Some(true) => SocketEvent::Open,
+                Some(false) => SocketEvent::Closed,
+                None => SocketEvent::Text(event),
+            })
+        }) as Box<dyn FnMut(JsValue)>);
+        let ws = open_socket(url, SUBPROTOCOL, handler.as_ref())?;
+        Ok(Self { ws, _handler: handler })
     }
 
     /// Sends a text frame. Returns false if the socket is not open (the frame is not sent; the close

@@ -41,7 +41,7 @@ impl Link {
     }
 
     /// Opens a new socket whose events go to `on_event`; returns its generation.
-    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + Clone + 'static) -> Result<u64, JsValue> {
+    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + 'static) -> Result<u64, JsValue> {
         self.generation += 1;
         self.socket = Some(Socket::open(&self.url, on_event)?);
         Ok(self.generation)

@@ -129,7 +129,9 @@ impl Client {
     /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.
     pub(crate) fn write(&self, path: &str, op: Result<WriteOp<Data>, Error>) -> JsValue {
         match parse_path(path).and_then(|path| Ok((path, op?))) {
-            Ok((path, op)) => driver::write(&self.shared, &path, op, snippet::idempotency_key().as_string().unwrap_or_default()),
+            Ok((path, op)) => {
+                driver::write(&self.shared, &path, op, snippet::idempotency_key().as_string().unwrap_or_default())
+            }
             Err(e) => driver::rejected(e.into()),
         }
     }

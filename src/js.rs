@@ -173,9 +173,9 @@ impl Client {
         #[wasm_bindgen(
             unchecked_param_type = "(s: \"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\") => void"
         )]
-        callback: Function,
-    ) -> Function {
-        self.on_status(callback)
+        callback: JsValue,
+    ) -> JsValue {
+        self.on_status(&callback)
     }
 
     /// Counts of what the client holds, for leak checks.

@@ -52,12 +52,42 @@ export function livepathError(code, message) {
   return e;
 }
 export function versionResult(version) { return { version }; }
+export function statusListeners() { return new Set(); }
+export function addStatusListener(listeners, callback, status) {
+  const entry = [callback];
+  listeners.add(entry);
+  report(callback, status);
+  return () => { listeners.delete(entry); };
+}
+export function tellStatus(listeners, status) {
+  for (const [callback] of [...listeners]) report(callback, status);
+}
+export function report(callback, value) {
+  try {
+    callback(value);
+  } catch (e) {
+    console.error('livepath: a callback threw:', e);
+  }
+}
 export function deferred() {
   let settle;
   const promise = new Promise((resolve, reject) => { settle = [resolve, reject]; });
   return [promise, ...settle];
 }
-export function whenSettled(value, resolved, rejected) { Promise.resolve(value).then(resolved, rejected); }
+export function askToken(ask, answer) {
+  let token;
+  try {
+    token = ask();
+  } catch (e) {
+    console.error('livepath: the token function threw:', e);
+    return false;
+  }
+  if (typeof token === 'string') return token;
+  Promise.resolve(token).then((t) => answer(typeof t === 'string' ? t : null), (e) => {
+    console.error('livepath: the token function failed:', e);
+    answer(false);
+  });
+}
 export function stats(listeners, subscriptions, pendingWrites, socket) {
   return { listeners, subscriptions, pendingWrites, socket };
 }
@@ -171,9 +201,29 @@ extern "C" {
     /// a Rust closure handed to the `Promise` constructor, which brings its own glue.
     pub fn deferred() -> JsValue;
 
-    /// `Promise.resolve(value).then(resolved, rejected)`: waits for a value that may be a promise.
-    #[wasm_bindgen(js_name = whenSettled)]
-    pub fn when_settled(value: &JsValue, resolved: &JsValue, rejected: &JsValue);
+    /// Asks a token function for a connection's token: a string now, `false` if it threw (reported
+    /// on the console), else `undefined` and `answer` is called later, with the token (a string), `null`
+    /// (none: nobody signed in) or `false` (its promise failed, reported on the console).
+    #[wasm_bindgen(js_name = askToken)]
+    pub fn ask_token(ask: &JsValue, answer: &JsValue) -> JsValue;
+
+    /// Calls `callback(value)`; if it throws, the error is reported on the console and nothing else
+    /// happens: a listener's bug must not break the client.
+    pub fn report(callback: &JsValue, value: &JsValue);
+
+    /// An empty set of `onStatus` callbacks.
+    #[wasm_bindgen(js_name = statusListeners)]
+    pub fn status_listeners() -> JsValue;
+
+    /// Adds `callback` to `listeners` (twice if added twice) and calls it with `status` at once;
+    /// returns the function that removes it. A callback that throws is reported on the console.
+    #[wasm_bindgen(js_name = addStatusListener)]
+    pub fn add_status_listener(listeners: &JsValue, callback: &JsValue, status: &JsValue) -> JsValue;
+
+    /// Calls every callback in `listeners` with `status`; those added or removed meanwhile as the set
+    /// was when it began.
+    #[wasm_bindgen(js_name = tellStatus)]
+    pub fn tell_status(listeners: &JsValue, status: &JsValue);
 
     /// The object `stats()` returns.
     pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &JsValue) -> JsValue;

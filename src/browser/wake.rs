@@ -4,7 +4,7 @@
 use js_sys::Function;
 use wasm_bindgen::{JsValue, closure::Closure};
 
-use super::snippet::wake_ups;
+use super::snippet::{report, wake_ups};
 
 /// Calls its callback on `online` and when the page becomes visible, until dropped; then both DOM
 /// listeners are removed. Where there is no page (a worker without `document`, Node), only what exists
@@ -27,6 +27,6 @@ impl WakeUps {
 
 impl Drop for WakeUps {
     fn drop(&mut self) {
-        let _ = self.remove.call1(&JsValue::NULL, &JsValue::NULL);
+        report(&self.remove, &JsValue::UNDEFINED);
     }
 }

@@ -12,10 +12,7 @@ use js_sys::Function;
 use livepath_protocol::{ClientMessage, Path};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 
-use super::{
-    Token,
-    link::{Link, TokenAnswer, ask_token},
-};
+use super::{Token, link::Link};
 use crate::{
     Data,
     browser::{convert, decode, snippet, socket::SocketEvent, wake::WakeUps},
@@ -58,10 +55,8 @@ pub(super) struct Inner {
     callbacks: IdMap<Callback>,
     /// `resolve` and `reject` of each write's promise, by write id.
     writes: IdMap<(Function, Function)>,
-    /// `onStatus` callbacks by registration id.
-    status_listeners: Vec<(u64, Function)>,
-    /// The next `onStatus` registration id.
-    next_status_listener: u64,
+    /// The `onStatus` callbacks (`browser::snippet::status_listeners`).
+    status_listeners: JsValue,
     /// Armed while waiting to reconnect; dropping it cancels it.
     reconnect_timer: Option<Timeout>,
     /// Armed while lingering with nothing to do; dropping it cancels it.
@@ -107,8 +102,7 @@ pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> 
         link: Link::new(url, token),
         callbacks: IdMap::default(),
         writes: IdMap::default(),
-        status_listeners: Vec::new(),
-        next_status_listener: 1,
+        status_listeners: snippet::status_listeners(),
         reconnect_timer: None,
         linger_timer: None,
         watchdog: None,
@@ -174,7 +168,7 @@ pub(super) fn write(shared: &Shared, path: &Path, op: WriteOp<Data>, key: String
 /// A promise rejected with `error`.
 pub(super) fn rejected(error: JsValue) -> JsValue {
     let (promise, (_, reject)) = deferred();
-    report(reject.call1(&JsValue::NULL, &error));
+    snippet::report(&reject, &error);
     promise
 }
 
@@ -193,21 +187,12 @@ pub(super) fn close(shared: &Shared) {
     inner.microtasks.clear();
 }
 
-pub(super) fn on_status(shared: &Shared, callback: Function) -> Function {
-    let (id, status) = {
-        let mut inner = shared.state_mut();
-        let id = inner.next_status_listener;
-        inner.next_status_listener += 1;
-        inner.status_listeners.push((id, callback.clone()));
-        (id, inner.core.status())
+pub(super) fn on_status(shared: &Shared, callback: &JsValue) -> JsValue {
+    let (listeners, status) = {
+        let inner = shared.state();
+        (inner.status_listeners.clone(), inner.core.status())
     };
-    report(callback.call1(&JsValue::NULL, &JsValue::from_str(status.as_str())));
-    let weak = Rc::downgrade(shared);
-    crate::js::closure_function(move || {
-        if let Some(shared) = weak.upgrade() {
-            shared.state_mut().status_listeners.retain(|(i, _)| *i != id);
-        }
-    })
+    snippet::add_status_listener(&listeners, callback, &JsValue::from_str(status.as_str()))
 }
 
 /// Runs `event` on the core and performs the actions it returns.
@@ -261,9 +246,7 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 for listener in listeners {
                     let callback = shared.state_mut().callbacks.remove(listener);
                     match callback {
-                        Some(Callback::Js { error: Some(on_error), .. }) => {
-                            report(on_error.call1(&JsValue::NULL, &error))
-                        }
+                        Some(Callback::Js { error: Some(on_error), .. }) => snippet::report(&on_error, &error),
                         Some(_) => web_sys::console::error_2(&"livepath: a subscription failed:".into(), &error),
                         None => {}
                     }
@@ -272,22 +255,15 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             Action::Settle { req, result } => {
                 let settle = shared.state_mut().writes.remove(req);
                 if let Some((resolve, reject)) = settle {
-                    let _ = match result {
-                        Ok(version) => resolve.call1(&JsValue::NULL, &convert::version(version)),
-                        Err((code, message)) => reject.call1(&JsValue::NULL, &convert::error(code, &message)),
-                    };
+                    match result {
+                        Ok(version) => snippet::report(&resolve, &convert::version(version)),
+                        Err((code, message)) => snippet::report(&reject, &convert::error(code, &message)),
+                    }
                 }
             }
             Action::Status(status) => {
-                // Cloned first: a listener may add or remove listeners.
-                let mut listeners = Vec::new();
-                for (_, f) in &shared.state().status_listeners {
-                    listeners.push(f.clone());
-                }
-                let value = JsValue::from_str(status.as_str());
-                for f in listeners {
-                    report(f.call1(&JsValue::NULL, &value));
-                }
+                let listeners = shared.state().status_listeners.clone();
+                snippet::tell_status(&listeners, &JsValue::from_str(status.as_str()));
             }
             Action::ArmReconnect(ms) => arm(shared, ms, |i| &mut i.reconnect_timer, Core::reconnect_due),
             Action::ArmLinger(ms) => arm(shared, ms, |i| &mut i.linger_timer, Core::linger_expired),
@@ -355,34 +331,30 @@ fn say_hello(shared: &Shared) {
         perform(shared, vec![Action::Send(ClientMessage::Hello { token })]);
         drive(shared, Core::opened);
     };
-    let promise = match ask_token(token) {
-        TokenAnswer::Now(None) => return drive(shared, Core::opened),
-        TokenAnswer::Now(token) => return hello(shared, token),
-        TokenAnswer::Threw(e) => {
-            web_sys::console::error_2(&"livepath: the token function threw:".into(), &e);
-            return socket_lost(shared);
-        }
-        TokenAnswer::Later(promise) => promise,
+    let function = match token {
+        None => return drive(shared, Core::opened),
+        Some(Token::Static(token)) => return hello(shared, Some(token)),
+        Some(Token::Function(function)) => function,
     };
-    // Answered only if this socket is still the current one.
+    // A late answer counts only if this socket is still the current one.
     let weak = Rc::downgrade(shared);
-    let resolved = Closure::wrap(Box::new(move |token: JsValue| {
+    let answer = Closure::wrap(Box::new(move |token: JsValue| {
         let Some(shared) = weak.upgrade() else { return };
-        if shared.state().link.is_current(generation) {
-            shared.state_mut().link.token_settled();
-            hello(&shared, token.as_string());
+        if !shared.state().link.is_current(generation) {
+            return;
+        }
+        shared.state_mut().link.token_settled();
+        match token.as_bool() {
+            Some(false) => socket_lost(&shared),
+            _ => hello(&shared, token.as_string()),
         }
     }) as Box<dyn FnMut(JsValue)>);
-    let weak = Rc::downgrade(shared);
-    let rejected = Closure::wrap(Box::new(move |e: JsValue| {
-        let Some(shared) = weak.upgrade() else { return };
-        web_sys::console::error_2(&"livepath: the token function failed:".into(), &e);
-        if shared.state().link.is_current(generation) {
-            socket_lost(&shared);
-        }
-    }) as Box<dyn FnMut(JsValue)>);
-    snippet::when_settled(&promise, resolved.as_ref(), rejected.as_ref());
-    shared.state_mut().link.wait_for_token(resolved, rejected);
+    let now = snippet::ask_token(&function, answer.as_ref());
+    match (now.as_string(), now.as_bool()) {
+        (Some(token), _) => hello(shared, Some(token)),
+        (None, Some(false)) => socket_lost(shared),
+        _ => shared.state_mut().link.wait_for_token(answer),
+    }
 }
 
 /// Calls each listener still registered at the moment of its call. JavaScript listeners share one
@@ -398,7 +370,7 @@ fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>)
         match callback {
             Callback::Js { next, .. } => {
                 let value = js.get_or_insert_with(|| convert::snapshot(snapshot));
-                report(next.call1(&JsValue::NULL, value));
+                snippet::report(&next, value);
             }
             Callback::Rust(f) => {
                 if let Ok(mut f) = f.try_borrow_mut() {
@@ -406,13 +378,6 @@ fn deliver(shared: &Shared, listeners: &[ListenerId], snapshot: &Snapshot<Data>)
                 }
             }
         }
-    }
-}
-
-/// A callback that threw must not break the client: report it and carry on.
-pub(super) fn report(result: Result<JsValue, JsValue>) {
-    if let Err(e) = result {
-        web_sys::console::error_2(&"livepath: a callback threw:".into(), &e);
     }
 }
 

@@ -18,22 +18,12 @@ pub(super) struct Link {
     generation: u64,
     /// Where `hello` tokens come from.
     token: Option<Token>,
-    /// The `then` callbacks of a token promise being waited for.
-    token_wait: Option<(Then, Then)>,
+    /// The callback of a token promise being waited for.
+    token_wait: Option<Then>,
 }
 
-/// A callback given to a promise's `then`.
+/// The callback a token promise answers.
 type Then = Closure<dyn FnMut(JsValue)>;
-
-/// What asking for a token gave.
-pub(super) enum TokenAnswer {
-    /// The token is known now (`None`: the client has none).
-    Now(Option<String>),
-    /// A promise of it (or a thenable).
-    Later(JsValue),
-    /// The token function threw this.
-    Threw(JsValue),
-}
 
 impl Link {
     pub(super) fn new(url: String, token: Option<Token>) -> Self {
@@ -81,29 +71,13 @@ impl Link {
         self.token.clone()
     }
 
-    /// Keeps the callbacks of a token promise alive until it settles or the socket goes.
-    pub(super) fn wait_for_token(&mut self, resolved: Then, rejected: Then) {
-        self.token_wait = Some((resolved, rejected));
+    /// Keeps the callback of a token promise alive until it settles or the socket goes.
+    pub(super) fn wait_for_token(&mut self, answer: Then) {
+        self.token_wait = Some(answer);
     }
 
-    /// A promise settled: its callbacks can go.
+    /// A promise settled: its callback can go.
     pub(super) fn token_settled(&mut self) {
         self.token_wait = None;
-    }
-}
-
-/// Asks `token` for the token of a new connection. A token function runs here: call with no borrow held.
-pub(super) fn ask_token(token: Option<Token>) -> TokenAnswer {
-    let function = match token {
-        None => return TokenAnswer::Now(None),
-        Some(Token::Static(token)) => return TokenAnswer::Now(Some(token)),
-        Some(Token::Function(function)) => function,
-    };
-    match function.call1(&JsValue::NULL, &JsValue::UNDEFINED) {
-        Ok(answer) => match answer.as_string() {
-            Some(token) => TokenAnswer::Now(Some(token)),
-            None => TokenAnswer::Later(answer),
-        },
-        Err(e) => TokenAnswer::Threw(e),
     }
 }

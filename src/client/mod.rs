@@ -138,7 +138,7 @@ impl Client {
 
     /// Calls `callback` with the current status now and on every change, until the returned function
     /// is called.
-    pub(crate) fn on_status(&self, callback: Function) -> Function {
+    pub(crate) fn on_status(&self, callback: &JsValue) -> JsValue {
         driver::on_status(&self.shared, callback)
     }
 

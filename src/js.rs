@@ -8,7 +8,7 @@ use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use crate::{
     Data,
-    browser::snippet::{self, backoff_option, field, fields},
+    browser::snippet::{self, field, fields},
     client::{Callback, Client, ClientOptions, Subscription, Token},
     core::{BackoffConfig, WriteOp},
 };
@@ -94,11 +94,11 @@ fn options(value: &JsValue) -> ClientOptions {
     if let Some(n) = number(field(value, fields::MAX_PENDING_WRITES)) {
         core.max_pending_writes = n as usize;
     }
-    let d = BackoffConfig::default();
+    let (d, backoff) = (BackoffConfig::default(), field(value, fields::BACKOFF));
     core.backoff = BackoffConfig {
-        initial_ms: number(backoff_option(value, 0)).unwrap_or(d.initial_ms),
-        max_ms: number(backoff_option(value, 1)).unwrap_or(d.max_ms),
-        multiplier: number(backoff_option(value, 2)).unwrap_or(d.multiplier),
+        initial_ms: number(field(&backoff, fields::INITIAL_MS)).unwrap_or(d.initial_ms),
+        max_ms: number(field(&backoff, fields::MAX_MS)).unwrap_or(d.max_ms),
+        multiplier: number(field(&backoff, fields::MULTIPLIER)).unwrap_or(d.multiplier),
     };
     options
 }

@@ -48,7 +48,7 @@ pub fn snapshot(snapshot: &Snapshot<Data>) -> JsValue {
 
 /// A `LivepathError`: a real `Error` with `name` "LivepathError" and a `code`.
 pub fn error(code: ErrorCode, message: &str) -> JsValue {
-    livepath_error(code.as_str(), message)
+    livepath_error(code as u32, message)
 }
 
 /// `{ version }`, what a write resolves with.

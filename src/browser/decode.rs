@@ -14,7 +14,7 @@ mod by_snippet {
 
     use crate::{
         Data,
-        browser::snippet::{field, fields::*, frame_kind, item, parse_frame},
+        browser::snippet::{error_code, field, fields::*, frame_kind, item, parse_frame},
         core::{CollectionDoc, Frame},
     };
 
@@ -74,7 +74,10 @@ mod by_snippet {
             6 => Frame::Error {
                 id: id(),
                 req: number(&m, REQ),
-                code: ErrorCode::parse(&field(&m, CODE).as_string()?).unwrap_or(ErrorCode::Internal),
+                code: match error_code(&m) {
+                    -2 => return None,
+                    i => ErrorCode::ALL.get(i as usize).copied().unwrap_or(ErrorCode::Internal),
+                },
                 message: field(&m, MESSAGE).as_string().unwrap_or_default(),
             },
             _ => return None,

@@ -25,19 +25,25 @@ pub mod fields {
     pub const TOKEN: u32 = 12;
     pub const LINGER_MS: u32 = 13;
     pub const MAX_PENDING_WRITES: u32 = 14;
+    pub const BACKOFF: u32 = 15;
+    pub const INITIAL_MS: u32 = 16;
+    pub const MAX_MS: u32 = 17;
+    pub const MULTIPLIER: u32 = 18;
 }
 use js_sys::Function;
 
 #[wasm_bindgen(
     inline_js = "const FIELDS = ['type', 'id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'code', 'message',
-  'heartbeatMs', 'url', 'token', 'lingerMs', 'maxPendingWrites'];
+  'heartbeatMs', 'url', 'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
-const BACKOFF = ['initialMs', 'maxMs', 'multiplier'];
+const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
+  'unavailable', 'internal', 'failed-precondition'];
+
 export function parseFrame(text) { try { return JSON.parse(text); } catch { return null; } }
 export function frameKind(m) { return KINDS.indexOf(m?.type); }
+export function errorCode(m) { return typeof m?.code === 'string' ? CODES.indexOf(m.code) : -2; }
 export function field(o, i) { return o?.[FIELDS[i]]; }
 export function item(a, i) { return Array.isArray(a) ? a[i] : undefined; }
-export function backoffOption(o, i) { return o?.backoff?.[BACKOFF[i]]; }
 export function documentSnapshot(collection, id, exists, data, version, fromCache, hasPendingWrites) {
   return { kind: 'document', path: collection + '/' + id, id, exists, data, version, fromCache, hasPendingWrites };
 }
@@ -48,7 +54,7 @@ export function docChange(type, doc, oldIndex, newIndex) { return { type, doc, o
 export function livepathError(code, message) {
   const e = new Error(message);
   e.name = 'LivepathError';
-  e.code = code;
+  e.code = CODES[code];
   return e;
 }
 export function versionResult(version) { return { version }; }
@@ -88,7 +94,8 @@ export function askToken(ask, answer) {
     answer(false);
   });
 }
-export function stats(listeners, subscriptions, pendingWrites, socket) {
+export function stats(listeners, subscriptions, pendingWrites, ws) {
+  const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
   return { listeners, subscriptions, pendingWrites, socket };
 }
 export function dataProblem(v, maxBytes, maxDepth) {
@@ -146,8 +153,7 @@ export function openSocket(url, protocol, handler) {
   ws.onclose = () => handler(false);
   return ws;
 }
-export function sendText(ws, text) { return ws.readyState === 1 && (ws.send(text), true); }
-export function socketState(ws) { return ['connecting', 'open'][ws.readyState] ?? 'closing'; }
+export function sendText(ws, text) { if (ws.readyState === 1) ws.send(text); }
 export function closeSocket(ws) {
   ws.onopen = ws.onmessage = ws.onclose = null;
   ws.close(1000);
@@ -163,16 +169,17 @@ extern "C" {
     #[wasm_bindgen(js_name = frameKind)]
     pub fn frame_kind(frame: &JsValue) -> i32;
 
+    /// The index of an `error` frame's `code` in `ErrorCode::ALL` (the snippet's `CODES`), -1 for a
+    /// code this client does not know, -2 if there is none.
+    #[wasm_bindgen(js_name = errorCode)]
+    pub fn error_code(frame: &JsValue) -> i32;
+
     /// The field numbered `i` (see [`fields`]) of `object`, or `undefined`. A number crosses from the
     /// wasm instead of a field name.
     pub fn field(object: &JsValue, i: u32) -> JsValue;
 
     /// Element `i` of `array`; `undefined` past its end or if it is not an array.
     pub fn item(array: &JsValue, i: u32) -> JsValue;
-
-    /// Field `i` of `options.backoff` (`initialMs`, `maxMs`, `multiplier`), or `undefined`.
-    #[wasm_bindgen(js_name = backoffOption)]
-    pub fn backoff_option(options: &JsValue, i: u32) -> JsValue;
 
     /// A `CollectionSnapshot` from its parts, in one call.
     #[wasm_bindgen(js_name = collectionSnapshot)]
@@ -189,9 +196,10 @@ extern "C" {
     #[wasm_bindgen(js_name = docChange)]
     pub fn doc_change(kind: &str, doc: &JsValue, old_index: f64, new_index: f64) -> JsValue;
 
-    /// A `LivepathError`: a real `Error` named "LivepathError" with a `code`.
+    /// A `LivepathError`: a real `Error` named "LivepathError" with a `code`, given as its index in
+    /// `ErrorCode::ALL` (the snippet's `CODES`).
     #[wasm_bindgen(js_name = livepathError)]
-    pub fn livepath_error(code: &str, message: &str) -> JsValue;
+    pub fn livepath_error(code: u32, message: &str) -> JsValue;
 
     /// `{ version }`, what a write resolves with.
     #[wasm_bindgen(js_name = versionResult)]
@@ -225,8 +233,9 @@ extern "C" {
     #[wasm_bindgen(js_name = tellStatus)]
     pub fn tell_status(listeners: &JsValue, status: &JsValue);
 
-    /// The object `stats()` returns.
-    pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, socket: &JsValue) -> JsValue;
+    /// The object `stats()` returns; `ws` is the client's WebSocket (its state is reported as
+    /// "connecting", "open" or "closing"), or `undefined` for "none".
+    pub fn stats(listeners: f64, subscriptions: f64, pending_writes: f64, ws: &JsValue) -> JsValue;
 
     /// Why `value` cannot be a document's data, as a message (a JS string), or `undefined` if it can:
     /// a plain object that JSON can write, at most `max_bytes` of JSON (UTF-8), nested at most
@@ -295,16 +304,32 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = openSocket)]
     pub fn open_socket(url: &str, protocol: &str, handler: &JsValue) -> Result<JsValue, JsValue>;
 
-    /// Sends a text frame if the socket is open; whether it did.
+    /// Sends a text frame if the socket is open; else nothing (the close event that follows makes the
+    /// client resend what matters).
     #[wasm_bindgen(js_name = sendText)]
-    pub fn send_text(ws: &JsValue, text: &JsValue) -> bool;
-
-    /// The socket's state as `stats()` reports it: "connecting", "open" or "closing".
-    #[wasm_bindgen(js_name = socketState)]
-    pub fn socket_state(ws: &JsValue) -> JsValue;
+    pub fn send_text(ws: &JsValue, text: &JsValue);
 
     /// Clears the socket's handlers, so no event reaches its owner any more, and closes it with 1000
     /// (a normal close; a socket closing or closed already ignores it).
     #[wasm_bindgen(js_name = closeSocket)]
     pub fn close_socket(ws: &JsValue);
+}
+
+#[cfg(test)]
+mod tests {
+    use livepath_protocol::ErrorCode;
+
+    /// The snippet's `CODES`, read from this file's source.
+    fn snippet_codes() -> Vec<String> {
+        let source = include_str!("snippet.rs");
+        let start = source.find("const CODES = [").map(|i| i + "const CODES = [".len());
+        let list = start.and_then(|s| source.get(s..).and_then(|rest| rest.split(']').next())).unwrap_or_default();
+        list.split(',').map(|code| code.trim().trim_matches('\'').to_owned()).collect()
+    }
+
+    #[test]
+    fn the_snippets_error_codes_are_error_code_all_in_order() {
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(snippet_codes(), names);
+    }
 }

@@ -4,7 +4,7 @@ use wasm_bindgen::{JsValue, closure::Closure};
 
 use livepath_protocol::SUBPROTOCOL;
 
-use super::snippet::{close_socket, open_socket, send_text, socket_state};
+use super::snippet::{close_socket, open_socket, send_text};
 
 /// What the socket tells its owner.
 pub enum SocketEvent {
@@ -40,15 +40,15 @@ impl Socket {
         Ok(Self { ws, _handler: handler })
     }
 
-    /// Sends a text frame. Returns false if the socket is not open (the frame is not sent; the close
-    /// event that follows makes the client resend what matters).
-    pub fn send(&self, text: &JsValue) -> bool {
-        send_text(&self.ws, text)
+    /// Sends a text frame if the socket is open (else the close event that follows makes the client
+    /// resend what matters).
+    pub fn send(&self, text: &JsValue) {
+        send_text(&self.ws, text);
     }
 
-    /// The socket's state as `stats()` reports it: "connecting", "open" or "closing".
-    pub fn state(&self) -> JsValue {
-        socket_state(&self.ws)
+    /// The browser's socket, for `stats()`.
+    pub fn js(&self) -> &JsValue {
+        &self.ws
     }
 }
 

@@ -61,9 +61,9 @@ impl Link {
         }
     }
 
-    /// The socket's state as `stats()` reports it.
-    pub(super) fn socket_state(&self) -> JsValue {
-        self.socket.as_ref().map_or_else(|| JsValue::from_str("none"), Socket::state)
+    /// The browser's socket, or `undefined` (for `stats()`).
+    pub(super) fn socket_js(&self) -> JsValue {
+        self.socket.as_ref().map_or(JsValue::UNDEFINED, |s| s.js().clone())
     }
 
     /// The token source, cloned so it can be asked with no borrow held (a token function is user code).

@@ -142,12 +142,12 @@ impl Client {
         driver::on_status(&self.shared, callback)
     }
 
-    /// Counts of what the client holds: listeners, subscriptions, pending writes, and the socket's
-    /// state ("none", "connecting", "open" or "closing").
+    /// Counts of what the client holds: listeners, subscriptions, pending writes, and the browser's
+    /// socket if there is one (`stats()` reports its state).
     pub(crate) fn counts(&self) -> (usize, usize, usize, JsValue) {
         let inner = self.shared.state();
         let core = &inner.core;
-        (core.listener_count(), core.subscription_count(), core.pending_write_count(), inner.link.socket_state())
+        (core.listener_count(), core.subscription_count(), core.pending_write_count(), inner.link.socket_js())
     }
 }
 

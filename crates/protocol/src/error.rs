@@ -27,6 +27,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order: `ALL[code as usize] == code`. The wasm client's JavaScript
+    /// keeps the same list, so codes cross between the two as numbers.
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotFound,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Unauthenticated,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+        ErrorCode::FailedPrecondition,
+    ];
+
     /// The code as it appears on the wire and in JavaScript.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,16 +80,14 @@ impl core::fmt::Display for ErrorCode {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 8] = [
-        ErrorCode::InvalidArgument,
-        ErrorCode::NotFound,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Unauthenticated,
-        ErrorCode::ResourceExhausted,
-        ErrorCode::Unavailable,
-        ErrorCode::Internal,
-        ErrorCode::FailedPrecondition,
-    ];
+    const ALL: [ErrorCode; 8] = ErrorCode::ALL;
+
+    #[test]
+    fn all_lists_every_code_once_at_its_own_index() {
+        for (i, code) in ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code}");
+        }
+    }
 
     #[test]
     fn as_str_matches_the_serde_name_and_parses_back() {

@@ -68,6 +68,10 @@ export function addStatusListener(listeners, callback, status) {
 export function tellStatus(listeners, status) {
   for (const [callback] of [...listeners]) report(callback, status);
 }
+export function failed(onError, error) {
+  if (onError) report(onError, error);
+  else console.error('livepath: a subscription failed:', error);
+}
 export function report(callback, value) {
   try {
     callback(value);
@@ -147,7 +151,13 @@ export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
 export function openSocket(url, protocol, handler) {
-  const ws = new WebSocket(url, protocol);
+  let ws;
+  try {
+    ws = new WebSocket(url, protocol);
+  } catch (e) {
+    console.error('livepath: cannot open a WebSocket:', e);
+    return null;
+  }
   ws.onopen = () => handler(true);
   ws.onmessage = (e) => typeof e.data === 'string' && handler(e.data);
   ws.onclose = () => handler(false);
@@ -218,6 +228,10 @@ extern "C" {
     /// Calls `callback(value)`; if it throws, the error is reported on the console and nothing else
     /// happens: a listener's bug must not break the client.
     pub fn report(callback: &JsValue, value: &JsValue);
+
+    /// A subscription failed: `error` goes to its listener's `onError` through [`report`], or, where
+    /// the listener has none, to the console.
+    pub fn failed(on_error: &JsValue, error: &JsValue);
 
     /// An empty set of `onStatus` callbacks.
     #[wasm_bindgen(js_name = statusListeners)]
@@ -299,10 +313,10 @@ extern "C" {
 
     /// A WebSocket to `url` with `protocol`, whose events all go to `handler`: `true` when it opens,
     /// each text frame's data (a JS string, never copied into the wasm; this protocol has no binary
-    /// frames), `false` when it closes. One closure instead of one per event. Throws what the
-    /// `WebSocket` constructor throws (a malformed URL).
-    #[wasm_bindgen(catch, js_name = openSocket)]
-    pub fn open_socket(url: &str, protocol: &str, handler: &JsValue) -> Result<JsValue, JsValue>;
+    /// frames), `false` when it closes. One closure instead of one per event. `null` if the `WebSocket`
+    /// constructor throws (a malformed URL), which is reported on the console.
+    #[wasm_bindgen(js_name = openSocket)]
+    pub fn open_socket(url: &str, protocol: &str, handler: &JsValue) -> JsValue;
 
     /// Sends a text frame if the socket is open; else nothing (the close event that follows makes the
     /// client resend what matters).

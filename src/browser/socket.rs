@@ -28,7 +28,8 @@ pub struct Socket {
 
 impl Socket {
     /// Opens a socket to `url` with the livepath subprotocol; `on_event` receives its events.
-    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, JsValue> {
+    /// `None` if the browser refuses to (a malformed URL; reported on the console).
+    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Option<Self> {
         let handler = Closure::wrap(Box::new(move |event: JsValue| {
             on_event(match event.as_bool() {
                 Some(true) => SocketEvent::Open,
@@ -36,8 +37,8 @@ impl Socket {
                 None => SocketEvent::Text(event),
             })
         }) as Box<dyn FnMut(JsValue)>);
-        let ws = open_socket(url, SUBPROTOCOL, handler.as_ref())?;
-        Ok(Self { ws, _handler: handler })
+        let ws = open_socket(url, SUBPROTOCOL, handler.as_ref());
+        (!ws.is_null()).then_some(Self { ws, _handler: handler })
     }
 
     /// Sends a text frame if the socket is open (else the close event that follows makes the client

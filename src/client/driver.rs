@@ -242,12 +242,14 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 }
             }
             Action::Fail { listeners, code, message } => {
-                let error = convert::error(code, &message);
+                let error_value = convert::error(code, &message);
                 for listener in listeners {
                     let callback = shared.state_mut().callbacks.remove(listener);
                     match callback {
-                        Some(Callback::Js { error: Some(on_error), .. }) => snippet::report(&on_error, &error),
-                        Some(_) => web_sys::console::error_2(&"livepath: a subscription failed:".into(), &error),
+                        Some(Callback::Js { error, .. }) => {
+                            snippet::failed(&error.map_or(JsValue::UNDEFINED, JsValue::from), &error_value)
+                        }
+                        Some(Callback::Rust(_)) => snippet::failed(&JsValue::UNDEFINED, &error_value),
                         None => {}
                     }
                 }
@@ -285,8 +287,7 @@ fn connect(shared: &Shared) {
             on_socket_event(&shared, event);
         }
     });
-    if let Err(e) = opened {
-        web_sys::console::error_2(&"livepath: cannot open a WebSocket:".into(), &e);
+    if !opened {
         drive(shared, |core| core.closed(js_sys::Math::random()));
     }
 }

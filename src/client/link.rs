@@ -30,11 +30,12 @@ impl Link {
         Self { url, socket: None, generation: 0, token, token_wait: None }
     }
 
-    /// Opens a new socket whose events go to `on_event`; returns its generation.
-    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + 'static) -> Result<u64, JsValue> {
+    /// Opens a new socket whose events go to `on_event`; whether the browser would (see
+    /// [`Socket::open`]).
+    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + 'static) -> bool {
         self.generation += 1;
-        self.socket = Some(Socket::open(&self.url, on_event)?);
-        Ok(self.generation)
+        self.socket = Socket::open(&self.url, on_event);
+        self.socket.is_some()
     }
 
     /// Forgets the socket and any token being waited for; the caller drops the socket (closing it)

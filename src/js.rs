@@ -79,13 +79,12 @@ fn number(value: JsValue) -> Option<f64> {
 /// The Rust form of JS `ClientOptions`; fields that are missing or of the wrong type keep their
 /// defaults.
 fn options(value: &JsValue) -> ClientOptions {
-    let mut options = ClientOptions::default();
-    options.url = field(value, fields::URL).as_string();
     let token = field(value, fields::TOKEN);
-    options.token = match token.as_string() {
+    let token = match token.as_string() {
         Some(token) => Some(Token::Static(token)),
         None => token.dyn_into::<Function>().ok().map(Token::Function),
     };
+    let mut options = ClientOptions { url: field(value, fields::URL).as_string(), token, ..Default::default() };
     let core = &mut options.core;
     core.refreshable_token = matches!(options.token, Some(Token::Function(_)));
     if let Some(ms) = number(field(value, fields::LINGER_MS)) {

@@ -194,7 +194,13 @@ async fn subscriber(args: Arc<Args>, n: usize, counters: Arc<Counters>, admit: A
 }
 
 /// Writes at `args.rate` until `stop`, counting sent writes, acks and errors.
-async fn writer(args: Arc<Args>, sent: Arc<AtomicU64>, acked: Arc<AtomicU64>, errors: Arc<AtomicU64>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+async fn writer(
+    args: Arc<Args>,
+    sent: Arc<AtomicU64>,
+    acked: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let socket = connect(args.server, 0, 1).await?;
     let (mut sink, mut stream) = socket.split();
     let reader = tokio::spawn(async move {
@@ -257,7 +263,9 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
         return Err(format!("--connections must be 1 … {MAX_CONNECTIONS}"));
     }
     if !(0.0..=MAX_SECONDS).contains(&(args.warmup + args.seconds)) || args.connect_timeout > MAX_SECONDS {
-        return Err(format!("a run is bounded: --warmup plus --seconds, and --connect-timeout, at most {MAX_SECONDS} s"));
+        return Err(format!(
+            "a run is bounded: --warmup plus --seconds, and --connect-timeout, at most {MAX_SECONDS} s"
+        ));
     }
     let pid = args.server_pid;
     let rss = || pid.and_then(process::rss_kib);
@@ -273,7 +281,11 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
     let deadline = connecting + Duration::from_secs_f64(args.connect_timeout);
     while counters.subscribed.load(Relaxed) + counters.failed.load(Relaxed) < args.connections {
         if Instant::now() > deadline {
-            return Err(format!("only {} of {} connections subscribed in time", counters.subscribed.load(Relaxed), args.connections));
+            return Err(format!(
+                "only {} of {} connections subscribed in time",
+                counters.subscribed.load(Relaxed),
+                args.connections
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

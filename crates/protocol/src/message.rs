@@ -157,7 +157,9 @@ impl<D> ServerMessage<D> {
     /// The same message with each document's data converted by `f`; `None` if `f` refuses one.
     pub fn map_data<E>(self, mut f: impl FnMut(D) -> Option<E>) -> Option<ServerMessage<E>> {
         Some(match self {
-            Self::Welcome { session, heartbeat_ms, protocol } => ServerMessage::Welcome { session, heartbeat_ms, protocol },
+            Self::Welcome { session, heartbeat_ms, protocol } => {
+                ServerMessage::Welcome { session, heartbeat_ms, protocol }
+            }
             Self::Snapshot { id, path, version, exists, data } => {
                 let data = match data {
                     Some(d) => Some(f(d)?),

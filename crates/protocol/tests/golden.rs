@@ -17,7 +17,11 @@ fn check<M: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(side: &s
     let file = fixture_dir(side).join(format!("{name}.json"));
     let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let text = text.trim_end();
-    assert_eq!(serde_json::to_string(&message).expect("a message serializes"), text, "{side}/{name} serializes differently");
+    assert_eq!(
+        serde_json::to_string(&message).expect("a message serializes"),
+        text,
+        "{side}/{name} serializes differently"
+    );
     let parsed: M = serde_json::from_str(text).unwrap_or_else(|e| panic!("{side}/{name} does not parse: {e}"));
     assert_eq!(parsed, message, "{side}/{name} parses differently");
 }
@@ -92,7 +96,12 @@ fn server_messages_match_their_fixtures() {
                 id: 2,
                 version: 44,
                 changes: vec![
-                    Change { kind: ChangeType::Added, id: "r2".into(), version: 43, data: Some(json!({"title": "Den"})) },
+                    Change {
+                        kind: ChangeType::Added,
+                        id: "r2".into(),
+                        version: 43,
+                        data: Some(json!({"title": "Den"})),
+                    },
                     Change {
                         kind: ChangeType::Modified,
                         id: "r1".into(),

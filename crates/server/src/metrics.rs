@@ -35,7 +35,8 @@ impl Metrics {
     pub fn render(&self, subscriptions: usize) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP livepath_{name} {help}\n# TYPE livepath_{name} {kind}\nlivepath_{name} {value}");
+            let _ =
+                writeln!(out, "# HELP livepath_{name} {help}\n# TYPE livepath_{name} {kind}\nlivepath_{name} {value}");
         };
         metric("connections", "gauge", "Open WebSocket connections.", self.connections.load(Relaxed));
         metric("subscriptions", "gauge", "Live subscriptions, all connections.", subscriptions as u64);

@@ -10,7 +10,8 @@ async fn put_get_patch_delete_round_trip() {
     let server = TestServer::memory().await;
     let http = reqwest::Client::new();
     let url = server.http("/v1/docs/users/u1");
-    let put: serde_json::Value = http.put(&url).json(&json!({"name":"Ada"})).send().await.unwrap().json().await.unwrap();
+    let put: serde_json::Value =
+        http.put(&url).json(&json!({"name":"Ada"})).send().await.unwrap().json().await.unwrap();
     let patch = http.patch(&url).json(&json!({"age":36})).send().await.unwrap();
     assert_eq!(patch.status(), 200);
     let patched: serde_json::Value = patch.json().await.unwrap();

@@ -38,43 +38,123 @@ fn cases() -> Vec<(&'static str, String, Expect)> {
         ("no type", s("{}"), Error("invalid-argument", None, None)),
         ("type is a number", s(r#"{"type":42}"#), Error("invalid-argument", None, None)),
         ("unknown type", s(r#"{"type":"explode"}"#), Error("invalid-argument", None, None)),
-        ("type in capitals", s(r#"{"type":"SUBSCRIBE","id":1,"path":"a/b"}"#), Error("invalid-argument", Some(1), None)),
+        (
+            "type in capitals",
+            s(r#"{"type":"SUBSCRIBE","id":1,"path":"a/b"}"#),
+            Error("invalid-argument", Some(1), None),
+        ),
         ("subscribe without id", s(r#"{"type":"subscribe","path":"a/b"}"#), Error("invalid-argument", None, None)),
         ("subscribe without path", s(r#"{"type":"subscribe","id":1}"#), Error("invalid-argument", Some(1), None)),
         ("id is a string", s(r#"{"type":"subscribe","id":"1","path":"a/b"}"#), Error("invalid-argument", None, None)),
         ("negative id", s(r#"{"type":"subscribe","id":-1,"path":"a/b"}"#), Error("invalid-argument", None, None)),
         ("fractional id", s(r#"{"type":"subscribe","id":1.5,"path":"a/b"}"#), Error("invalid-argument", None, None)),
-        ("id past u64", s(r#"{"type":"subscribe","id":18446744073709551616,"path":"a/b"}"#), Error("invalid-argument", None, None)),
-        ("number out of range", s(r#"{"type":"subscribe","id":1,"path":"a/b","since":1e400}"#), Error("invalid-argument", None, None)),
+        (
+            "id past u64",
+            s(r#"{"type":"subscribe","id":18446744073709551616,"path":"a/b"}"#),
+            Error("invalid-argument", None, None),
+        ),
+        (
+            "number out of range",
+            s(r#"{"type":"subscribe","id":1,"path":"a/b","since":1e400}"#),
+            Error("invalid-argument", None, None),
+        ),
         ("path is a number", s(r#"{"type":"subscribe","id":1,"path":42}"#), Error("invalid-argument", Some(1), None)),
         ("empty path", s(r#"{"type":"subscribe","id":1,"path":""}"#), Error("invalid-argument", Some(1), None)),
         ("leading slash", s(r#"{"type":"subscribe","id":2,"path":"/a"}"#), Error("invalid-argument", Some(2), None)),
         ("double slash", s(r#"{"type":"subscribe","id":3,"path":"a//b"}"#), Error("invalid-argument", Some(3), None)),
-        ("dot-dot segment", s(r#"{"type":"subscribe","id":4,"path":"a/.."}"#), Error("invalid-argument", Some(4), None)),
-        ("control character", s(r#"{"type":"subscribe","id":5,"path":"a/\u0000"}"#), Error("invalid-argument", Some(5), None)),
-        ("overlong segment", json!({"type":"subscribe","id":6,"path":long_segment}).to_string(), Error("invalid-argument", Some(6), None)),
-        ("65 segments", json!({"type":"subscribe","id":7,"path":deep_path}).to_string(), Error("invalid-argument", Some(7), None)),
-        ("since is a string", s(r#"{"type":"subscribe","id":8,"path":"a/b","since":"x"}"#), Error("invalid-argument", Some(8), None)),
-        ("negative since", s(r#"{"type":"subscribe","id":9,"path":"a/b","since":-5}"#), Error("invalid-argument", Some(9), None)),
+        (
+            "dot-dot segment",
+            s(r#"{"type":"subscribe","id":4,"path":"a/.."}"#),
+            Error("invalid-argument", Some(4), None),
+        ),
+        (
+            "control character",
+            s(r#"{"type":"subscribe","id":5,"path":"a/\u0000"}"#),
+            Error("invalid-argument", Some(5), None),
+        ),
+        (
+            "overlong segment",
+            json!({"type":"subscribe","id":6,"path":long_segment}).to_string(),
+            Error("invalid-argument", Some(6), None),
+        ),
+        (
+            "65 segments",
+            json!({"type":"subscribe","id":7,"path":deep_path}).to_string(),
+            Error("invalid-argument", Some(7), None),
+        ),
+        (
+            "since is a string",
+            s(r#"{"type":"subscribe","id":8,"path":"a/b","since":"x"}"#),
+            Error("invalid-argument", Some(8), None),
+        ),
+        (
+            "negative since",
+            s(r#"{"type":"subscribe","id":9,"path":"a/b","since":-5}"#),
+            Error("invalid-argument", Some(9), None),
+        ),
         ("a valid subscribe", s(r#"{"type":"subscribe","id":100,"path":"a/b"}"#), Frame("snapshot")),
-        ("duplicate subscription id", s(r#"{"type":"subscribe","id":100,"path":"a/c"}"#), Error("invalid-argument", Some(100), None)),
+        (
+            "duplicate subscription id",
+            s(r#"{"type":"subscribe","id":100,"path":"a/c"}"#),
+            Error("invalid-argument", Some(100), None),
+        ),
         ("unsubscribe without id", s(r#"{"type":"unsubscribe"}"#), Error("invalid-argument", None, None)),
         ("unsubscribe id is a string", s(r#"{"type":"unsubscribe","id":"x"}"#), Error("invalid-argument", None, None)),
         ("set without data", s(r#"{"type":"set","req":1,"path":"a/b"}"#), Error("invalid-argument", None, Some(1))),
-        ("data is null", s(r#"{"type":"set","req":2,"path":"a/b","data":null}"#), Error("invalid-argument", None, Some(2))),
-        ("data is an array", s(r#"{"type":"set","req":3,"path":"a/b","data":[1]}"#), Error("invalid-argument", None, Some(3))),
-        ("data is a string", s(r#"{"type":"set","req":4,"path":"a/b","data":"x"}"#), Error("invalid-argument", None, Some(4))),
-        ("write to a collection path", s(r#"{"type":"set","req":5,"path":"a","data":{}}"#), Error("invalid-argument", None, Some(5))),
-        ("key is a number", s(r#"{"type":"set","req":6,"path":"a/b","data":{},"key":5}"#), Error("invalid-argument", None, Some(6))),
-        ("update of a missing document", s(r#"{"type":"update","req":7,"path":"a/missing","data":{"x":1}}"#), Error("not-found", None, Some(7))),
+        (
+            "data is null",
+            s(r#"{"type":"set","req":2,"path":"a/b","data":null}"#),
+            Error("invalid-argument", None, Some(2)),
+        ),
+        (
+            "data is an array",
+            s(r#"{"type":"set","req":3,"path":"a/b","data":[1]}"#),
+            Error("invalid-argument", None, Some(3)),
+        ),
+        (
+            "data is a string",
+            s(r#"{"type":"set","req":4,"path":"a/b","data":"x"}"#),
+            Error("invalid-argument", None, Some(4)),
+        ),
+        (
+            "write to a collection path",
+            s(r#"{"type":"set","req":5,"path":"a","data":{}}"#),
+            Error("invalid-argument", None, Some(5)),
+        ),
+        (
+            "key is a number",
+            s(r#"{"type":"set","req":6,"path":"a/b","data":{},"key":5}"#),
+            Error("invalid-argument", None, Some(6)),
+        ),
+        (
+            "update of a missing document",
+            s(r#"{"type":"update","req":7,"path":"a/missing","data":{"x":1}}"#),
+            Error("not-found", None, Some(7)),
+        ),
         ("delete without path", s(r#"{"type":"delete","req":8}"#), Error("invalid-argument", None, Some(8))),
-        ("req is a string", s(r#"{"type":"set","req":"x","path":"a/b","data":{}}"#), Error("invalid-argument", None, None)),
+        (
+            "req is a string",
+            s(r#"{"type":"set","req":"x","path":"a/b","data":{}}"#),
+            Error("invalid-argument", None, None),
+        ),
         // Past 128 levels the JSON parser stops, before it can read `req`: the error names nothing.
-        ("10,000-deep nesting", format!(r#"{{"type":"set","req":9,"path":"a/b","data":{{"n":{nested}}}}}"#), Error("invalid-argument", None, None)),
-        ("document over the size limit", json!({"type":"set","req":10,"path":"a/b","data":{"s":"x".repeat(5000)}}).to_string(), Error("invalid-argument", None, Some(10))),
+        (
+            "10,000-deep nesting",
+            format!(r#"{{"type":"set","req":9,"path":"a/b","data":{{"n":{nested}}}}}"#),
+            Error("invalid-argument", None, None),
+        ),
+        (
+            "document over the size limit",
+            json!({"type":"set","req":10,"path":"a/b","data":{"s":"x".repeat(5000)}}).to_string(),
+            Error("invalid-argument", None, Some(10)),
+        ),
         ("hello token is a number", s(r#"{"type":"hello","token":5}"#), Error("invalid-argument", None, None)),
         ("unknown fields are ignored", s(r#"{"type":"ping","from":"a newer client"}"#), Frame("pong")),
-        ("a valid write still works", s(r#"{"type":"set","req":11,"path":"a/b","data":{"ok":true}}"#), Frame("snapshot")),
+        (
+            "a valid write still works",
+            s(r#"{"type":"set","req":11,"path":"a/b","data":{"ok":true}}"#),
+            Frame("snapshot"),
+        ),
     ]
 }
 
@@ -116,7 +196,12 @@ async fn frames_that_cannot_be_answered_close_only_their_own_connection() {
     let mut bystander = server.connect().await;
     for (frame, code) in [
         (Message::Binary(vec![0, 1, 2].into()), 1003),
-        (Message::Text(json!({"type":"set","req":1,"path":"a/b","data":{"s":"x".repeat(100_000)}}).to_string().into()), 1009),
+        (
+            Message::Text(
+                json!({"type":"set","req":1,"path":"a/b","data":{"s":"x".repeat(100_000)}}).to_string().into(),
+            ),
+            1009,
+        ),
     ] {
         let mut c = server.connect().await;
         c.send_raw(frame).await;
@@ -132,12 +217,28 @@ async fn with_auth_on_requests_before_a_valid_hello_get_unauthenticated_and_nobo
     let server = TestServer::start(config).await;
     let mut c = server.connect().await;
     let cases = [
-        ("subscribe before hello", r#"{"type":"subscribe","id":1,"path":"a/b"}"#, Error("unauthenticated", Some(1), None)),
-        ("write before hello", r#"{"type":"set","req":2,"path":"a/b","data":{}}"#, Error("unauthenticated", None, Some(2))),
+        (
+            "subscribe before hello",
+            r#"{"type":"subscribe","id":1,"path":"a/b"}"#,
+            Error("unauthenticated", Some(1), None),
+        ),
+        (
+            "write before hello",
+            r#"{"type":"set","req":2,"path":"a/b","data":{}}"#,
+            Error("unauthenticated", None, Some(2)),
+        ),
         ("delete before hello", r#"{"type":"delete","req":3,"path":"a/b"}"#, Error("unauthenticated", None, Some(3))),
-        ("hello with a forged token", r#"{"type":"hello","token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}"#, Error("unauthenticated", None, None)),
+        (
+            "hello with a forged token",
+            r#"{"type":"hello","token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}"#,
+            Error("unauthenticated", None, None),
+        ),
         ("hello with an empty token", r#"{"type":"hello","token":""}"#, Error("unauthenticated", None, None)),
-        ("still nothing after a bad hello", r#"{"type":"set","req":4,"path":"a/b","data":{}}"#, Error("unauthenticated", None, Some(4))),
+        (
+            "still nothing after a bad hello",
+            r#"{"type":"set","req":4,"path":"a/b","data":{}}"#,
+            Error("unauthenticated", None, Some(4)),
+        ),
         ("ping needs no token", r#"{"type":"ping"}"#, Frame("pong")),
     ];
     for (name, frame, expect) in cases {

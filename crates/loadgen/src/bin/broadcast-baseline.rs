@@ -52,7 +52,9 @@ fn choose_subprotocol(_: &Request, mut response: Response) -> Result<Response, E
 async fn serve(stream: tokio::net::TcpStream, channels: Channels) {
     let _ = stream.set_nodelay(true);
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096);
-    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async_with_config(stream, choose_subprotocol, Some(config)).await else {
+    let Ok(mut socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, choose_subprotocol, Some(config)).await
+    else {
         return;
     };
     let mut updates: Option<broadcast::Receiver<Utf8Bytes>> = None;
@@ -96,4 +98,3 @@ async fn main() -> std::io::Result<()> {
         tokio::spawn(serve(stream, channels.clone()));
     }
 }
-

@@ -204,7 +204,8 @@ impl SqliteStore {
         self.writes_since_prune += writes;
         if self.writes_since_prune >= 1024 {
             self.writes_since_prune = 0;
-            if let Err(e) = self.conn.execute("DELETE FROM write_keys WHERE at < ?1", params![now - KEY_RETENTION_SECS]) {
+            if let Err(e) = self.conn.execute("DELETE FROM write_keys WHERE at < ?1", params![now - KEY_RETENTION_SECS])
+            {
                 tracing::warn!("pruning idempotency keys: {e}");
             }
         }
@@ -308,8 +309,12 @@ mod tests {
             w("c/b", &two, None),
             w("c/a", &three, Some("k1")),
         ]);
-        let versions: Vec<_> = results.iter().map(|r| r.as_ref().map(|c| (c.version, c.replayed)).map_err(|e| e.code)).collect();
-        assert_eq!(versions, [Ok((1, false)), Err(livepath_protocol::ErrorCode::NotFound), Ok((2, false)), Ok((1, true))]);
+        let versions: Vec<_> =
+            results.iter().map(|r| r.as_ref().map(|c| (c.version, c.replayed)).map_err(|e| e.code)).collect();
+        assert_eq!(
+            versions,
+            [Ok((1, false)), Err(livepath_protocol::ErrorCode::NotFound), Ok((2, false)), Ok((1, true))]
+        );
         assert_eq!(s.get("c/a").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
         assert_eq!(s.get("c/b").unwrap().unwrap().version, 2);
         assert_eq!(s.get("c/missing").unwrap(), None);

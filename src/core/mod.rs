@@ -608,7 +608,8 @@ impl<D: Merge> Core<D> {
             return (req, actions);
         }
         if self.writes.len() >= self.options.max_pending_writes {
-            let message = format!("{} writes are already waiting to be sent", self.writes.len());
+            // A fixed text (the count is the client's own `maxPendingWrites`): no formatting code for it.
+            let message = "as many writes as maxPendingWrites allows are already waiting to be sent".to_owned();
             actions.push(Action::Settle { req, result: Err((ErrorCode::ResourceExhausted, message)) });
             return (req, actions);
         }

@@ -13,7 +13,7 @@
  * }
  * ```
  */
-import { createContext, createElement, useContext, useEffect, useState, useSyncExternalStore } from "react";
+import { createContext, createElement, useCallback, useContext, useEffect, useState, useSyncExternalStore } from "react";
 import type { ReactNode } from "react";
 // The package's own entry point, by relative path: the same module (and wasm instance) as the app's
 // `import { connect } from "livepath"`.
@@ -51,7 +51,13 @@ export function useSnapshot(path: string | null): SnapshotState {
   const [current, setCurrent] = useState<{ path: string | null; state: SnapshotState }>({ path, state: loading });
   useEffect(() => {
     if (path === null) return;
-    return watchDocument(client, path, (state) => setCurrent({ path, state }));
+    const stop = watchDocument(client, path, (state) => setCurrent({ path, state }));
+    return () => {
+      stop();
+      // What this subscription showed goes with it: coming back to the path (A → B → A), or the same
+      // path on another client, shows `loading` until the new subscription answers, not an old error.
+      setCurrent((c) => (c.path === path ? { path: null, state: loading } : c));
+    };
   }, [client, path]);
   return current.path === path ? current.state : loading;
 }
@@ -73,7 +79,11 @@ export function useCollection(path: string | null): CollectionState {
   });
   useEffect(() => {
     if (path === null) return;
-    return watchCollection(client, path, (state) => setCurrent({ path, state }));
+    const stop = watchCollection(client, path, (state) => setCurrent({ path, state }));
+    return () => {
+      stop();
+      setCurrent((c) => (c.path === path ? { path: null, state: collectionLoading } : c));
+    };
   }, [client, path]);
   return current.path === path ? current.state : collectionLoading;
 }
@@ -89,8 +99,7 @@ export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" |
  */
 export function useConnectionStatus(): ConnectionStatus {
   const client = useClient();
-  return useSyncExternalStore(
-    (onChange) => client.onStatus(() => onChange()),
-    () => client.status,
-  );
+  // One subscription per client, not one per render.
+  const subscribe = useCallback((onChange: () => void) => client.onStatus(() => onChange()), [client]);
+  return useSyncExternalStore(subscribe, () => client.status);
 }

@@ -78,7 +78,7 @@ manifest.files = [...new Set([...(manifest.files ?? []), "index.js", "index.d.ts
 // useSyncExternalStore: React 18; toValue and MaybeRefOrGetter: Vue 3.3; svelte/store: every Svelte.
 manifest.peerDependencies = { react: ">=18", vue: ">=3.3", svelte: ">=3" };
 manifest.peerDependenciesMeta = Object.fromEntries(adapters.map((a) => [a, { optional: true }]));
-manifest.sideEffects = ["./index.js", "./snippets/*"];
+manifest.sideEffects = ["./index.js", "./snippets/**"];
 writeFileSync(new URL("package.json", dir), JSON.stringify(manifest, null, 2) + "\n");
 console.log(
   `pkg/: index.js loads ${name}_bg.wasm on import and exports ${values.join(", ")}; ` +

@@ -16,6 +16,7 @@ function readLeb(bytes, at) {
   let value = 0;
   let shift = 0;
   for (;;) {
+    if (at >= bytes.length) throw new Error("rename-imports: the .wasm ends inside a number");
     const byte = bytes[at++];
     value += (byte & 0x7f) * 2 ** shift;
     shift += 7;
@@ -54,11 +55,18 @@ function skipDescription(bytes, at) {
     if (flags & 1) [, p] = readLeb(bytes, p);
     return p;
   };
+  // One-byte value and reference types (numbers, v128, funcref, externref); anything wider is refused.
+  const type = (p) => {
+    if (![0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f].includes(bytes[p])) {
+      throw new Error(`rename-imports: unknown type 0x${bytes[p]?.toString(16)} in an import`);
+    }
+    return p + 1;
+  };
   switch (kind) {
     case 0: return readLeb(bytes, at)[1]; // function: type index
-    case 1: return limits(at + 1); // table: element type, limits
+    case 1: return limits(type(at)); // table: element type, limits
     case 2: return limits(at); // memory: limits
-    case 3: return at + 2; // global: value type, mutability
+    case 3: return type(at) + 1; // global: value type, mutability
     case 4: return readLeb(bytes, at + 1)[1]; // tag: attribute, type index
     default: throw new Error(`rename-imports: unknown import kind ${kind}`);
   }
@@ -69,7 +77,11 @@ export function renameImports(wasmPath, gluePath) {
   let glue = readFileSync(gluePath, "utf8");
   const module = "./livepath_bg.js";
   const short = "a";
-  if (glue.includes(`"${short}": import0`)) return 0; // renamed already
+  const wasmRenamed = bytes.includes(Buffer.from(`\x01${short}`)) && !bytes.includes(Buffer.from(module));
+  if (glue.includes(`"${short}": import0`)) {
+    if (!wasmRenamed) throw new Error(`rename-imports: ${gluePath} is renamed but ${wasmPath} is not: build again`);
+    return 0; // renamed already
+  }
   if (!glue.includes(`"${module}": import0`)) throw new Error(`rename-imports: ${gluePath} has no "${module}" import object`);
 
   const out = [...bytes.subarray(0, 8)];

@@ -4,11 +4,14 @@
 use std::cell::RefCell;
 
 use js_sys::Function;
-use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 
 use crate::{
     Data,
-    browser::snippet::{self, field, fields},
+    browser::{
+        function::gc_function,
+        snippet::{self, field, fields},
+    },
     client::{Callback, Client, ClientOptions, Subscription, Token},
     core::{BackoffConfig, WriteOp},
 };
@@ -200,14 +203,8 @@ impl Client {
     }
 }
 
-/// Wraps a Rust closure as a JS function. The closure is handed to the JS garbage collector
-/// (`into_js_value`), which frees it once the function is unreachable: nothing is leaked.
-pub(crate) fn closure_function(f: impl FnMut() + 'static) -> Function {
-    Closure::wrap(Box::new(f) as Box<dyn FnMut()>).into_js_value().unchecked_into()
-}
-
 /// The idempotent unsubscribe function handed to JavaScript: the first call drops the subscription.
 fn unsubscribe_function(subscription: Subscription) -> Function {
     let mut subscription = Some(subscription);
-    closure_function(move || drop(subscription.take()))
+    gc_function(move || drop(subscription.take()))
 }

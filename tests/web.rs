@@ -497,6 +497,20 @@ async fn a_document_too_large_or_too_deep_is_refused_before_it_is_sent() {
     let deep = js_sys::JSON::parse(&format!(r#"{{"n":{}{}}}"#, "[".repeat(150), "]".repeat(150))).unwrap();
     let error = settled(client.set(&unique("docs"), deep)).await.unwrap_err();
     assert!(get(&error, "message").as_string().unwrap().contains("nests deeper"));
+    // Multi-byte text counts in UTF-8 bytes, as the server counts it: 600,000 "é" are 1,200,000 bytes.
+    let wide = js_sys::Object::new();
+    Reflect::set(&wide, &"s".into(), &"é".repeat(600_000).into()).unwrap();
+    let error = settled(client.set(&unique("docs"), wide.into())).await.unwrap_err();
+    assert_eq!(get(&error, "code"), "invalid-argument", "{:?}", get(&error, "message"));
+    // Not an object, or one whose JSON form is nothing (`toJSON` answering undefined): refused, not thrown.
+    for bad in ["[1, 2]", "null"] {
+        let error = settled(client.set(&unique("docs"), js_sys::JSON::parse(bad).unwrap())).await.unwrap_err();
+        assert_eq!(get(&error, "code"), "invalid-argument", "{bad}");
+    }
+    let no_json = js_sys::Object::new();
+    Reflect::set(&no_json, &"toJSON".into(), &js_sys::Function::new_no_args("return undefined")).unwrap();
+    let error = settled(client.set(&unique("docs"), no_json.into())).await.unwrap_err();
+    assert_eq!(get(&error, "code"), "invalid-argument");
     assert_eq!(stat(&client, "pendingWrites"), 0);
     client.close();
 }

@@ -93,10 +93,12 @@ export function askToken(ask, answer) {
     return false;
   }
   if (typeof token === 'string') return token;
-  Promise.resolve(token).then((t) => answer(typeof t === 'string' ? t : null), (e) => {
+  let live = true;
+  Promise.resolve(token).then((t) => live && answer(typeof t === 'string' ? t : null), (e) => {
     console.error('livepath: the token function failed:', e);
-    answer(false);
+    if (live) answer(false);
   });
+  return () => { live = false; };
 }
 export function stats(listeners, subscriptions, pendingWrites, ws) {
   const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
@@ -108,8 +110,9 @@ export function dataProblem(v, maxBytes, maxDepth) {
   try {
     json = JSON.stringify(v);
   } catch (e) {
-    return `data cannot be written as JSON: ${e instanceof Error ? e.message : e}`;
+    return `data cannot be written as JSON: ${e instanceof Error ? e.message : ''}`;
   }
+  if (typeof json !== 'string') return 'data cannot be written as JSON: it has no JSON form (toJSON)';
   let bytes = 0, depth = 0, deepest = 0, inString = false, escaped = false;
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);
@@ -220,8 +223,9 @@ extern "C" {
     pub fn deferred() -> JsValue;
 
     /// Asks a token function for a connection's token: a string now, `false` if it threw (reported
-    /// on the console), else `undefined` and `answer` is called later, with the token (a string), `null`
-    /// (none: nobody signed in) or `false` (its promise failed, reported on the console).
+    /// on the console), else a function that cancels the wait, and `answer` is called later (unless
+    /// cancelled first) with the token (a string), `null` (none: nobody signed in) or `false` (its
+    /// promise failed, reported on the console).
     #[wasm_bindgen(js_name = askToken)]
     pub fn ask_token(ask: &JsValue, answer: &JsValue) -> JsValue;
 

@@ -10,12 +10,12 @@ use std::{
 use gloo_timers::callback::Timeout;
 use js_sys::Function;
 use livepath_protocol::{ClientMessage, Path};
-use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
+use wasm_bindgen::{JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use super::{Token, link::Link};
 use crate::{
     Data,
-    browser::{convert, decode, snippet, socket::SocketEvent, wake::WakeUps},
+    browser::{convert, decode, function::gc_function, snippet, socket::SocketEvent, wake::WakeUps},
     core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
 };
 
@@ -65,8 +65,10 @@ pub(super) struct Inner {
     watchdog: Option<Timeout>,
     /// Work for the end of the current task.
     microtasks: Vec<Microtask>,
-    /// Runs `microtasks`; created once, passed to `queueMicrotask` whenever work is queued.
-    flush: Option<Closure<dyn FnMut()>>,
+    /// Runs `microtasks`; created once, passed to `queueMicrotask` whenever work is queued. Owned by
+    /// the JS garbage collector (`into_js_value`), not by this value: a microtask queued just before the
+    /// client is dropped still finds it, and does nothing (it holds only a `Weak`).
+    flush: Option<Function>,
     /// A flush is queued.
     flush_queued: bool,
     /// `online` and the page becoming visible: retry at once instead of waiting for the backoff.
@@ -112,11 +114,11 @@ pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> 
         _wake_ups: None,
     }));
     let weak = Rc::downgrade(&shared);
-    let flush = Closure::wrap(Box::new(move || {
+    let flush = gc_function(move || {
         if let Some(shared) = weak.upgrade() {
             flush_microtasks(&shared);
         }
-    }) as Box<dyn FnMut()>);
+    });
     let weak = Rc::downgrade(&shared);
     let wake_ups = WakeUps::new(move || {
         if let Some(shared) = weak.upgrade() {
@@ -354,7 +356,7 @@ fn say_hello(shared: &Shared) {
     match (now.as_string(), now.as_bool()) {
         (Some(token), _) => hello(shared, Some(token)),
         (None, Some(false)) => socket_lost(shared),
-        _ => shared.state_mut().link.wait_for_token(answer),
+        _ => shared.state_mut().link.wait_for_token(answer, now),
     }
 }
 
@@ -388,7 +390,7 @@ fn queue(shared: &Shared, task: Microtask) {
     if !inner.flush_queued {
         inner.flush_queued = true;
         if let Some(flush) = &inner.flush {
-            queue_microtask(flush.as_ref().unchecked_ref());
+            queue_microtask(flush);
         }
     }
 }

@@ -6,7 +6,10 @@
 use wasm_bindgen::{JsValue, closure::Closure};
 
 use super::Token;
-use crate::browser::socket::{Socket, SocketEvent};
+use crate::browser::{
+    snippet::report,
+    socket::{Socket, SocketEvent},
+};
 
 /// The socket, while one is open or opening, and what its `hello` needs.
 pub(super) struct Link {
@@ -18,12 +21,22 @@ pub(super) struct Link {
     generation: u64,
     /// Where `hello` tokens come from.
     token: Option<Token>,
-    /// The callback of a token promise being waited for.
-    token_wait: Option<Then>,
+    /// The wait for a token promise, if one is pending.
+    token_wait: Option<TokenWait>,
 }
 
-/// The callback a token promise answers.
-type Then = Closure<dyn FnMut(JsValue)>;
+/// A pending token promise: the callback it answers, and the function that stops it from answering.
+/// Dropping it cancels first, so a promise that settles later never calls a dropped closure.
+struct TokenWait {
+    _answer: Closure<dyn FnMut(JsValue)>,
+    cancel: JsValue,
+}
+
+impl Drop for TokenWait {
+    fn drop(&mut self) {
+        report(&self.cancel, &JsValue::UNDEFINED);
+    }
+}
 
 impl Link {
     pub(super) fn new(url: String, token: Option<Token>) -> Self {
@@ -72,9 +85,10 @@ impl Link {
         self.token.clone()
     }
 
-    /// Keeps the callback of a token promise alive until it settles or the socket goes.
-    pub(super) fn wait_for_token(&mut self, answer: Then) {
-        self.token_wait = Some(answer);
+    /// Keeps the callback of a token promise alive until it settles or the socket goes; `cancel` stops
+    /// the promise from calling it.
+    pub(super) fn wait_for_token(&mut self, answer: Closure<dyn FnMut(JsValue)>, cancel: JsValue) {
+        self.token_wait = Some(TokenWait { _answer: answer, cancel });
     }
 
     /// A promise settled: its callback can go.

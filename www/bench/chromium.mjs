@@ -32,16 +32,22 @@ export async function runPage(page, params, { minutes = 10, flags = [] } = {}) {
   const chromium = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", `--user-data-dir=${profile}`, ...flags, url.href,
-  ], { stdio: "ignore" });
+  ], { stdio: "ignore", detached: true }); // its own process group: the renderers go with it
   const timeout = setTimeout(() => deliver(null), minutes * 60_000);
   const results = await delivered;
   clearTimeout(timeout);
   const exited = new Promise((r) => chromium.once("exit", r));
-  chromium.kill();
+  process.kill(-chromium.pid, "SIGTERM");
   await exited;
   reports.close();
   await vite.close();
-  rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  // Chromium's helper processes can still be writing into the profile for a moment after the browser
+  // exits: retry, and never fail a measurement over a temporary directory.
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
+  } catch (e) {
+    console.error(`bench: could not remove ${profile}: ${e.message}`);
+  }
   if (!results) throw new Error(`${page} did not report within ${minutes} minutes`);
   return results;
 }

@@ -47,19 +47,30 @@ export function useClient(): Client {
  * ```
  */
 export function useSnapshot(path: string | null): SnapshotState {
+  return useWatched(path, loading, watchDocument);
+}
+
+/**
+ * The state `watch` gives for `path` on the context's client, `idle` while there is none yet. What a
+ * subscription showed goes with it: a new path, coming back to a path (A → B → A) or the same path on
+ * another client shows `idle` until the new subscription answers, never an old path's data or error.
+ */
+function useWatched<S>(
+  path: string | null,
+  idle: S,
+  watch: (client: Client, path: string, set: (state: S) => void) => () => void,
+): S {
   const client = useClient();
-  const [current, setCurrent] = useState<{ path: string | null; state: SnapshotState }>({ path, state: loading });
+  const [current, setCurrent] = useState<{ path: string | null; state: S }>({ path, state: idle });
   useEffect(() => {
     if (path === null) return;
-    const stop = watchDocument(client, path, (state) => setCurrent({ path, state }));
+    const stop = watch(client, path, (state) => setCurrent({ path, state }));
     return () => {
       stop();
-      // What this subscription showed goes with it: coming back to the path (A → B → A), or the same
-      // path on another client, shows `loading` until the new subscription answers, not an old error.
-      setCurrent((c) => (c.path === path ? { path: null, state: loading } : c));
+      setCurrent((c) => (c.path === path ? { path: null, state: idle } : c));
     };
-  }, [client, path]);
-  return current.path === path ? current.state : loading;
+  }, [client, path]); // `idle` and `watch` are module constants
+  return current.path === path ? current.state : idle;
 }
 
 /**
@@ -72,20 +83,7 @@ export function useSnapshot(path: string | null): SnapshotState {
  * ```
  */
 export function useCollection(path: string | null): CollectionState {
-  const client = useClient();
-  const [current, setCurrent] = useState<{ path: string | null; state: CollectionState }>({
-    path,
-    state: collectionLoading,
-  });
-  useEffect(() => {
-    if (path === null) return;
-    const stop = watchCollection(client, path, (state) => setCurrent({ path, state }));
-    return () => {
-      stop();
-      setCurrent((c) => (c.path === path ? { path: null, state: collectionLoading } : c));
-    };
-  }, [client, path]);
-  return current.path === path ? current.state : collectionLoading;
+  return useWatched(path, collectionLoading, watchCollection);
 }
 
 export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";

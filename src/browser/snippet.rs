@@ -10,31 +10,30 @@ use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 /// The fields [`field`] reads, by their index in the snippet's `FIELDS`.
 #[allow(missing_docs)]
 pub mod fields {
-    pub const TYPE: u32 = 0;
-    pub const ID: u32 = 1;
-    pub const REQ: u32 = 2;
-    pub const VERSION: u32 = 3;
-    pub const EXISTS: u32 = 4;
-    pub const DATA: u32 = 5;
-    pub const DOCS: u32 = 6;
-    pub const CHANGES: u32 = 7;
-    pub const CODE: u32 = 8;
-    pub const MESSAGE: u32 = 9;
-    pub const HEARTBEAT_MS: u32 = 10;
-    pub const URL: u32 = 11;
-    pub const TOKEN: u32 = 12;
-    pub const LINGER_MS: u32 = 13;
-    pub const MAX_PENDING_WRITES: u32 = 14;
-    pub const BACKOFF: u32 = 15;
-    pub const INITIAL_MS: u32 = 16;
-    pub const MAX_MS: u32 = 17;
-    pub const MULTIPLIER: u32 = 18;
+    pub const ID: u32 = 0;
+    pub const REQ: u32 = 1;
+    pub const VERSION: u32 = 2;
+    pub const EXISTS: u32 = 3;
+    pub const DATA: u32 = 4;
+    pub const DOCS: u32 = 5;
+    pub const CHANGES: u32 = 6;
+    pub const MESSAGE: u32 = 7;
+    pub const HEARTBEAT_MS: u32 = 8;
+    pub const URL: u32 = 9;
+    pub const TOKEN: u32 = 10;
+    pub const LINGER_MS: u32 = 11;
+    pub const MAX_PENDING_WRITES: u32 = 12;
+    pub const BACKOFF: u32 = 13;
+    pub const INITIAL_MS: u32 = 14;
+    pub const MAX_MS: u32 = 15;
+    pub const MULTIPLIER: u32 = 16;
 }
+
 use js_sys::Function;
 
 #[wasm_bindgen(
-    inline_js = "const FIELDS = ['type', 'id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'code', 'message',
-  'heartbeatMs', 'url', 'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier'];
+    inline_js = "const FIELDS = ['id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'message', 'heartbeatMs', 'url',
+  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
   'unavailable', 'internal', 'failed-precondition'];
@@ -337,17 +336,48 @@ extern "C" {
 mod tests {
     use livepath_protocol::ErrorCode;
 
-    /// The snippet's `CODES`, read from this file's source.
-    fn snippet_codes() -> Vec<String> {
+    use super::fields::*;
+
+    /// The snippet's list `name` (`const NAME = [...]`), read from this file's source.
+    fn snippet_list(name: &str) -> Vec<String> {
         let source = include_str!("snippet.rs");
-        let start = source.find("const CODES = [").map(|i| i + "const CODES = [".len());
+        let head = format!("const {name} = [");
+        let start = source.find(&head).map(|i| i + head.len());
         let list = start.and_then(|s| source.get(s..).and_then(|rest| rest.split(']').next())).unwrap_or_default();
-        list.split(',').map(|code| code.trim().trim_matches('\'').to_owned()).collect()
+        list.split(',').map(|item| item.trim().trim_matches('\'').to_owned()).collect()
     }
 
     #[test]
     fn the_snippets_error_codes_are_error_code_all_in_order() {
         let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(snippet_codes(), names);
+        assert_eq!(snippet_list("CODES"), names);
+    }
+
+    #[test]
+    fn each_field_number_names_its_field_in_the_snippet() {
+        let fields = snippet_list("FIELDS");
+        let expected = [
+            (ID, "id"),
+            (REQ, "req"),
+            (VERSION, "version"),
+            (EXISTS, "exists"),
+            (DATA, "data"),
+            (DOCS, "docs"),
+            (CHANGES, "changes"),
+            (MESSAGE, "message"),
+            (HEARTBEAT_MS, "heartbeatMs"),
+            (URL, "url"),
+            (TOKEN, "token"),
+            (LINGER_MS, "lingerMs"),
+            (MAX_PENDING_WRITES, "maxPendingWrites"),
+            (BACKOFF, "backoff"),
+            (INITIAL_MS, "initialMs"),
+            (MAX_MS, "maxMs"),
+            (MULTIPLIER, "multiplier"),
+        ];
+        for (i, name) in expected {
+            assert_eq!(fields.get(i as usize).map(String::as_str), Some(name));
+        }
+        assert_eq!(fields.len(), expected.len(), "no field the client does not read");
     }
 }

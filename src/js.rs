@@ -19,12 +19,22 @@ use crate::{
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Unsubscribe = () => void;
+
+/** What the client needs of a WebSocket class (the browser's, Node 22's, or the `ws` package's). */
+export type WebSocketClass = new (url: string, protocol: string) => {
+  readonly readyState: number; send(data: string): void; close(code?: number): void;
+};
 export type SnapshotCallback = (s: Snapshot) => void;
 export type ErrorCallback = (e: LivepathError) => void;
 
 export interface ClientOptions {
-  /** ws(s)://…/v1/ws; default: /v1/ws on the page's own origin. */
+  /** ws(s)://…/v1/ws; default: /v1/ws on the page's own origin. Outside a browser there is no such
+   * origin: without `url`, each listener and write fails with `invalid-argument` (`connect()` itself
+   * never throws, so a module-scope client is safe in server-rendered code). */
   url?: string;
+  /** The WebSocket class to use instead of the global `WebSocket`: on Node 20, the `ws` package's
+   * (`import { WebSocket } from "ws"`). Browsers and Node 22+ have a global one. */
+  WebSocket?: WebSocketClass;
   /** Sent in `hello`; a function is asked again on every reconnect, and may answer `null` (nobody signed in). */
   token?: string | (() => string | null | Promise<string | null>);
   /** Keep the socket open this long after the last listener leaves (default 10000). */
@@ -87,7 +97,10 @@ fn options(value: &JsValue) -> ClientOptions {
         Some(token) => Some(Token::Static(token)),
         None => token.dyn_into::<Function>().ok().map(Token::Function),
     };
-    let mut options = ClientOptions { url: field(value, fields::URL).as_string(), token, ..Default::default() };
+    // Not checked here: the snippet says so when it is not a class, as when there is none.
+    let web_socket = field(value, fields::WEB_SOCKET);
+    let mut options =
+        ClientOptions { url: field(value, fields::URL).as_string(), web_socket, token, ..Default::default() };
     let core = &mut options.core;
     core.refreshable_token = matches!(options.token, Some(Token::Function(_)));
     if let Some(ms) = number(field(value, fields::LINGER_MS)) {

@@ -695,3 +695,53 @@ async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
     assert_eq!(listener.len(), 0);
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothing_retries() {
+    let client =
+        livepath::connect(options_with(&[("url", "ftp://127.0.0.1/v1/ws".into()), ("backoff", fast_backoff())]));
+    let (next, errors) = (Recorder::new(), Recorder::new());
+    let _u = client
+        .on_snapshot_js(
+            "refused/d",
+            next.function.clone().unchecked_into(),
+            Some(errors.function.clone().unchecked_into()),
+        )
+        .unwrap();
+    // Never before onSnapshot has returned: a callback may use the unsubscribe it is given.
+    assert_eq!(errors.len(), 0);
+    let write = settled(client.set("refused/d", js_sys::JSON::parse(r#"{"a":1}"#).unwrap())).await;
+    let refusal = write.expect_err("the write rejects");
+    assert_eq!(get(&refusal, "code"), "invalid-argument");
+    wait_until("the listener's error", || errors.len() == 1).await;
+    assert!(livepath::is_livepath_error(errors.seen.borrow()[0].clone()));
+    assert_eq!(errors.last("code"), "invalid-argument");
+    assert!(errors.last("message").as_string().unwrap().contains("ftp"), "the reason names the scheme");
+    // No reconnect loop: well past several backoff delays, still one error each, nothing held.
+    TimeoutFuture::new(300).await;
+    assert_eq!((errors.len(), next.len()), (1, 0));
+    assert_eq!(client.status_js(), "idle");
+    for (name, value) in [("listeners", 0), ("subscriptions", 0), ("pendingWrites", 0)] {
+        assert_eq!(stat(&client, name), value, "{name}");
+    }
+    assert_eq!(stat(&client, "socket"), "none");
+}
+
+#[wasm_bindgen_test]
+async fn the_web_socket_class_passed_in_is_the_one_the_client_uses() {
+    // A subclass of the browser's WebSocket that counts its instances, as the `ws` package would stand
+    // in for it on Node 20.
+    let class = js_sys::eval(
+        "(class Counted extends WebSocket { constructor(url, p) { super(url, p); Counted.made = (Counted.made ?? 0) + 1; } })",
+    )
+    .unwrap();
+    let client = livepath::connect(options_with(&[("WebSocket", class.clone())]));
+    let path = unique("passed-class");
+    put(&path, r#"{"n":1}"#).await;
+    let next = Recorder::new();
+    let _u = client.on_snapshot_js(&path, next.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the snapshot", || next.len() == 1).await;
+    assert_eq!(next.last("data.n"), 1);
+    assert_eq!(get(&class, "made"), 1);
+    client.close();
+}

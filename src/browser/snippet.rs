@@ -27,13 +27,14 @@ pub mod fields {
     pub const INITIAL_MS: u32 = 14;
     pub const MAX_MS: u32 = 15;
     pub const MULTIPLIER: u32 = 16;
+    pub const WEB_SOCKET: u32 = 17;
 }
 
 use js_sys::Function;
 
 #[wasm_bindgen(
     inline_js = "const FIELDS = ['id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'message', 'heartbeatMs', 'url',
-  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier'];
+  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
   'unavailable', 'internal', 'failed-precondition'];
@@ -68,8 +69,7 @@ export function tellStatus(listeners, status) {
   for (const [callback] of [...listeners]) report(callback, status);
 }
 export function failed(onError, error) {
-  if (onError) report(onError, error);
-  else console.error('livepath: a subscription failed:', error);
+  queueMicrotask(() => onError ? report(onError, error) : console.error('livepath: a subscription failed:', error));
 }
 export function report(callback, value) {
   try {
@@ -135,10 +135,6 @@ export function clientFrame(type, id, req, path, since, data, key, token) {
 export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
 }
-export function defaultUrl() {
-  const location = globalThis.location;
-  return `${location?.protocol === 'https:' ? 'wss' : 'ws'}://${location?.host ?? 'localhost'}/v1/ws`;
-}
 export function wakeUps(callback) {
   const page = globalThis.document;
   const visible = () => page.visibilityState === 'visible' && callback();
@@ -152,13 +148,15 @@ export function wakeUps(callback) {
 export function livepathErrorShape(e) {
   return e instanceof Error && e.name === 'LivepathError' && typeof e.code === 'string';
 }
-export function openSocket(url, protocol, handler) {
+export function openSocket(url, protocol, handler, WS = globalThis.WebSocket) {
+  const page = globalThis.location;
+  url ||= page && page.origin.replace('http', 'ws') + '/v1/ws';
   let ws;
   try {
-    ws = new WebSocket(url, protocol);
+    if (!url) throw Error('connect({ url }) is needed outside a browser');
+    ws = new WS(url, protocol);
   } catch (e) {
-    console.error('livepath: cannot open a WebSocket:', e);
-    return null;
+    return livepathError(0, WS ? e.message : 'no WebSocket here: pass connect({ WebSocket })');
   }
   ws.onopen = () => handler(true);
   ws.onmessage = (e) => typeof e.data === 'string' && handler(e.data);
@@ -233,7 +231,8 @@ extern "C" {
     pub fn report(callback: &JsValue, value: &JsValue);
 
     /// A subscription failed: `error` goes to its listener's `onError` through [`report`], or, where
-    /// the listener has none, to the console.
+    /// the listener has none, to the console; in a microtask, so never before `onSnapshot` has returned
+    /// (a socket that cannot be made fails its listeners at once).
     pub fn failed(on_error: &JsValue, error: &JsValue);
 
     /// An empty set of `onStatus` callbacks.
@@ -298,12 +297,6 @@ extern "C" {
     /// call instead of a type check of each and two `Object.assign`s.
     pub fn merged(base: &JsValue, fields: &JsValue) -> JsValue;
 
-    /// `/v1/ws` on the page's own origin (`wss` on an `https:` page), or on `localhost` where there is
-    /// no page, as a JS string. One call instead of three property reads and a `format!`; a `String`
-    /// return type would bring its own glue.
-    #[wasm_bindgen(js_name = defaultUrl)]
-    pub fn default_url() -> JsValue;
-
     /// Calls `callback` on `online` and when the page becomes visible; returns the function that
     /// removes both listeners. One call instead of a binding per event method and type check.
     #[wasm_bindgen(js_name = wakeUps)]
@@ -314,12 +307,16 @@ extern "C" {
     #[wasm_bindgen(js_name = livepathErrorShape)]
     pub fn livepath_error_shape(e: &JsValue) -> bool;
 
-    /// A WebSocket to `url` with `protocol`, whose events all go to `handler`: `true` when it opens,
-    /// each text frame's data (a JS string, never copied into the wasm; this protocol has no binary
-    /// frames), `false` when it closes. One closure instead of one per event. `null` if the `WebSocket`
-    /// constructor throws (a malformed URL), which is reported on the console.
+    /// A WebSocket to `url` (when it is `undefined`: `/v1/ws` on the page's own origin, `wss` on an
+    /// `https:` page) with `protocol`, made by `web_socket` (a WebSocket class, such as the `ws`
+    /// package's) or else the global `WebSocket`, whose events all go to `handler`: `true` when it
+    /// opens, each text frame's data (a JS string, never copied into the wasm; this protocol has no
+    /// binary frames), `false` when it closes. One closure instead of one per event. Instead of a
+    /// socket, an `invalid-argument` `LivepathError` when none can be made, saying why: no URL (no
+    /// `url` option, and no page whose origin to use), no WebSocket class, or the constructor threw (a malformed URL, a blocked port): nothing that
+    /// trying again would fix.
     #[wasm_bindgen(js_name = openSocket)]
-    pub fn open_socket(url: &str, protocol: &str, handler: &JsValue) -> JsValue;
+    pub fn open_socket(url: &JsValue, protocol: &str, handler: &JsValue, web_socket: &JsValue) -> JsValue;
 
     /// Sends a text frame if the socket is open; else nothing (the close event that follows makes the
     /// client resend what matters).
@@ -374,6 +371,7 @@ mod tests {
             (INITIAL_MS, "initialMs"),
             (MAX_MS, "maxMs"),
             (MULTIPLIER, "multiplier"),
+            (WEB_SOCKET, "WebSocket"),
         ];
         for (i, name) in expected {
             assert_eq!(fields.get(i as usize).map(String::as_str), Some(name));

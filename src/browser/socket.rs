@@ -4,7 +4,7 @@ use wasm_bindgen::{JsValue, closure::Closure};
 
 use livepath_protocol::SUBPROTOCOL;
 
-use super::snippet::{close_socket, open_socket, send_text};
+use super::snippet::{close_socket, livepath_error_shape, open_socket, send_text};
 
 /// What the socket tells its owner.
 pub enum SocketEvent {
@@ -27,9 +27,15 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens a socket to `url` with the livepath subprotocol; `on_event` receives its events.
-    /// `None` if the browser refuses to (a malformed URL; reported on the console).
-    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Option<Self> {
+    /// Opens a socket to `url` (a JS string, or `undefined` for none) with the livepath subprotocol,
+    /// made by `web_socket` (a WebSocket class, or `undefined` for the global one); `on_event`
+    /// receives its events. When none can be made (no URL, no WebSocket class, a URL the constructor
+    /// refuses), an `invalid-argument` `LivepathError` saying why.
+    pub fn open(
+        url: &JsValue,
+        web_socket: &JsValue,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Self, JsValue> {
         let handler = Closure::wrap(Box::new(move |event: JsValue| {
             on_event(match event.as_bool() {
                 Some(true) => SocketEvent::Open,
@@ -37,8 +43,8 @@ impl Socket {
                 None => SocketEvent::Text(event),
             })
         }) as Box<dyn FnMut(JsValue)>);
-        let ws = open_socket(url, SUBPROTOCOL, handler.as_ref());
-        (!ws.is_null()).then_some(Self { ws, _handler: handler })
+        let ws = open_socket(url, SUBPROTOCOL, handler.as_ref(), web_socket);
+        if livepath_error_shape(&ws) { Err(ws) } else { Ok(Self { ws, _handler: handler }) }
     }
 
     /// Sends a text frame if the socket is open (else the close event that follows makes the client

@@ -1,6 +1,6 @@
 //! The driver: the client's state, and the performing of the core's actions — deliveries, write
 //! promises, status callbacks, timers and the end-of-task microtask. No `RefCell` borrow is held while
-//! JavaScript runs, so callbacks may call back into the client (unsubscribe, write, close).
+//! the app's JavaScript runs, so callbacks may call back into the client (unsubscribe, write, close).
 
 use std::{
     cell::{Ref, RefCell, RefMut},
@@ -98,10 +98,10 @@ impl State for RefCell<Inner> {
 }
 
 /// The state of a new client, with its microtask callback and its wake-up listeners.
-pub(super) fn start(options: CoreOptions, url: String, token: Option<Token>) -> Shared {
+pub(super) fn start(options: CoreOptions, link: Link) -> Shared {
     let shared = Rc::new(RefCell::new(Inner {
         core: Core::new(options),
-        link: Link::new(url, token),
+        link,
         callbacks: IdMap::default(),
         writes: IdMap::default(),
         status_listeners: snippet::status_listeners(),
@@ -247,12 +247,8 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 let error_value = convert::error(code, &message);
                 for listener in listeners {
                     let callback = shared.state_mut().callbacks.remove(listener);
-                    match callback {
-                        Some(Callback::Js { error, .. }) => {
-                            snippet::failed(&error.map_or(JsValue::UNDEFINED, JsValue::from), &error_value)
-                        }
-                        Some(Callback::Rust(_)) => snippet::failed(&JsValue::UNDEFINED, &error_value),
-                        None => {}
+                    if let Some(callback) = callback {
+                        failed(&callback, &error_value);
                     }
                 }
             }
@@ -281,7 +277,17 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
     }
 }
 
-/// Opens a socket to the client's URL (the core asked for one).
+/// Tells a listener's error callback (or the console) that it ended with `error`.
+fn failed(callback: &Callback, error: &JsValue) {
+    let on_error = match callback {
+        Callback::Js { error: Some(on_error), .. } => on_error.as_ref(),
+        _ => &JsValue::UNDEFINED,
+    };
+    snippet::failed(on_error, error);
+}
+
+/// Opens a socket to the client's URL (the core asked for one). When none can be made, every
+/// listener and write gets the reason (an `invalid-argument` error) once, and nothing retries.
 fn connect(shared: &Shared) {
     let weak = Rc::downgrade(shared);
     let opened = shared.state_mut().link.open(move |event| {
@@ -289,8 +295,23 @@ fn connect(shared: &Shared) {
             on_socket_event(&shared, event);
         }
     });
-    if !opened {
-        drive(shared, |core| core.closed(js_sys::Math::random()));
+    if let Err(error) = opened {
+        // The core forgets every listener and write; their callbacks and promises here are the same set.
+        // The borrow may stay held: neither call runs the app's code now (`failed` calls back in a
+        // microtask, and a rejected promise runs its handlers later).
+        let actions = {
+            let mut inner = shared.state_mut();
+            for (_, callback) in inner.callbacks.iter() {
+                failed(callback, &error);
+            }
+            for (_, (_, reject)) in inner.writes.iter() {
+                snippet::report(reject, &error);
+            }
+            inner.callbacks.clear();
+            inner.writes.clear();
+            inner.core.cannot_connect()
+        };
+        perform(shared, actions);
     }
 }
 

@@ -13,8 +13,10 @@ use crate::browser::{
 
 /// The socket, while one is open or opening, and what its `hello` needs.
 pub(super) struct Link {
-    /// Where sockets connect.
-    url: String,
+    /// Where sockets connect: a JS string, or `undefined` for `/v1/ws` on the page's own origin.
+    url: JsValue,
+    /// The WebSocket class sockets are made with; `undefined`: the global one.
+    web_socket: JsValue,
     /// The current socket.
     socket: Option<Socket>,
     /// Bumped for every socket.
@@ -39,16 +41,16 @@ impl Drop for TokenWait {
 }
 
 impl Link {
-    pub(super) fn new(url: String, token: Option<Token>) -> Self {
-        Self { url, socket: None, generation: 0, token, token_wait: None }
+    pub(super) fn new(url: JsValue, web_socket: JsValue, token: Option<Token>) -> Self {
+        Self { url, web_socket, socket: None, generation: 0, token, token_wait: None }
     }
 
-    /// Opens a new socket whose events go to `on_event`; whether the browser would (see
-    /// [`Socket::open`]).
-    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + 'static) -> bool {
+    /// Opens a new socket whose events go to `on_event`; when none can be made, the `LivepathError`
+    /// saying why (see [`Socket::open`]).
+    pub(super) fn open(&mut self, on_event: impl Fn(SocketEvent) + 'static) -> Result<(), JsValue> {
         self.generation += 1;
-        self.socket = Socket::open(&self.url, on_event);
-        self.socket.is_some()
+        self.socket = Some(Socket::open(&self.url, &self.web_socket, on_event)?);
+        Ok(())
     }
 
     /// Forgets the socket and any token being waited for; the caller drops the socket (closing it)

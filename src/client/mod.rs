@@ -23,12 +23,17 @@ use crate::{
 
 pub(crate) use driver::Callback;
 use driver::{Inner, Shared, State};
+use link::Link;
 
 /// How to reach the server and how to behave; the Rust form of the JS `ClientOptions`.
 #[derive(Debug, Clone, Default)]
 pub struct ClientOptions {
-    /// `ws(s)://host/v1/ws`; `None`: `/v1/ws` on the page's own origin.
+    /// `ws(s)://host/v1/ws`; `None`: `/v1/ws` on the page's own origin. Outside a browser there is no
+    /// such origin: every listener and write then fails with `invalid-argument`, naming this option.
     pub url: Option<String>,
+    /// The WebSocket class to open sockets with (the `ws` package's on Node 20); `undefined` (the
+    /// default): the global `WebSocket`.
+    pub web_socket: JsValue,
     /// Credentials sent in `hello` on every connection.
     pub token: Option<Token>,
     /// Reconnect, linger and write-queue settings.
@@ -89,11 +94,13 @@ fn parse_path(path: &str) -> Result<Path, Error> {
 }
 
 impl Client {
-    /// A client for `options`. Nothing connects until the first listener or write.
+    /// A client for `options`. Nothing connects until the first listener or write, so a client made
+    /// while a page renders on a server (or at a module's top level there) never opens a socket.
     pub fn new(options: ClientOptions) -> Self {
         install_panic_hook();
-        let url = options.url.unwrap_or_else(|| snippet::default_url().as_string().unwrap_or_default());
-        Self { shared: driver::start(options.core, url, options.token) }
+        let url = options.url.map_or(JsValue::UNDEFINED, |url| JsValue::from_str(&url));
+        let link = Link::new(url, options.web_socket, options.token);
+        Self { shared: driver::start(options.core, link) }
     }
 
     /// Calls `callback` with the current snapshot of `path` and every change after, until the returned

@@ -587,6 +587,22 @@ impl<D: Merge> Core<D> {
         actions
     }
 
+    /// No socket can be opened at all, and trying again would not help (no URL outside a browser, no
+    /// WebSocket class, a URL the WebSocket refuses): every listener and every pending write is
+    /// forgotten (the caller fails each once, with the reason: the environment's to tell, not the
+    /// core's) and the client goes back to idle instead of retrying. A later listener or write tries
+    /// again.
+    pub fn cannot_connect(&mut self) -> Vec<Action<D>> {
+        let mut actions = Vec::new();
+        if matches!(self.link, Link::Opening { .. }) {
+            self.listeners.clear();
+            self.subscriptions.clear();
+            self.writes.clear();
+            self.set_link(Link::Idle, &mut actions);
+        }
+        actions
+    }
+
     /// The backoff timer fired (or the browser came back online): open a socket again.
     pub fn reconnect_due(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();

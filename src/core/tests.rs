@@ -342,6 +342,24 @@ fn close_fails_pending_writes_and_later_writes() {
     assert!(matches!(&actions[0], A::Settle { result: Err((ErrorCode::FailedPrecondition, _)), .. }));
 }
 
+#[test]
+fn a_socket_that_cannot_be_opened_drops_every_listener_and_write_and_does_not_retry() {
+    let mut c = core();
+    let (a, actions) = c.listen(&path("c/d"));
+    assert!(actions.contains(&A::Connect));
+    c.listen(&path("c"));
+    c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
+    assert_eq!(c.cannot_connect(), [A::Status(Status::Idle)]);
+    assert_eq!((c.listener_count(), c.subscription_count(), c.pending_write_count()), (0, 0, 0));
+    // Nothing is armed: no reconnect loop. The failed listeners are gone; a second report changes nothing.
+    assert!(c.unlisten(a).is_empty());
+    assert!(c.cannot_connect().is_empty());
+    assert!(c.closed(0.5).is_empty());
+    // A later listener tries again.
+    let (_, actions) = c.listen(&path("c/e"));
+    assert!(actions.contains(&A::Connect));
+}
+
 fn doc_state(snapshot: &Snapshot<&'static str>) -> (Option<&'static str>, bool, bool) {
     match snapshot {
         Snapshot::Document { state, pending, .. } => (state.data, state.exists, *pending),

@@ -10,6 +10,8 @@ use std::{
 pub struct Metrics {
     /// Open WebSocket connections.
     pub connections: AtomicU64,
+    /// WebSocket connections accepted since the start (a socket that came and went still counts).
+    pub connections_accepted: AtomicU64,
     /// Text frames received.
     pub frames_in: AtomicU64,
     /// Text frames sent.
@@ -39,6 +41,12 @@ impl Metrics {
                 writeln!(out, "# HELP livepath_{name} {help}\n# TYPE livepath_{name} {kind}\nlivepath_{name} {value}");
         };
         metric("connections", "gauge", "Open WebSocket connections.", self.connections.load(Relaxed));
+        metric(
+            "connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            self.connections_accepted.load(Relaxed),
+        );
         metric("subscriptions", "gauge", "Live subscriptions, all connections.", subscriptions as u64);
         metric("frames_in_total", "counter", "Text frames received.", self.frames_in.load(Relaxed));
         metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));

@@ -385,6 +385,7 @@ async fn metrics_count_connections_subscriptions_frames_and_writes() {
         text.lines().find_map(|l| l.strip_prefix(&format!("livepath_{name} "))).unwrap().parse().unwrap()
     };
     assert_eq!(value("connections"), 1);
+    assert_eq!(value("connections_total"), 1);
     assert_eq!(value("subscriptions"), 1);
     assert_eq!(value("writes_total"), 1);
     assert_eq!(value("frames_in_total"), 2);
@@ -393,6 +394,7 @@ async fn metrics_count_connections_subscriptions_frames_and_writes() {
     for _ in 0..100 {
         let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
         if text.contains("livepath_subscriptions 0") && text.contains("livepath_connections 0") {
+            assert!(text.contains("livepath_connections_total 1"), "a connection that left still counts");
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -152,8 +152,8 @@ export function openSocket(url, protocol, handler, WS = globalThis.WebSocket) {
   const page = globalThis.location;
   url ||= page && page.origin.replace('http', 'ws') + '/v1/ws';
   let ws;
+  if (!url) return livepathError(0, 'connect({ url }) is needed outside a browser');
   try {
-    if (!url) throw Error('connect({ url }) is needed outside a browser');
     ws = new WS(url, protocol);
   } catch (e) {
     return livepathError(0, WS ? e.message : 'no WebSocket here: pass connect({ WebSocket })');

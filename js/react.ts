@@ -2,7 +2,9 @@
  * `livepath/react`: React hooks for livepath. Each subscribes in `useEffect` and returns the unsubscribe
  * as the effect's cleanup, so unmounting (or changing the path) always releases the listener, and React
  * StrictMode's mount → unmount → mount costs one server subscription (the client releases at the end of
- * the task).
+ * the task). Server rendering (Next.js, Vite SSR) renders `loading` and opens nothing: effects never
+ * run on a server, and the client connects on its first listener, so `connect()` at module scope is
+ * inert there. Hydration in the browser then subscribes as usual.
  *
  * ```tsx
  * import { useSnapshot } from "livepath/react";
@@ -30,7 +32,10 @@ export function LivepathProvider({ client, children }: { client: Client; childre
   return createElement(ClientContext.Provider, { value: client }, children);
 }
 
-/** The client from the nearest `LivepathProvider`, or the default one (same-origin `/v1/ws`). */
+/**
+ * The client from the nearest `LivepathProvider`, or the default one (same-origin `/v1/ws`; made on a
+ * server too, where it never connects).
+ */
 export function useClient(): Client {
   const client = useContext(ClientContext);
   if (client) return client;
@@ -99,5 +104,7 @@ export function useConnectionStatus(): ConnectionStatus {
   const client = useClient();
   // One subscription per client, not one per render.
   const subscribe = useCallback((onChange: () => void) => client.onStatus(() => onChange()), [client]);
-  return useSyncExternalStore(subscribe, () => client.status);
+  // On a server, and while hydrating, "idle": what the server rendered, whatever the client's socket
+  // is doing by then; the real status follows at once.
+  return useSyncExternalStore(subscribe, () => client.status, () => "idle");
 }

@@ -5,6 +5,14 @@
  */
 import type { Client, CollectionSnapshot, DocChange, DocumentSnapshot, LivepathError } from "./index.js";
 
+/**
+ * Whether this is a server (Node, or any runtime without `window`), where components are rendered to
+ * HTML and never mounted: there the adapters never subscribe, and render `loading` until the browser
+ * takes over (hydration then subscribes as usual). React's hooks need no check: effects never run on
+ * a server. Vue's immediate watchers and Svelte's stores do run there.
+ */
+export const onServer = typeof window === "undefined";
+
 /** A document's state: `loading` until its first snapshot, then `success` or `error`. */
 export type SnapshotState =
   | { status: "loading"; data: null; snapshot: null; error: null }

@@ -1,7 +1,8 @@
 /**
  * `livepath/svelte`: a Svelte store for livepath. `snapshotStore(client, path)` is a `readable` whose
  * start function subscribes and whose stop function unsubscribes, so the listener lives exactly as long
- * as something (a component's `$store`) subscribes to the store.
+ * as something (a component's `$store`) subscribes to the store. On a server (SSR, where Svelte
+ * subscribes to render and unsubscribes at once) it stays `loading` and never subscribes.
  *
  * ```svelte
  * <script>
@@ -13,10 +14,10 @@
  */
 import { readable, type Readable } from "svelte/store";
 import type { Client } from "./index.js";
-import { loading, watchDocument, type SnapshotState } from "./state.js";
+import { loading, onServer, watchDocument, type SnapshotState } from "./state.js";
 
 export type { SnapshotState } from "./state.js";
 
 export function snapshotStore(client: Client, path: string): Readable<SnapshotState> {
-  return readable<SnapshotState>(loading, (set) => watchDocument(client, path, set));
+  return readable<SnapshotState>(loading, (set) => (onServer ? undefined : watchDocument(client, path, set)));
 }

@@ -5,19 +5,13 @@
 // as the app's `import { connect } from "livepath"`.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, LivepathServer } from "../../scripts/livepath-server.mjs";
 import { launchBrowser, openPage, root, unique } from "./support.mjs";
+import { answers, Children, freshApp, run } from "./tarball.mjs";
 
-const pkgDir = join(root, "../pkg");
-const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
-// The versions www already has, so npm finds them in its cache.
-const version = (name) => lock.packages[`node_modules/${name}`].version;
-
-const app = {
+const files = {
   "package.json": JSON.stringify({ name: "livepath-tarball-app", private: true, type: "module" }, null, 2),
   "index.html": `<!doctype html>
 <html>
@@ -78,57 +72,35 @@ Object.assign(window, { livepath: client });
   }, null, 2),
 };
 
-const scratch = mkdtempSync(join(tmpdir(), "livepath-tarball-"));
-const dir = join(scratch, "app");
-const vite = join(dir, "node_modules/.bin/vite");
+let app = null;
+let dir = null;
+let vite = null;
 let server = null;
 let browser = null;
-const children = [];
-let installSeconds = 0;
-let packedFiles = [];
-
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const children = new Children();
 
 before(async () => {
-  const started = Date.now();
-  const [packed] = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", scratch], pkgDir));
-  for (const [file, text] of Object.entries(app)) {
-    mkdirSync(join(dir, file, ".."), { recursive: true });
-    writeFileSync(join(dir, file), text);
-  }
-  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
-    join(scratch, packed.filename), ...["react", "react-dom", "vite", "@types/react", "@types/react-dom"].map((p) => `${p}@${version(p)}`)], dir);
-  installSeconds = (Date.now() - started) / 1000;
-  packedFiles = packed.files.map((f) => f.path);
+  app = freshApp("tarball", files, ["react", "react-dom", "vite", "@types/react", "@types/react-dom"]);
+  dir = app.dir;
+  vite = join(dir, "node_modules/.bin/vite");
   server = await LivepathServer.start();
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  for (const child of children) {
-    if (child.exitCode !== null) continue;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill();
-    await exited;
-  }
+  await children.stop();
   await server?.close();
-  rmSync(scratch, { recursive: true, force: true });
+  app?.remove();
 });
 
 /** Runs the app's own `vite` with `args` on a free port; resolves with its URL once it answers. */
 async function serve(...args) {
   const port = await freePort();
-  const child = spawn(vite, [...args, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], { cwd: dir, stdio: "ignore" });
-  children.push(child);
+  const child = children.spawn(vite, [...args, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], dir);
   const url = `http://127.0.0.1:${port}/`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(url)).ok) return url;
-    } catch {}
-    assert.ok(i < 100 && child.exitCode === null, `vite ${args.join(" ")} answers within 10 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await answers(url, child, 10);
+  return url;
 }
 
 /** The app at `appUrl` shows a document, then a write made over HTTP, through the app's own client. */
@@ -159,8 +131,8 @@ async function showsWritesLive(appUrl) {
 }
 
 test("the tarball ships the adapters with their types, and the core entry point imports no framework", () => {
-  for (const f of ["index.js", "index.d.ts", "state.js", "state.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts", "svelte.js", "svelte.d.ts"]) {
-    assert.ok(packedFiles.includes(f), `the tarball holds ${f}`);
+  for (const f of ["index.js", "index.d.ts", "node.js", "state.js", "state.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts", "svelte.js", "svelte.d.ts"]) {
+    assert.ok(app.packedFiles.includes(f), `the tarball holds ${f}`);
   }
   const installed = JSON.parse(readFileSync(join(dir, "node_modules/livepath/package.json"), "utf8"));
   assert.deepEqual(Object.keys(installed.exports), [".", "./manual", "./react", "./vue", "./svelte"]);
@@ -189,6 +161,10 @@ test("vite build + vite preview: a write over HTTP shows up live", async (t) => 
   run(vite, ["build", "--logLevel", "warn"], dir);
   const assets = readdirSync(join(dir, "dist/assets"));
   assert.equal(assets.filter((f) => f.endsWith(".wasm")).length, 1, `one .wasm in the bundle: ${assets.join(", ")}`);
+  // The Node entry point (the .wasm inlined as base64, which starts "AGFzbQ") stays out of browser builds.
+  for (const js of assets.filter((f) => f.endsWith(".js"))) {
+    assert.doesNotMatch(readFileSync(join(dir, "dist/assets", js), "utf8"), /AGFzbQ/, `${js} holds no inlined .wasm`);
+  }
   await showsWritesLive(await serve("preview"));
-  t.diagnostic(`npm pack + npm install ${installSeconds.toFixed(1)} s, build and check ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.diagnostic(`npm pack + npm install ${app.installSeconds.toFixed(1)} s, build and check ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

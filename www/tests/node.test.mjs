@@ -1,0 +1,131 @@
+// The package in Node, as a script, a worker or a test would use it: the packed tarball installed into a
+// fresh directory with the `ws` package, run by child Node processes against a real server. Node cannot
+// fetch a file, so this is the package's `node` entry point, which must need no configuration.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { LivepathServer } from "../../scripts/livepath-server.mjs";
+import { unique } from "./support.mjs";
+import { freshApp, run } from "./tarball.mjs";
+
+const files = {
+  "package.json": JSON.stringify({ name: "livepath-node-app", private: true, type: "module" }, null, 2),
+  // Reads a document, writes it, sees the write, then stops; the process must then exit by itself.
+  "live.mjs": `import { connect } from "livepath";
+
+const [url, path, passWs] = process.argv.slice(2);
+const WebSocket = passWs === "ws" ? (await import("ws")).WebSocket : undefined;
+const client = connect({ url, WebSocket, lingerMs: 0 });
+const seen = [];
+let stop;
+await new Promise((resolve, reject) => {
+  stop = client.onSnapshot(path, (s) => {
+    seen.push({ data: s.data, pending: s.hasPendingWrites });
+    if (seen.length === 1) client.set(path, { n: s.data.n + 1, from: "node" }).catch(reject);
+    if (s.data.from === "node" && !s.hasPendingWrites) resolve();
+  }, reject);
+});
+stop();
+client.close();
+console.log(JSON.stringify({ seen, stats: client.stats(), status: client.status }));
+`,
+  // A module-scope client without a url, as server-rendered code has: nothing throws, nothing connects,
+  // each listener and write is told why, once.
+  "no-url.mjs": `import { connect } from "livepath";
+
+const [url] = process.argv.slice(2);
+if (url) delete globalThis.WebSocket; // the other case: a url but no WebSocket to open it with
+const client = connect(url ? { url } : {});
+const errors = [];
+const stop = client.onSnapshot("rooms/r1", () => errors.push("a snapshot"), (e) => errors.push([e.name, e.code, e.message]));
+const write = await client.set("rooms/r1", { n: 1 }).then(() => "resolved", (e) => [e.code, e.message]);
+await new Promise((r) => setTimeout(r, 300));
+stop();
+console.log(JSON.stringify({ errors, write, stats: client.stats(), status: client.status }));
+`,
+};
+
+let app = null;
+let server = null;
+
+before(async () => {
+  app = freshApp("node", files, ["ws", "react", "vue", "svelte"]);
+  server = await LivepathServer.start();
+});
+
+after(async () => {
+  await server?.close();
+  app?.remove();
+});
+
+/** Runs `node [flags] script args` in the app; its parsed JSON output. Fails if it does not exit by itself. */
+function node(flags, script, ...args) {
+  const out = run(process.execPath, [...flags, script, ...args], app.dir, { ...process.env, NODE_OPTIONS: "" });
+  return JSON.parse(out.trim().split("\n").at(-1));
+}
+
+const wsUrl = () => `ws://127.0.0.1:${server.port}/v1/ws`;
+
+test("import, require and the framework adapters load in Node, with no fetch of files", () => {
+  const esm = `import("livepath").then((m) => console.log(JSON.stringify(Object.keys(m).sort())))`;
+  assert.deepEqual(node(["--input-type=module", "-e"], esm), ["Client", "connect", "init", "isLivepathError", "onSnapshot"]);
+  // No top-level await in the Node entry point, so CommonJS can require it where Node requires ES modules.
+  if (process.features.require_module) {
+    const cjs = `const { connect } = require("livepath"); console.log(JSON.stringify(connect({}).status))`;
+    assert.equal(node(["-e"], cjs), "idle");
+  }
+  for (const [adapter, name] of [["react", "useSnapshot"], ["vue", "useSnapshot"], ["svelte", "snapshotStore"]]) {
+    const code = `import("livepath/${adapter}").then((m) => console.log(JSON.stringify(typeof m.${name})))`;
+    assert.equal(node(["--input-type=module", "-e"], code), "function", `livepath/${adapter}`);
+  }
+});
+
+/** Runs live.mjs on a fresh document; checks what it saw, and that the server has the write. */
+async function readsAndWrites(flags, passWs) {
+  const path = `node/${unique("doc")}`;
+  await server.put(path, { n: 1 });
+  const before = await server.metric("connections_total");
+  const result = node(flags, "live.mjs", wsUrl(), path, passWs);
+  assert.deepEqual(result.seen, [
+    { data: { n: 1 }, pending: false },
+    { data: { n: 2, from: "node" }, pending: true },
+    { data: { n: 2, from: "node" }, pending: false },
+  ]);
+  assert.deepEqual(result.stats, { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" });
+  assert.equal(result.status, "closed");
+  assert.deepEqual((await server.get(path)).data, { n: 2, from: "node" });
+  assert.equal((await server.metric("connections_total")) - before, 1, "one socket");
+}
+
+test("onSnapshot and set against the real server through a WebSocket class passed in (the ws package)", async () => {
+  await readsAndWrites([], "ws");
+});
+
+test("onSnapshot and set through Node's global WebSocket", async (t) => {
+  // Node 22 has one; Node 20.10+ and 21 have it behind a flag.
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  const flags = major >= 22 ? [] : major > 20 || minor >= 10 ? ["--experimental-websocket"] : null;
+  if (!flags) return t.skip(`Node ${process.versions.node} has no global WebSocket`);
+  await readsAndWrites(flags, "global");
+});
+
+test("without a url, connect() does not throw; each listener and write gets invalid-argument naming url, once, and nothing connects", async () => {
+  const before = await server.metric("connections_total");
+  const result = node([], "no-url.mjs");
+  assert.equal(result.errors.length, 1, `one error, no snapshot: ${JSON.stringify(result.errors)}`);
+  const [name, code, message] = result.errors[0];
+  assert.deepEqual([name, code], ["LivepathError", "invalid-argument"]);
+  assert.match(message, /\burl\b/);
+  assert.equal(result.write[0], "invalid-argument");
+  assert.match(result.write[1], /\burl\b/);
+  assert.deepEqual(result.stats, { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" });
+  assert.equal(result.status, "idle");
+  assert.equal(await server.metric("connections_total"), before);
+});
+
+test("with a url but no WebSocket anywhere, the error names the WebSocket option", () => {
+  const result = node([], "no-url.mjs", wsUrl());
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.errors[0][1], "invalid-argument");
+  assert.match(result.errors[0][2], /WebSocket/);
+  assert.equal(result.write[0], "invalid-argument");
+});

@@ -42,6 +42,25 @@ await new Promise((r) => setTimeout(r, 300));
 stop();
 console.log(JSON.stringify({ errors, write, stats: client.stats(), status: client.status }));
 `,
+  // The Vue and Svelte adapters where a server renders components: no `window`, so no subscription, even
+  // with a url and a WebSocket at hand.
+  "adapters.mjs": `import { connect } from "livepath";
+import { snapshotStore } from "livepath/svelte";
+import { useSnapshot } from "livepath/vue";
+import { effectScope } from "vue";
+import { WebSocket } from "ws";
+
+const [url, path] = process.argv.slice(2);
+const client = connect({ url, WebSocket });
+const svelte = [];
+const unsubscribe = snapshotStore(client, path).subscribe((s) => svelte.push(s.status));
+const scope = effectScope();
+const vue = scope.run(() => useSnapshot(client, path));
+await new Promise((r) => setTimeout(r, 300));
+console.log(JSON.stringify({ svelte, vue: vue.value.status, stats: client.stats() }));
+unsubscribe();
+scope.stop();
+`,
 };
 
 let app = null;
@@ -128,4 +147,17 @@ test("with a url but no WebSocket anywhere, the error names the WebSocket option
   assert.equal(result.errors[0][1], "invalid-argument");
   assert.match(result.errors[0][2], /WebSocket/);
   assert.equal(result.write[0], "invalid-argument");
+});
+
+test("on a server the Vue and Svelte adapters stay loading and never subscribe", async () => {
+  const path = `node/${unique("doc")}`;
+  await server.put(path, { n: 1 });
+  const before = await server.metric("connections_total");
+  const result = node([], "adapters.mjs", wsUrl(), path);
+  assert.deepEqual(result, {
+    svelte: ["loading"],
+    vue: "loading",
+    stats: { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" },
+  });
+  assert.equal(await server.metric("connections_total"), before);
 });

@@ -49,6 +49,10 @@ function DefaultClient() {
 export function typed(): SnapshotState["status"] {
   // @ts-expect-error: a path is a string or null
   useSnapshot(42);
+  // Any WebSocket class will do (on Node 20, the ws package's); anything else will not.
+  connect({ url: "ws://localhost/v1/ws", WebSocket });
+  // @ts-expect-error: not a WebSocket class
+  connect({ url: "ws://localhost/v1/ws", WebSocket: "ws" });
   return useSnapshot(null).status;
 }
 

@@ -710,6 +710,16 @@ async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothin
         .unwrap();
     // Never before onSnapshot has returned: a callback may use the unsubscribe it is given.
     assert_eq!(errors.len(), 0);
+    // A listener gone by the end of the task is not told.
+    let gone = Recorder::new();
+    let unsubscribe = client
+        .on_snapshot_js(
+            "refused/e",
+            gone.function.clone().unchecked_into(),
+            Some(gone.function.clone().unchecked_into()),
+        )
+        .unwrap();
+    unsubscribe.call0(&JsValue::NULL).unwrap();
     let write = settled(client.set("refused/d", js_sys::JSON::parse(r#"{"a":1}"#).unwrap())).await;
     let refusal = write.expect_err("the write rejects");
     assert_eq!(get(&refusal, "code"), "invalid-argument");
@@ -717,9 +727,13 @@ async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothin
     assert!(livepath::is_livepath_error(errors.seen.borrow()[0].clone()));
     assert_eq!(errors.last("code"), "invalid-argument");
     assert!(errors.last("message").as_string().unwrap().contains("ftp"), "the reason names the scheme");
+    // The write, made in the same task as the listener, showed locally before the end of the task,
+    // when both failed; nothing was ever confirmed.
+    assert!(next.seen.borrow().iter().all(|s| get(s, "hasPendingWrites") == true), "only the local write");
     // No reconnect loop: well past several backoff delays, still one error each, nothing held.
+    let seen = next.len();
     TimeoutFuture::new(300).await;
-    assert_eq!((errors.len(), next.len()), (1, 0));
+    assert_eq!((errors.len(), next.len(), gone.len()), (1, seen, 0));
     assert_eq!(client.status_js(), "idle");
     for (name, value) in [("listeners", 0), ("subscriptions", 0), ("pendingWrites", 0)] {
         assert_eq!(stat(&client, name), value, "{name}");

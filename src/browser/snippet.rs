@@ -69,7 +69,8 @@ export function tellStatus(listeners, status) {
   for (const [callback] of [...listeners]) report(callback, status);
 }
 export function failed(onError, error) {
-  queueMicrotask(() => onError ? report(onError, error) : console.error('livepath: a subscription failed:', error));
+  if (onError) report(onError, error);
+  else console.error('livepath: a subscription failed:', error);
 }
 export function report(callback, value) {
   try {
@@ -156,8 +157,9 @@ export function openSocket(url, protocol, handler, WS = globalThis.WebSocket) {
   try {
     ws = new WS(url, protocol);
   } catch (e) {
-    return livepathError(0, WS ? e.message : 'no WebSocket here: pass connect({ WebSocket })');
+    return livepathError(0, typeof WS == 'function' ? e.message : 'no WebSocket class: pass connect({ WebSocket })');
   }
+  ws.onerror = () => {};
   ws.onopen = () => handler(true);
   ws.onmessage = (e) => typeof e.data === 'string' && handler(e.data);
   ws.onclose = () => handler(false);
@@ -231,8 +233,7 @@ extern "C" {
     pub fn report(callback: &JsValue, value: &JsValue);
 
     /// A subscription failed: `error` goes to its listener's `onError` through [`report`], or, where
-    /// the listener has none, to the console; in a microtask, so never before `onSnapshot` has returned
-    /// (a socket that cannot be made fails its listeners at once).
+    /// the listener has none, to the console.
     pub fn failed(on_error: &JsValue, error: &JsValue);
 
     /// An empty set of `onStatus` callbacks.
@@ -313,8 +314,10 @@ extern "C" {
     /// opens, each text frame's data (a JS string, never copied into the wasm; this protocol has no
     /// binary frames), `false` when it closes. One closure instead of one per event. Instead of a
     /// socket, an `invalid-argument` `LivepathError` when none can be made, saying why: no URL (no
-    /// `url` option, and no page whose origin to use), no WebSocket class, or the constructor threw (a malformed URL, a blocked port): nothing that
-    /// trying again would fix.
+    /// `url` option, and no page whose origin to use), no WebSocket class, or the constructor threw
+    /// (a malformed URL, a blocked port): nothing that trying again would fix. `onerror` is set to
+    /// nothing and stays set after [`close_socket`]: the `ws` package (Node) throws an `error` event
+    /// nobody listens to, and `close` follows it anyway, as in browsers.
     #[wasm_bindgen(js_name = openSocket)]
     pub fn open_socket(url: &JsValue, protocol: &str, handler: &JsValue, web_socket: &JsValue) -> JsValue;
 

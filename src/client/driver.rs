@@ -1,6 +1,6 @@
 //! The driver: the client's state, and the performing of the core's actions — deliveries, write
 //! promises, status callbacks, timers and the end-of-task microtask. No `RefCell` borrow is held while
-//! the app's JavaScript runs, so callbacks may call back into the client (unsubscribe, write, close).
+//! JavaScript runs, so callbacks may call back into the client (unsubscribe, write, close).
 
 use std::{
     cell::{Ref, RefCell, RefMut},
@@ -42,6 +42,9 @@ enum Microtask {
     Deliver(Vec<ListenerId>, Snapshot<Data>),
     /// Release subscriptions left without listeners.
     Release,
+    /// No socket could be made (see [`connect`]): fail the listeners and writes still there, with this
+    /// `LivepathError`.
+    Refused(JsValue),
 }
 
 /// Everything a client owns. Held in `Rc<RefCell<_>>`; browser callbacks hold only a `Weak`, so
@@ -277,17 +280,37 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
     }
 }
 
-/// Tells a listener's error callback (or the console) that it ended with `error`.
+/// Tells a listener's error callback (or, where it has none, the console) that it ended with `error`.
 fn failed(callback: &Callback, error: &JsValue) {
-    let on_error = match callback {
-        Callback::Js { error: Some(on_error), .. } => on_error.as_ref(),
-        _ => &JsValue::UNDEFINED,
-    };
-    snippet::failed(on_error, error);
+    match callback {
+        Callback::Js { error: Some(on_error), .. } => snippet::failed(on_error, error),
+        _ => snippet::failed(&JsValue::UNDEFINED, error),
+    }
+}
+
+/// No socket can be made, and trying again would not help: every listener and write still there
+/// fails with `error`, once, and the client goes back to idle.
+/// The core forgets them all first; their callbacks and promises here are the same set, taken one at a
+/// time so that none is called with a borrow held, nor after an earlier callback unsubscribed it.
+fn refused(shared: &Shared, error: &JsValue) {
+    let actions = shared.state_mut().core.cannot_connect();
+    loop {
+        let first = shared.state_mut().callbacks.take_first();
+        let Some((_, callback)) = first else { break };
+        failed(&callback, error);
+    }
+    loop {
+        let first = shared.state_mut().writes.take_first();
+        let Some((_, (_, reject))) = first else { break };
+        snippet::report(&reject, error);
+    }
+    perform(shared, actions);
 }
 
 /// Opens a socket to the client's URL (the core asked for one). When none can be made, every
 /// listener and write gets the reason (an `invalid-argument` error) once, and nothing retries.
+/// The WebSocket class is constructed under the client's borrow: a class that calls back into the
+/// client while it is being constructed is not supported (a WebSocket never does).
 fn connect(shared: &Shared) {
     let weak = Rc::downgrade(shared);
     let opened = shared.state_mut().link.open(move |event| {
@@ -296,22 +319,9 @@ fn connect(shared: &Shared) {
         }
     });
     if let Err(error) = opened {
-        // The core forgets every listener and write; their callbacks and promises here are the same set.
-        // The borrow may stay held: neither call runs the app's code now (`failed` calls back in a
-        // microtask, and a rejected promise runs its handlers later).
-        let actions = {
-            let mut inner = shared.state_mut();
-            for (_, callback) in inner.callbacks.iter() {
-                failed(callback, &error);
-            }
-            for (_, (_, reject)) in inner.writes.iter() {
-                snippet::report(reject, &error);
-            }
-            inner.callbacks.clear();
-            inner.writes.clear();
-            inner.core.cannot_connect()
-        };
-        perform(shared, actions);
+        // At the end of the task, not inside the `onSnapshot` or `set` that asked for the socket; and
+        // listeners unsubscribed by then are not told.
+        queue(shared, Microtask::Refused(error));
     }
 }
 
@@ -426,6 +436,7 @@ fn flush_microtasks(shared: &Shared) {
         match task {
             Microtask::Deliver(listeners, snapshot) => deliver(shared, &listeners, &snapshot),
             Microtask::Release => drive(shared, Core::release_unused),
+            Microtask::Refused(error) => refused(shared, &error),
         }
     }
 }

@@ -60,6 +60,11 @@ impl<V> IdMap<V> {
         self.entries.clear();
     }
 
+    /// Removes and returns the entry with the lowest id.
+    pub fn take_first(&mut self) -> Option<(u64, V)> {
+        (!self.entries.is_empty()).then(|| self.entries.remove(0))
+    }
+
     /// The entries in increasing id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
         self.entries.iter().map(|(id, v)| (*id, v))

@@ -87,7 +87,7 @@ for (const file of compiled.filter((f) => f.endsWith(".d.ts"))) noAny(file, read
 for (const file of compiled.filter((f) => f.endsWith(".js"))) {
   const url = new URL(file, dir);
   const code = readFileSync(url, "utf8").replaceAll(' from "./index.js";', ' from "#livepath";');
-  if (/["']\.\/(index|node|${name})\.js["']/.test(code)) throw new Error(`${file} imports the core by path, not as #livepath`);
+  if (new RegExp(`["']\\./(index|node|${name})\\.js["']`).test(code)) throw new Error(`${file} imports the core by path, not as #livepath`);
   writeFileSync(url, code);
 }
 

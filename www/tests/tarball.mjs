@@ -14,9 +14,13 @@ const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
 /** The version of `name` in www's lockfile. */
 export const lockedVersion = (name) => lock.packages[`node_modules/${name}`].version;
 
-/** Runs a command to completion; its stdout. On failure the error carries stdout and stderr. */
-export function run(cmd, args, cwd, env = process.env) {
-  return execFileSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Runs a command to completion; its stdout. On failure the error carries stdout and stderr. One that
+ * has not exited after `seconds` is killed and fails (a process that should end by itself and does not
+ * is a failure, not a hang).
+ */
+export function run(cmd, args, cwd, env = process.env, seconds = 300) {
+  return execFileSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: seconds * 1000 });
 }
 
 /**

@@ -17,8 +17,9 @@
  */
 import { createContext, createElement, useCallback, useContext, useEffect, useState, useSyncExternalStore } from "react";
 import type { ReactNode } from "react";
-// The package's own entry point, by relative path: the same module (and wasm instance) as the app's
-// `import { connect } from "livepath"`.
+// The package's own entry point (`./index.js` here; `#livepath` in the package, its import map, which
+// picks the same entry point as the app's `import { connect } from "livepath"`): one module and one
+// wasm instance.
 import { connect, type Client } from "./index.js";
 import { collectionLoading, loading, watchCollection, watchDocument, type CollectionState, type SnapshotState } from "./state.js";
 

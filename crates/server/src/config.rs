@@ -1,6 +1,6 @@
 //! Configuration: the command-line flags of `livepath-server`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -62,10 +62,28 @@ pub struct Config {
     /// Path rules (TOML): who may read and write what. Once given, anything no rule allows is denied.
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// How long deletes are remembered (`30s`, `12h`, `7d`; plain numbers are seconds). A client that
+    /// resumes from further back gets the full state of its paths instead of what changed.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub tombstone_retention: Duration,
     /// Accept WebSocket upgrades only from this origin (repeatable, e.g. https://app.example.com);
     /// others get 403. Default: any origin.
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
+}
+
+/// `30`, `30s`, `15m`, `12h` or `7d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, ""), |i| text.split_at(i));
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d (as in 7d)")),
+    };
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30s, 12h or 7d"))?;
+    number.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("{text:?} is too long"))
 }
 
 impl Default for Config {
@@ -78,5 +96,23 @@ impl Config {
     /// The defaults with an in-memory store: what tests start from.
     pub fn in_memory() -> Self {
         Self { memory: true, ..Self::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_seconds_minutes_hours_or_days() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("7w").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(Config::default().tombstone_retention, Duration::from_secs(7 * 24 * 60 * 60));
     }
 }

@@ -81,11 +81,13 @@ impl Engine {
     /// Opens the store the configuration names and starts its thread, which ends when the last
     /// handle is dropped.
     pub fn open(config: &Config) -> Result<Self, ApiError> {
-        let store: Box<dyn Store> = if config.memory {
-            Box::new(SqliteStore::in_memory(config.max_document_bytes)?)
+        let store = if config.memory {
+            SqliteStore::in_memory(config.max_document_bytes)?
         } else {
-            Box::new(SqliteStore::open(&config.data_dir, config.max_document_bytes)?)
+            SqliteStore::open(&config.data_dir, config.max_document_bytes)?
         };
+        let store: Box<dyn Store> =
+            Box::new(store.with_tombstone_retention(config.tombstone_retention.as_secs() as i64)?);
         Self::with_store(store)
     }
 
@@ -156,12 +158,14 @@ impl Engine {
 
     /// Registers `subscriber` on `path` and queues its first frame: the current state, `unchanged` when
     /// `since` is already current, or for a collection the `changes` since then. A `since` beyond the
-    /// store's last version (the client saw another database) gets the full state.
+    /// store's last version (the client saw another database), or below its horizon (deletes after it
+    /// may be forgotten), gets the full state.
     pub async fn subscribe(&self, subscriber: Subscriber, path: Path, since: Option<u64>) -> Result<(), ApiError> {
         self.run(move |store, shared| {
             let id = subscriber.id;
             let current = store.current_version()?;
-            let since = since.filter(|since| *since <= current);
+            let horizon = store.horizon()?;
+            let since = since.filter(|since| *since <= current && *since >= horizon);
             match path.kind() {
                 PathKind::Document => {
                     let doc = store.get(path.as_str())?;
@@ -279,6 +283,9 @@ mod tests {
         }
         fn current_version(&mut self) -> Result<u64, ApiError> {
             self.0.current_version()
+        }
+        fn horizon(&mut self) -> Result<u64, ApiError> {
+            self.0.horizon()
         }
         fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {
             self.0.changes_since(path, since)

@@ -477,3 +477,32 @@ async fn connections_past_the_per_address_limit_get_429_and_other_addresses_do_n
     }
     assert!(from("127.0.0.2").await.is_ok());
 }
+
+#[tokio::test]
+async fn a_resume_from_before_the_tombstone_horizon_gets_the_full_state_never_a_delta_without_the_delete() {
+    let config = Config { tombstone_retention: std::time::Duration::from_secs(1), ..Config::in_memory() };
+    let server = TestServer::start(config).await;
+    server.put("c/kept", json!({"n":1})).await;
+    let (_, old) = server.put("c/old", json!({"n":1})).await;
+    let since = old["version"].as_u64().unwrap();
+    let response = reqwest::Client::new().delete(server.http("/v1/docs/c/old")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Past the retention, the next write removes the tombstone.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (_, later) = server.put("c/later", json!({"n":2})).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"subscribe","id":1,"path":"c","since":since})).await;
+    let listing = c.recv().await;
+    assert_eq!(listing["type"], "collection", "a full listing, not changes: {listing}");
+    let ids: Vec<_> = listing["docs"].as_array().unwrap().iter().map(|d| d["id"].clone()).collect();
+    assert_eq!(ids, [json!("kept"), json!("later")], "without the deleted document");
+    c.send(json!({"type":"subscribe","id":2,"path":"c/old","since":since})).await;
+    let snapshot = c.recv().await;
+    assert_eq!((snapshot["type"].clone(), snapshot["exists"].clone()), (json!("snapshot"), json!(false)));
+    // From the horizon on, resuming still costs only what changed.
+    let horizon = since + 1;
+    c.send(json!({"type":"subscribe","id":3,"path":"c","since":horizon})).await;
+    let changes = c.recv().await;
+    assert_eq!(changes["type"], "changes", "{changes}");
+    assert_eq!(changes["version"], later["version"]);
+}

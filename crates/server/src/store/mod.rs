@@ -101,6 +101,10 @@ pub trait Store: Send {
     /// The last version committed (0 for an empty store).
     fn current_version(&mut self) -> Result<u64, ApiError>;
 
+    /// The highest version of a tombstone the store has removed (0 if none): a resume from a `since`
+    /// below it could miss a delete, so it gets the full state instead.
+    fn horizon(&mut self) -> Result<u64, ApiError>;
+
     /// The documents and tombstones of the collection at `path` written after version `since`,
     /// ordered by id.
     fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError>;

@@ -1,12 +1,14 @@
 //! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit is on disk before it
 //! is acknowledged.
 //!
-//! Schema (version 1, in `PRAGMA user_version`):
-//! - `docs(collection, id, version, created, data)`: one row per document ever written; `data` is NULL
-//!   for a tombstone; `created` is the version that last brought it into existence, which tells a
-//!   resuming subscriber `added` from `modified`. The primary key orders a collection by id in byte
+//! Schema (version 2, in `PRAGMA user_version`; version 1 is migrated on open):
+//! - `docs(collection, id, version, created, data, at)`: one row per document written (a tombstone,
+//!   `data` NULL, until the retention removes it); `created` is the version that last brought it into
+//!   existence, which tells a resuming subscriber `added` from `modified`; `at` is when it was last
+//!   written (Unix seconds; added by version 2). The primary key orders a collection by id in byte
 //!   order (SQLite's BINARY collation); `docs_by_version` finds what changed since a version.
-//! - `meta('version')`: the one global version sequence.
+//! - `meta('version')`: the one global version sequence. `meta('horizon')` (version 2): the highest
+//!   version of a tombstone removed so far; a `since` below it cannot be resumed from.
 //! - `write_keys(key, version, at)`: idempotency keys, kept for [`KEY_RETENTION_SECS`].
 
 use std::{
@@ -22,7 +24,10 @@ use crate::error::ApiError;
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// How long deletes are remembered by default: a client away longer resyncs in full.
+pub const DEFAULT_TOMBSTONE_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
 
 /// SQLite, on disk or in memory.
 pub struct SqliteStore {
@@ -32,6 +37,10 @@ pub struct SqliteStore {
     writes_since_prune: u32,
     /// Largest document, as serialized JSON (`--max-document-bytes`).
     max_document_bytes: usize,
+    /// Tombstones older than this many seconds are removed (`--tombstone-retention`).
+    tombstone_retention_secs: i64,
+    /// When tombstones were last removed (Unix seconds).
+    last_purge: i64,
 }
 
 fn db_err(e: rusqlite::Error) -> ApiError {
@@ -84,7 +93,47 @@ impl SqliteStore {
             )
             .map_err(db_err)?;
         }
-        Ok(Self { conn, writes_since_prune: 0, max_document_bytes })
+        if found < 2 {
+            // Rows written before version 2 count as written now: their tombstones live a full
+            // retention from the upgrade.
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE docs ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+                 UPDATE docs SET at = CAST(strftime('%s', 'now') AS INTEGER);
+                 INSERT INTO meta VALUES ('horizon', 0);
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )
+            .map_err(db_err)?;
+        }
+        let tombstone_retention_secs = DEFAULT_TOMBSTONE_RETENTION_SECS;
+        Ok(Self { conn, writes_since_prune: 0, max_document_bytes, tombstone_retention_secs, last_purge: 0 })
+    }
+
+    /// Keeps tombstones `secs` seconds instead of [`DEFAULT_TOMBSTONE_RETENTION_SECS`], and removes
+    /// those already older.
+    pub fn with_tombstone_retention(mut self, secs: i64) -> Result<Self, ApiError> {
+        self.tombstone_retention_secs = secs;
+        self.purge_tombstones(now_secs())?;
+        Ok(self)
+    }
+
+    /// Removes the tombstones written before `now` less the retention, and moves the horizon up to the
+    /// highest version removed, in one transaction. How many were removed.
+    pub fn purge_tombstones(&mut self, now: i64) -> Result<usize, ApiError> {
+        let before = now - self.tombstone_retention_secs;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        tx.execute(
+            "UPDATE meta SET value = MAX(value, (SELECT COALESCE(MAX(version), 0) FROM docs
+                 WHERE data IS NULL AND at < ?1))
+             WHERE key = 'horizon'",
+            params![before],
+        )
+        .map_err(db_err)?;
+        let removed = tx.execute("DELETE FROM docs WHERE data IS NULL AND at < ?1", params![before]).map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        self.last_purge = now;
+        Ok(removed)
     }
 }
 
@@ -125,6 +174,15 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err)?;
         Ok(Listing { version: version as u64, docs })
+    }
+
+    fn horizon(&mut self) -> Result<u64, ApiError> {
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'horizon'")
+            .map_err(db_err)?
+            .query_row([], |r| r.get::<_, i64>(0))
+            .map(|v| v as u64)
+            .map_err(db_err)
     }
 
     fn current_version(&mut self) -> Result<u64, ApiError> {
@@ -199,8 +257,14 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Prunes expired idempotency keys every 1,024 writes.
+    /// Prunes expired idempotency keys every 1,024 writes, and removes expired tombstones at most
+    /// once a minute (as often as the retention, if it is shorter).
     fn after_writes(&mut self, writes: u32, now: i64) {
+        if now - self.last_purge >= self.tombstone_retention_secs.clamp(1, 60) {
+            if let Err(e) = self.purge_tombstones(now) {
+                tracing::warn!("removing expired tombstones: {e}");
+            }
+        }
         self.writes_since_prune += writes;
         if self.writes_since_prune >= 1024 {
             self.writes_since_prune = 0;
@@ -243,14 +307,15 @@ fn write_on(
     let (collection, id) = split(path);
     // `created` moves only when the document comes into existence.
     conn.prepare_cached(
-        "INSERT INTO docs (collection, id, version, created, data) VALUES (?1, ?2, ?3, ?3, ?4)
+        "INSERT INTO docs (collection, id, version, created, data, at) VALUES (?1, ?2, ?3, ?3, ?4, ?5)
          ON CONFLICT (collection, id) DO UPDATE SET
              version = excluded.version,
              data = excluded.data,
+             at = excluded.at,
              created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
     )
     .map_err(db_err)?
-    .execute(params![collection, id, version, after])
+    .execute(params![collection, id, version, after, now])
     .map_err(db_err)?;
     if let Some(key) = key {
         conn.prepare_cached("INSERT OR REPLACE INTO write_keys (key, version, at) VALUES (?1, ?2, ?3)")
@@ -362,5 +427,56 @@ mod tests {
         assert_eq!(s.get("c/d").unwrap(), Some(StoredDoc { version, data: Some(r#"{"kept":true}"#.into()) }));
         let next = s.write("c/e", &Mutation::Set(Object::new()), None).unwrap();
         assert!(next.version > version, "the version sequence continues after a restart");
+    }
+
+    #[test]
+    fn tombstones_past_the_retention_go_and_the_horizon_rises_to_the_last_one_removed() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap().with_tombstone_retention(60).unwrap();
+        s.write("c/kept", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
+        s.write("c/old", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
+        let deleted = s.write("c/old", &Mutation::Delete, None).unwrap().version;
+        assert_eq!(s.horizon().unwrap(), 0);
+        // Within the retention nothing goes.
+        assert_eq!(s.purge_tombstones(now_secs() + 30).unwrap(), 0);
+        assert!(s.get("c/old").unwrap().is_some(), "the tombstone is still there");
+        // Past it, the tombstone goes and the horizon is its version; live documents stay.
+        assert_eq!(s.purge_tombstones(now_secs() + 61).unwrap(), 1);
+        assert_eq!(s.get("c/old").unwrap(), None);
+        assert_eq!(s.horizon().unwrap(), deleted);
+        assert_eq!(s.list("c").unwrap().docs.len(), 1);
+        // A later, fresh tombstone stays; the horizon never goes down.
+        let again = s.write("c/kept", &Mutation::Delete, None).unwrap().version;
+        assert_eq!(s.purge_tombstones(now_secs()).unwrap(), 0);
+        assert_eq!(s.horizon().unwrap(), deleted);
+        assert_eq!(s.changes_since("c", deleted).unwrap().iter().map(|c| c.version).collect::<Vec<_>>(), [again]);
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_keeps_its_documents_and_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("livepath.sqlite3")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE docs (collection TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+                     created INTEGER NOT NULL, data TEXT, PRIMARY KEY (collection, id)) WITHOUT ROWID;
+                 CREATE INDEX docs_by_version ON docs (collection, version);
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                 INSERT INTO meta VALUES ('version', 2);
+                 CREATE TABLE write_keys (key TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL)
+                     WITHOUT ROWID;
+                 INSERT INTO docs VALUES ('c', 'live', 1, 1, '{\"n\":1}'), ('c', 'gone', 2, 1, NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap().with_tombstone_retention(60).unwrap();
+        assert_eq!(s.get("c/live").unwrap(), Some(StoredDoc { version: 1, data: Some(r#"{"n":1}"#.into()) }));
+        assert_eq!(s.current_version().unwrap(), 2);
+        assert_eq!(s.horizon().unwrap(), 0);
+        // The old tombstone counts as written at the upgrade: it lives a full retention from then.
+        assert_eq!(s.purge_tombstones(now_secs() + 30).unwrap(), 0);
+        assert_eq!(s.purge_tombstones(now_secs() + 61).unwrap(), 1);
+        assert_eq!(s.horizon().unwrap(), 2);
+        assert_eq!(s.write("c/x", &Mutation::Set(Object::new()), None).unwrap().version, 3);
     }
 }

@@ -41,6 +41,8 @@ pub struct SqliteStore {
     tombstone_retention_secs: i64,
     /// When tombstones were last removed (Unix seconds).
     last_purge: i64,
+    /// `meta('horizon')`, kept here too: only this store moves it, and every subscribe reads it.
+    horizon: u64,
 }
 
 fn db_err(e: rusqlite::Error) -> ApiError {
@@ -107,7 +109,8 @@ impl SqliteStore {
             .map_err(db_err)?;
         }
         let tombstone_retention_secs = DEFAULT_TOMBSTONE_RETENTION_SECS;
-        Ok(Self { conn, writes_since_prune: 0, max_document_bytes, tombstone_retention_secs, last_purge: 0 })
+        let horizon = read_meta(&conn, "horizon")?;
+        Ok(Self { conn, writes_since_prune: 0, max_document_bytes, tombstone_retention_secs, last_purge: 0, horizon })
     }
 
     /// Keeps tombstones `secs` seconds instead of [`DEFAULT_TOMBSTONE_RETENTION_SECS`], and removes
@@ -131,7 +134,9 @@ impl SqliteStore {
         )
         .map_err(db_err)?;
         let removed = tx.execute("DELETE FROM docs WHERE data IS NULL AND at < ?1", params![before]).map_err(db_err)?;
+        let horizon = read_meta(&tx, "horizon")?;
         tx.commit().map_err(db_err)?;
+        self.horizon = horizon;
         self.last_purge = now;
         Ok(removed)
     }
@@ -139,6 +144,15 @@ impl SqliteStore {
 
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A counter of the `meta` table.
+fn read_meta(conn: &Connection, key: &str) -> Result<u64, ApiError> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .map_err(db_err)?
+        .query_row(params![key], |r| r.get::<_, i64>(0))
+        .map(|v| v as u64)
+        .map_err(db_err)
 }
 
 fn read_doc(conn: &Connection, path: &str) -> Result<Option<StoredDoc>, ApiError> {
@@ -177,21 +191,11 @@ impl Store for SqliteStore {
     }
 
     fn horizon(&mut self) -> Result<u64, ApiError> {
-        self.conn
-            .prepare_cached("SELECT value FROM meta WHERE key = 'horizon'")
-            .map_err(db_err)?
-            .query_row([], |r| r.get::<_, i64>(0))
-            .map(|v| v as u64)
-            .map_err(db_err)
+        Ok(self.horizon)
     }
 
     fn current_version(&mut self) -> Result<u64, ApiError> {
-        self.conn
-            .prepare_cached("SELECT value FROM meta WHERE key = 'version'")
-            .map_err(db_err)?
-            .query_row([], |r| r.get::<_, i64>(0))
-            .map(|v| v as u64)
-            .map_err(db_err)
+        read_meta(&self.conn, "version")
     }
 
     fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {

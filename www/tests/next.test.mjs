@@ -5,12 +5,11 @@
 // must never connect, even though Node has a WebSocket, and the hooks must render `loading` and `idle`,
 // which is what the browser renders while hydrating (anything else is a hydration mismatch); once
 // hydrated, the page must show a document and a write made over HTTP live, through one socket.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { freePort, LivepathServer } from "../../scripts/livepath-server.mjs";
-import { launchBrowser, openPage, unique } from "./support.mjs";
-import { answers, Children, freshApp, run } from "./tarball.mjs";
+import { freePort } from "../../scripts/livepath-server.mjs";
+import { openPage, unique } from "./support.mjs";
+import { answers, run, useFreshApp } from "./tarball.mjs";
 
 const files = {
   "package.json": JSON.stringify({ name: "livepath-next-app", private: true }, null, 2),
@@ -69,51 +68,36 @@ export default function Live() {
 `,
 };
 
-let app = null;
-let server = null;
-let browser = null;
-let path = null;
-let env = null;
+const stack = useFreshApp("next", files, ["next", "react", "react-dom", "typescript", "@types/react", "@types/node"]);
+const path = `next/${unique("doc")}`;
 let built = false;
 let appUrl = null;
 let nextStart = null;
 let connectionsBefore = null; // the server's connections_total before the build
-const children = new Children();
 
-before(async () => {
-  app = freshApp("next", files, ["next", "react", "react-dom", "typescript", "@types/react", "@types/node"]);
-  server = await LivepathServer.start();
-  browser = await launchBrowser();
-  path = `next/${unique("doc")}`;
+/** The environment of `next build` and `next start`. */
+function env() {
   // Node 22 has a global WebSocket; Node 20 and 21 have it behind a flag. The server must have one, or
   // "no socket from the server" would hold only for want of a WebSocket class.
   const major = Number(process.versions.node.split(".")[0]);
   const nodeOptions = [process.env.NODE_OPTIONS, major < 22 && "--experimental-websocket"].filter(Boolean).join(" ");
-  env = {
+  return {
     ...process.env, NODE_OPTIONS: nodeOptions, NEXT_TELEMETRY_DISABLED: "1",
-    NEXT_PUBLIC_LIVEPATH_URL: `ws://127.0.0.1:${server.port}/v1/ws`, NEXT_PUBLIC_LIVEPATH_PATH: path,
+    NEXT_PUBLIC_LIVEPATH_URL: `ws://127.0.0.1:${stack.server.port}/v1/ws`, NEXT_PUBLIC_LIVEPATH_PATH: path,
   };
-});
+}
 
-after(async () => {
-  await browser?.close();
-  await children.stop();
-  await server?.close();
-  app?.remove();
-});
-
-const next = () => join(app.dir, "node_modules/.bin/next");
 
 test("next build: the app type-checks against the package's declarations and builds", async (t) => {
-  connectionsBefore = await server.metric("connections_total");
+  connectionsBefore = await stack.server.metric("connections_total");
   const started = Date.now();
   try {
-    run(next(), ["build"], app.dir, env);
+    run(stack.bin("next"), ["build"], stack.app.dir, env());
   } catch (e) {
     assert.fail(`next build failed:\n${e.stdout}${e.stderr}`);
   }
   built = true;
-  t.diagnostic(`npm pack + npm install ${app.installSeconds.toFixed(1)} s, next build ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.diagnostic(`npm pack + npm install ${stack.app.installSeconds.toFixed(1)} s, next build ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
 /** The text of the element with `data-testid="<id>"` in server-rendered `html`. */
@@ -122,7 +106,7 @@ const testId = (html, id) => html.match(new RegExp(`data-testid="${id}"[^>]*>([^
 test("next start: each request renders loading and idle on the server, and opens no socket", async (t) => {
   if (!built) return t.skip("the build failed");
   const port = await freePort();
-  nextStart = children.spawn(next(), ["start", "-p", String(port), "-H", "127.0.0.1"], app.dir, env);
+  nextStart = stack.children.spawn(stack.bin("next"), ["start", "-p", String(port), "-H", "127.0.0.1"], stack.app.dir, env());
   nextStart.stderrText = "";
   nextStart.stderr.on("data", (d) => (nextStart.stderrText += d));
   appUrl = `http://127.0.0.1:${port}/`;
@@ -133,28 +117,28 @@ test("next start: each request renders loading and idle on the server, and opens
   assert.equal(testId(html, "connection"), "idle", `the server renders the connection as idle:\n${html}`);
   // Give a socket the server might have opened time to reach the livepath server.
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(await server.metric("connections_total"), connectionsBefore,
+  assert.equal(await stack.server.metric("connections_total"), connectionsBefore,
     "neither next build nor server rendering opened a socket to the livepath server");
 });
 
 test("Chromium: the page hydrates without a mismatch and shows a document and a later write live, over one socket", async (t) => {
   if (!appUrl) return t.skip("next start did not run");
-  await server.put(path, { title: "written before" });
-  const page = await openPage(browser, appUrl);
+  await stack.server.put(path, { title: "written before" });
+  const page = await openPage(stack.browser, appUrl);
   const value = page.getByTestId("value");
   await value.filter({ hasText: "written before" }).waitFor({ timeout: 10_000 }).catch((e) => {
     throw new Error(`the document did not show: ${e.message.split("\n")[0]} (page errors: ${page.errors.join("; ") || "none"})`);
   });
-  await server.put(path, { title: "written after" });
+  await stack.server.put(path, { title: "written after" });
   await value.filter({ hasText: "written after" }).waitFor({ timeout: 5_000 });
   await page.getByTestId("connection").filter({ hasText: "open" }).waitFor({ timeout: 5_000 });
   assert.deepEqual(page.errors, [], "no console errors (React reports a hydration mismatch as one)");
   await page.close();
-  for (let i = 0; (await server.metric("subscriptions")) !== 0; i++) {
+  for (let i = 0; (await stack.server.metric("subscriptions")) !== 0; i++) {
     assert.ok(i < 50, "the closed page's subscription is released");
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.equal(await server.metric("connections_total"), connectionsBefore + 1, "one socket in all: the browser's");
+  assert.equal(await stack.server.metric("connections_total"), connectionsBefore + 1, "one socket in all: the browser's");
 });
 
 test("next start logged no error", (t) => {

@@ -1,13 +1,12 @@
 // The package in Node, as a script, a worker or a test would use it: the packed tarball installed into a
 // fresh directory with the `ws` package, run by child Node processes against a real server. Node cannot
 // fetch a file, so this is the package's `node` entry point, which must need no configuration.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { LivepathServer } from "../../scripts/livepath-server.mjs";
 import { unique } from "./support.mjs";
-import { freshApp, run } from "./tarball.mjs";
+import { run, useFreshApp } from "./tarball.mjs";
 
 const files = {
   "package.json": JSON.stringify({ name: "livepath-node-app", private: true, type: "module" }, null, 2),
@@ -85,26 +84,15 @@ scope.stop();
 `,
 };
 
-let app = null;
-let server = null;
-
-before(async () => {
-  app = freshApp("node", files, ["ws", "react", "vue", "svelte"]);
-  server = await LivepathServer.start();
-});
-
-after(async () => {
-  await server?.close();
-  app?.remove();
-});
+const stack = useFreshApp("node", files, ["ws", "react", "vue", "svelte"], { browser: false });
 
 /** Runs `node [flags] script args` in the app; its parsed JSON output. Fails if it does not exit by itself. */
 function node(flags, script, ...args) {
-  const out = run(process.execPath, [...flags, script, ...args], app.dir, { ...process.env, NODE_OPTIONS: "" }, 30);
+  const out = run(process.execPath, [...flags, script, ...args], stack.app.dir, { ...process.env, NODE_OPTIONS: "" }, 30);
   return JSON.parse(out.trim().split("\n").at(-1));
 }
 
-const wsUrl = () => `ws://127.0.0.1:${server.port}/v1/ws`;
+const wsUrl = () => `ws://127.0.0.1:${stack.server.port}/v1/ws`;
 
 test("import, require and the framework adapters load in Node, with no fetch of files", () => {
   const esm = `import("livepath").then((m) => console.log(JSON.stringify(Object.keys(m).sort())))`;
@@ -123,8 +111,8 @@ test("import, require and the framework adapters load in Node, with no fetch of 
 /** Runs live.mjs on a fresh document; checks what it saw, and that the server has the write. */
 async function readsAndWrites(flags, passWs) {
   const path = `node/${unique("doc")}`;
-  await server.put(path, { n: 1 });
-  const before = await server.metric("connections_total");
+  await stack.server.put(path, { n: 1 });
+  const before = await stack.server.metric("connections_total");
   const result = node(flags, "live.mjs", wsUrl(), path, passWs);
   assert.deepEqual(result.seen, [
     { data: { n: 1 }, pending: false },
@@ -133,8 +121,8 @@ async function readsAndWrites(flags, passWs) {
   ]);
   assert.deepEqual(result.stats, { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" });
   assert.equal(result.status, "closed");
-  assert.deepEqual((await server.get(path)).data, { n: 2, from: "node" });
-  assert.equal((await server.metric("connections_total")) - before, 1, "one socket");
+  assert.deepEqual((await stack.server.get(path)).data, { n: 2, from: "node" });
+  assert.equal((await stack.server.metric("connections_total")) - before, 1, "one socket");
 }
 
 test("onSnapshot and set against the real server through a WebSocket class passed in (the ws package)", async () => {
@@ -172,41 +160,41 @@ test("with a url but no WebSocket anywhere, the error names the WebSocket option
 
 test("on a server the Vue and Svelte adapters stay loading and never subscribe", async () => {
   const path = `node/${unique("doc")}`;
-  await server.put(path, { n: 1 });
-  const before = await server.metric("connections_total");
+  await stack.server.put(path, { n: 1 });
+  const before = await stack.server.metric("connections_total");
   const result = node([], "adapters.mjs", wsUrl(), path);
   assert.deepEqual(result, {
     svelte: ["loading"],
     vue: "loading",
     stats: { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" },
   });
-  assert.equal(await server.metric("connections_total"), before);
+  assert.equal(await stack.server.metric("connections_total"), before);
 });
 
 test("with the ws package, a server that is down is retried without crashing Node, and the write lands once it is back", async () => {
   const path = `node/${unique("doc")}`;
-  await server.stopProcess();
+  await stack.server.stopProcess();
   // Settled at once (an exit or a crash is a value here), so a crash cannot go unhandled meanwhile.
-  const script = promisify(execFile)(process.execPath, ["down.mjs", wsUrl(), path], { cwd: app.dir, timeout: 30_000 })
+  const script = promisify(execFile)(process.execPath, ["down.mjs", wsUrl(), path], { cwd: stack.app.dir, timeout: 30_000 })
     .catch((e) => e);
   try {
     await new Promise((r) => setTimeout(r, 1000));
   } finally {
-    await server.startProcess();
+    await stack.server.startProcess();
   }
   const done = await script;
   assert.ok(!(done instanceof Error), `the process ended cleanly: ${done.message}`);
   const { statuses } = JSON.parse(done.stdout.trim());
   assert.ok(statuses.includes("reconnecting"), `it retried: ${statuses}`);
-  assert.deepEqual((await server.get(path)).data, { from: "down" });
+  assert.deepEqual((await stack.server.get(path)).data, { from: "down" });
 });
 
 test("with the ws package, closing the client while its socket is connecting ends the process cleanly", async () => {
-  await server.stopProcess();
+  await stack.server.stopProcess();
   try {
     const result = node([], "down.mjs", wsUrl(), "node/never", "close-while-connecting");
     assert.deepEqual(result.statuses, ["idle", "connecting", "closed"]);
   } finally {
-    await server.startProcess();
+    await stack.server.startProcess();
   }
 });

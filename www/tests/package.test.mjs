@@ -3,13 +3,13 @@
 // preview`), and opened in Chromium against a real server. A value written over HTTP must show up
 // live through `livepath/react`'s hooks, which must use the same copy of the client (and wasm instance)
 // as the app's `import { connect } from "livepath"`.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, LivepathServer } from "../../scripts/livepath-server.mjs";
-import { launchBrowser, openPage, root, unique } from "./support.mjs";
-import { answers, Children, freshApp, run } from "./tarball.mjs";
+import { freePort } from "../../scripts/livepath-server.mjs";
+import { openPage, root, unique } from "./support.mjs";
+import { answers, run, useFreshApp } from "./tarball.mjs";
 
 const files = {
   "package.json": JSON.stringify({ name: "livepath-tarball-app", private: true, type: "module" }, null, 2),
@@ -76,32 +76,12 @@ Object.assign(window, { livepath: client });
   }, null, 2),
 };
 
-let app = null;
-let dir = null;
-let vite = null;
-let server = null;
-let browser = null;
-const children = new Children();
-
-before(async () => {
-  app = freshApp("tarball", files, ["react", "react-dom", "vite", "@types/react", "@types/react-dom"]);
-  dir = app.dir;
-  vite = join(dir, "node_modules/.bin/vite");
-  server = await LivepathServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await children.stop();
-  await server?.close();
-  app?.remove();
-});
+const stack = useFreshApp("tarball", files, ["react", "react-dom", "vite", "@types/react", "@types/react-dom"]);
 
 /** Runs the app's own `vite` with `args` on a free port; resolves with its URL once it answers. */
 async function serve(...args) {
   const port = await freePort();
-  const child = children.spawn(vite, [...args, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], dir);
+  const child = stack.children.spawn(stack.bin("vite"), [...args, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], stack.app.dir);
   const url = `http://127.0.0.1:${port}/`;
   await answers(url, child, 10);
   return url;
@@ -110,8 +90,8 @@ async function serve(...args) {
 /** The app at `appUrl` shows a document, then a write made over HTTP, through the app's own client. */
 async function showsWritesLive(appUrl) {
   const path = `tarball/${unique("doc")}`;
-  await server.put(path, { title: "from the server" });
-  const page = await openPage(browser, `${appUrl}?server=${encodeURIComponent(`ws://127.0.0.1:${server.port}/v1/ws`)}&path=${path}`);
+  await stack.server.put(path, { title: "from the server" });
+  const page = await openPage(stack.browser, `${appUrl}?server=${encodeURIComponent(`ws://127.0.0.1:${stack.server.port}/v1/ws`)}&path=${path}`);
   const defaultClient = page.getByTestId("default-client");
   await defaultClient.waitFor({ timeout: 10_000 }).catch((e) => {
     throw new Error(`the app did not render: ${e.message.split("\n")[0]} (page errors: ${page.errors.join("; ") || "none"})`);
@@ -120,15 +100,15 @@ async function showsWritesLive(appUrl) {
   const value = page.getByTestId("value");
   await value.filter({ hasText: "from the server" }).waitFor({ timeout: 10_000 });
   await page.getByTestId("connection").filter({ hasText: "open" }).waitFor({ timeout: 5_000 });
-  await server.put(path, { title: "written over HTTP" });
+  await stack.server.put(path, { title: "written over HTTP" });
   await value.filter({ hasText: "written over HTTP" }).waitFor({ timeout: 5_000 });
   // The hook's listener is on the app's own client (the one given to LivepathProvider): one listener,
   // one subscription, also on the server.
   assert.deepEqual(await page.evaluate(() => [window.livepath.stats().listeners, window.livepath.stats().subscriptions]), [1, 1]);
-  assert.equal(await server.metric("subscriptions"), 1);
+  assert.equal(await stack.server.metric("subscriptions"), 1);
   assert.deepEqual(page.errors, []);
   await page.close();
-  for (let i = 0; (await server.metric("subscriptions")) !== 0; i++) {
+  for (let i = 0; (await stack.server.metric("subscriptions")) !== 0; i++) {
     assert.ok(i < 50, "the closed page's subscription is released");
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -136,13 +116,13 @@ async function showsWritesLive(appUrl) {
 
 test("the tarball ships the adapters with their types, and the core entry point imports no framework", () => {
   for (const f of ["index.js", "index.d.ts", "node.js", "state.js", "state.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts", "svelte.js", "svelte.d.ts"]) {
-    assert.ok(app.packedFiles.includes(f), `the tarball holds ${f}`);
+    assert.ok(stack.app.packedFiles.includes(f), `the tarball holds ${f}`);
   }
-  const installed = JSON.parse(readFileSync(join(dir, "node_modules/livepath/package.json"), "utf8"));
+  const installed = JSON.parse(readFileSync(join(stack.app.dir, "node_modules/livepath/package.json"), "utf8"));
   assert.deepEqual(Object.keys(installed.exports), [".", "./manual", "./react", "./vue", "./svelte"]);
   assert.deepEqual(Object.values(installed.peerDependenciesMeta), [{ optional: true }, { optional: true }, { optional: true }]);
   for (const core of ["index.js", "livepath.js"]) {
-    const code = readFileSync(join(dir, "node_modules/livepath", core), "utf8");
+    const code = readFileSync(join(stack.app.dir, "node_modules/livepath", core), "utf8");
     assert.doesNotMatch(code, /from\s*["'](react|vue|svelte)/, `${core} imports no framework`);
   }
 });
@@ -150,7 +130,7 @@ test("the tarball ships the adapters with their types, and the core entry point 
 test("tsc: the app type-checks against the package's declarations", () => {
   // www's TypeScript; the types it checks against are the app's own node_modules.
   try {
-    run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", dir], dir);
+    run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", stack.app.dir], stack.app.dir);
   } catch (e) {
     assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
   }
@@ -162,13 +142,13 @@ test("vite dev: a write over HTTP shows up live", async () => {
 
 test("vite build + vite preview: a write over HTTP shows up live", async (t) => {
   const started = Date.now();
-  run(vite, ["build", "--logLevel", "warn"], dir);
-  const assets = readdirSync(join(dir, "dist/assets"));
+  run(stack.bin("vite"), ["build", "--logLevel", "warn"], stack.app.dir);
+  const assets = readdirSync(join(stack.app.dir, "dist/assets"));
   assert.equal(assets.filter((f) => f.endsWith(".wasm")).length, 1, `one .wasm in the bundle: ${assets.join(", ")}`);
   // The Node entry point (the .wasm inlined as base64, which starts "AGFzbQ") stays out of browser builds.
   for (const js of assets.filter((f) => f.endsWith(".js"))) {
-    assert.doesNotMatch(readFileSync(join(dir, "dist/assets", js), "utf8"), /AGFzbQ/, `${js} holds no inlined .wasm`);
+    assert.doesNotMatch(readFileSync(join(stack.app.dir, "dist/assets", js), "utf8"), /AGFzbQ/, `${js} holds no inlined .wasm`);
   }
   await showsWritesLive(await serve("preview"));
-  t.diagnostic(`npm pack + npm install ${app.installSeconds.toFixed(1)} s, build and check ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.diagnostic(`npm pack + npm install ${stack.app.installSeconds.toFixed(1)} s, build and check ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

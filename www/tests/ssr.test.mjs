@@ -4,11 +4,11 @@
 // scope and uses `useSnapshot` and `useConnectionStatus`. The server process has a global WebSocket, so
 // "no socket from the server" is a real check: it renders `loading`, opens nothing, and the hydrated
 // page then subscribes and shows live data with no hydration mismatch.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { freePort, LivepathServer } from "../../scripts/livepath-server.mjs";
-import { launchBrowser, openPage, unique } from "./support.mjs";
-import { answers, Children, freshApp } from "./tarball.mjs";
+import { freePort } from "../../scripts/livepath-server.mjs";
+import { openPage, unique } from "./support.mjs";
+import { answers, useFreshApp } from "./tarball.mjs";
 
 const files = {
   "package.json": JSON.stringify({ name: "livepath-ssr-app", private: true, type: "module" }, null, 2),
@@ -77,39 +77,23 @@ createServer((req, res) =>
 `,
 };
 
-let app = null;
-let server = null;
-let browser = null;
-const children = new Children();
-
-before(async () => {
-  app = freshApp("ssr", files, ["react", "react-dom", "vite"]);
-  server = await LivepathServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await children.stop();
-  await server?.close();
-  app?.remove();
-});
+const stack = useFreshApp("ssr", files, ["react", "react-dom", "vite"]);
 
 test("renderToString renders loading and opens no socket; the hydrated page subscribes and shows live data", async () => {
   const path = `ssr/${unique("doc")}`;
-  await server.put(path, { title: "from the server" });
+  await stack.server.put(path, { title: "from the server" });
   const port = await freePort();
   // Node 22 has a global WebSocket; Node 20.10+ and 21 have it behind this flag.
   const websocket = Number(process.versions.node.split(".")[0]) >= 22 ? "" : "--experimental-websocket";
-  const ssr = children.spawn(process.execPath, ["server.mjs"], app.dir, {
+  const ssr = stack.children.spawn(process.execPath, ["server.mjs"], stack.app.dir, {
     ...process.env,
     PORT: String(port),
     NODE_OPTIONS: websocket,
-    VITE_LIVEPATH_URL: `ws://127.0.0.1:${server.port}/v1/ws`,
+    VITE_LIVEPATH_URL: `ws://127.0.0.1:${stack.server.port}/v1/ws`,
     VITE_LIVEPATH_PATH: path,
   });
   const url = `http://127.0.0.1:${port}/`;
-  const before = await server.metric("connections_total");
+  const before = await stack.server.metric("connections_total");
   await answers(url, ssr);
 
   const html = await (await fetch(url)).text();
@@ -117,18 +101,18 @@ test("renderToString renders loading and opens no socket; the hydrated page subs
   assert.match(html, /data-testid="connection">idle</, "and the status it starts with");
   // Give a socket the server might have opened time to reach the livepath server.
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(await server.metric("connections_total"), before, "the rendering server opened no WebSocket");
+  assert.equal(await stack.server.metric("connections_total"), before, "the rendering server opened no WebSocket");
 
-  const page = await openPage(browser, url);
+  const page = await openPage(stack.browser, url);
   const value = page.getByTestId("value");
   await value.filter({ hasText: "from the server" }).waitFor({ timeout: 10_000 });
   await page.getByTestId("connection").filter({ hasText: "open" }).waitFor({ timeout: 5_000 });
-  await server.put(path, { title: "written over HTTP" });
+  await stack.server.put(path, { title: "written over HTTP" });
   await value.filter({ hasText: "written over HTTP" }).waitFor({ timeout: 5_000 });
   assert.deepEqual(await page.evaluate(() => window.livepath.stats().listeners), 1);
   // React reports a hydration mismatch on the console; there must be none, nor any other error.
   assert.deepEqual(page.errors, []);
-  assert.equal((await server.metric("connections_total")) - before, 1, "one socket: the browser's");
+  assert.equal((await stack.server.metric("connections_total")) - before, 1, "one socket: the browser's");
   await page.close();
   assert.doesNotMatch(ssr.output, /error/i, "the rendering server logged no error");
 });

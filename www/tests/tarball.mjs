@@ -6,7 +6,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { root } from "./support.mjs";
+import { after, before } from "node:test";
+import { LivepathServer } from "../../scripts/livepath-server.mjs";
+import { launchBrowser, root } from "./support.mjs";
 
 const pkgDir = join(root, "../pkg");
 const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
@@ -44,6 +46,31 @@ export function freshApp(prefix, files, packages) {
     installSeconds: (Date.now() - started) / 1000,
     remove: () => rmSync(scratch, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Registers the file's `before` and `after` for tests of the tarball: a fresh app (`freshApp`), a
+ * livepath-server, Chromium (unless `browser` is false) and the children the tests spawn, all stopped
+ * and removed afterwards. The returned object's fields are set once `before` has run; `bin(name)` is
+ * the path of one of the app's own commands (`vite`, `next`).
+ */
+export function useFreshApp(prefix, files, packages, { browser = true } = {}) {
+  const stack = {
+    app: null, server: null, browser: null, children: new Children(),
+    bin: (name) => join(stack.app.dir, "node_modules/.bin", name),
+  };
+  before(async () => {
+    stack.app = freshApp(prefix, files, packages);
+    stack.server = await LivepathServer.start();
+    if (browser) stack.browser = await launchBrowser();
+  });
+  after(async () => {
+    await stack.browser?.close();
+    await stack.children.stop();
+    await stack.server?.close();
+    stack.app?.remove();
+  });
+  return stack;
 }
 
 /** Long-running children (dev servers, `next start`), stopped together by `stop()`. */

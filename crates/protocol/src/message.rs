@@ -86,6 +86,11 @@ pub enum ServerMessage<D> {
         heartbeat_ms: u64,
         /// The protocol revision, [`crate::PROTOCOL_VERSION`].
         protocol: u32,
+        /// The database's identity, made when its schema was created: versions are comparable only
+        /// within one epoch, so a client sends `since` only for the epoch it got its versions from.
+        /// A restored backup or a wiped database is a new epoch. Absent from servers older than it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// The state of a subscribed document.
     Snapshot {
@@ -157,8 +162,8 @@ impl<D> ServerMessage<D> {
     /// The same message with each document's data converted by `f`; `None` if `f` refuses one.
     pub fn map_data<E>(self, mut f: impl FnMut(D) -> Option<E>) -> Option<ServerMessage<E>> {
         Some(match self {
-            Self::Welcome { session, heartbeat_ms, protocol } => {
-                ServerMessage::Welcome { session, heartbeat_ms, protocol }
+            Self::Welcome { session, heartbeat_ms, protocol, epoch } => {
+                ServerMessage::Welcome { session, heartbeat_ms, protocol, epoch }
             }
             Self::Snapshot { id, path, version, exists, data } => {
                 let data = match data {

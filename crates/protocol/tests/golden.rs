@@ -69,7 +69,20 @@ fn client_messages_match_their_fixtures() {
 fn server_messages_match_their_fixtures() {
     type M = ServerMessage<Value>;
     let cases: Vec<(&str, M)> = vec![
-        ("welcome", M::Welcome { session: "s-1a2b".into(), heartbeat_ms: 25000, protocol: 1 }),
+        (
+            "welcome",
+            M::Welcome {
+                session: "s-1a2b".into(),
+                heartbeat_ms: 25000,
+                protocol: 1,
+                epoch: Some("9f86d081884c7d659a2feaa0c55ad015".into()),
+            },
+        ),
+        // From a server older than epochs: still a welcome.
+        (
+            "welcome-without-epoch",
+            M::Welcome { session: "s-1a2b".into(), heartbeat_ms: 25000, protocol: 1, epoch: None },
+        ),
         (
             "snapshot",
             M::Snapshot {

@@ -60,7 +60,7 @@ pub async fn serve(socket: WebSocket, state: AppState, places: (OwnedSemaphorePe
     inc(&metrics.connections_accepted);
     let outbox = Arc::new(Outbox::new(state.config.outbox_frames, state.config.outbox_bytes, metrics.clone()));
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    outbox.push(frames::welcome(format!("s-{started:x}-{conn:x}"), state.config.heartbeat_ms));
+    outbox.push(frames::welcome(format!("s-{started:x}-{conn:x}"), state.config.heartbeat_ms, state.engine.epoch()));
     tracing::debug!(conn, "connected");
 
     let (sink, stream) = socket.split();

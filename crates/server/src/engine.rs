@@ -43,6 +43,8 @@ struct Shared {
     hub: Mutex<Hub>,
     /// Counters for `/metrics`.
     metrics: Arc<Metrics>,
+    /// The store's epoch, for `welcome`.
+    epoch: String,
 }
 
 /// What to do with a write's outcome (its version), on the store thread, once it is committed and
@@ -93,7 +95,11 @@ impl Engine {
 
     /// Starts the store thread over `store`.
     fn with_store(store: Box<dyn Store>) -> Result<Self, ApiError> {
-        let shared = Arc::new(Shared { hub: Mutex::new(Hub::default()), metrics: Arc::default() });
+        let shared = Arc::new(Shared {
+            hub: Mutex::new(Hub::default()),
+            metrics: Arc::default(),
+            epoch: store.epoch().to_owned(),
+        });
         let (jobs, queue) = mpsc::channel(QUEUE);
         let thread_shared = shared.clone();
         std::thread::Builder::new()
@@ -197,6 +203,11 @@ impl Engine {
         lock(&self.shared.hub).len()
     }
 
+    /// The database's epoch: versions from another one mean nothing here.
+    pub fn epoch(&self) -> &str {
+        &self.shared.epoch
+    }
+
     /// The server's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.shared.metrics
@@ -286,6 +297,9 @@ mod tests {
         }
         fn horizon(&mut self) -> Result<u64, ApiError> {
             self.0.horizon()
+        }
+        fn epoch(&self) -> &str {
+            self.0.epoch()
         }
         fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {
             self.0.changes_since(path, since)

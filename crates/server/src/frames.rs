@@ -22,8 +22,13 @@ pub fn encode<D: serde::Serialize>(message: &ServerMessage<D>) -> String {
 }
 
 /// `welcome`, the first frame of every connection.
-pub fn welcome(session: String, heartbeat_ms: u64) -> String {
-    encode(&ServerMessage::<()>::Welcome { session, heartbeat_ms, protocol: PROTOCOL_VERSION })
+pub fn welcome(session: String, heartbeat_ms: u64, epoch: &str) -> String {
+    encode(&ServerMessage::<()>::Welcome {
+        session,
+        heartbeat_ms,
+        protocol: PROTOCOL_VERSION,
+        epoch: Some(epoch.to_owned()),
+    })
 }
 
 /// The heartbeat `ping`.

@@ -234,18 +234,25 @@ async fn graceful_shutdown_closes_sockets_with_1001() {
 }
 
 #[tokio::test]
-async fn acknowledged_writes_survive_a_restart_on_the_same_data_dir() {
+async fn acknowledged_writes_and_the_epoch_survive_a_restart_on_the_same_data_dir_and_a_wiped_one_is_a_new_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config { data_dir: dir.path().to_owned(), memory: false, ..Config::default() };
     let server = TestServer::start(config.clone()).await;
-    let mut c = server.connect().await;
+    let (mut c, welcome) = server.connect_welcomed().await;
+    let epoch = welcome["epoch"].as_str().expect("welcome names the epoch").to_owned();
     c.send(json!({"type":"set","req":1,"path":"c/d","data":{"kept":true}})).await;
     let version = c.recv().await["version"].as_u64().unwrap();
     server.stop().await;
-    let server = TestServer::start(config).await;
+    let server = TestServer::start(config.clone()).await;
     let (status, doc) = server.get("c/d").await;
     assert_eq!(status, 200);
     assert_eq!((doc["data"].clone(), doc["version"].as_u64()), (json!({"kept":true}), Some(version)));
+    assert_eq!(server.connect_welcomed().await.1["epoch"], epoch.as_str(), "the same database, the same epoch");
+    server.stop().await;
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let server = TestServer::start(config).await;
+    let fresh = server.connect_welcomed().await.1;
+    assert!(fresh["epoch"].as_str().is_some_and(|e| e != epoch), "a wiped data directory is a new epoch: {fresh}");
 }
 
 #[tokio::test]

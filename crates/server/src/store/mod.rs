@@ -105,6 +105,9 @@ pub trait Store: Send {
     /// below it could miss a delete, so it gets the full state instead.
     fn horizon(&mut self) -> Result<u64, ApiError>;
 
+    /// The database's epoch: random, made with its schema. Versions mean something only within it.
+    fn epoch(&self) -> &str;
+
     /// The documents and tombstones of the collection at `path` written after version `since`,
     /// ordered by id.
     fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError>;

@@ -1,7 +1,7 @@
 //! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit is on disk before it
 //! is acknowledged.
 //!
-//! Schema (version 2, in `PRAGMA user_version`; version 1 is migrated on open):
+//! Schema (version 3, in `PRAGMA user_version`; older versions are migrated on open):
 //! - `docs(collection, id, version, created, data, at)`: one row per document written (a tombstone,
 //!   `data` NULL, until the retention removes it); `created` is the version that last brought it into
 //!   existence, which tells a resuming subscriber `added` from `modified`; `at` is when it was last
@@ -10,6 +10,7 @@
 //! - `meta('version')`: the one global version sequence. `meta('horizon')` (version 2): the highest
 //!   version of a tombstone removed so far; a `since` below it cannot be resumed from.
 //! - `write_keys(key, version, at)`: idempotency keys, kept for [`KEY_RETENTION_SECS`].
+//! - `identity('epoch')` (version 3): the database's epoch, random, made with the table.
 
 use std::{
     path::Path,
@@ -24,7 +25,7 @@ use crate::error::ApiError;
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long deletes are remembered by default: a client away longer resyncs in full.
 pub const DEFAULT_TOMBSTONE_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     last_purge: i64,
     /// `meta('horizon')`, kept here too: only this store moves it, and every subscribe reads it.
     horizon: u64,
+    /// `identity('epoch')`: fixed once the database exists.
+    epoch: String,
 }
 
 fn db_err(e: rusqlite::Error) -> ApiError {
@@ -108,9 +111,29 @@ impl SqliteStore {
             )
             .map_err(db_err)?;
         }
+        if found < 3 {
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                 INSERT INTO identity VALUES ('epoch', lower(hex(randomblob(16))));
+                 PRAGMA user_version = 3;
+                 COMMIT;",
+            )
+            .map_err(db_err)?;
+        }
         let tombstone_retention_secs = DEFAULT_TOMBSTONE_RETENTION_SECS;
         let horizon = read_meta(&conn, "horizon")?;
-        Ok(Self { conn, writes_since_prune: 0, max_document_bytes, tombstone_retention_secs, last_purge: 0, horizon })
+        let epoch =
+            conn.query_row("SELECT value FROM identity WHERE key = 'epoch'", [], |r| r.get(0)).map_err(db_err)?;
+        Ok(Self {
+            conn,
+            writes_since_prune: 0,
+            max_document_bytes,
+            tombstone_retention_secs,
+            last_purge: 0,
+            horizon,
+            epoch,
+        })
     }
 
     /// Keeps tombstones `secs` seconds instead of [`DEFAULT_TOMBSTONE_RETENTION_SECS`], and removes
@@ -192,6 +215,10 @@ impl Store for SqliteStore {
 
     fn horizon(&mut self) -> Result<u64, ApiError> {
         Ok(self.horizon)
+    }
+
+    fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     fn current_version(&mut self) -> Result<u64, ApiError> {
@@ -421,13 +448,18 @@ mod tests {
     }
 
     #[test]
-    fn data_survives_reopening_the_same_directory() {
+    fn data_and_epoch_survive_reopening_the_same_directory_and_a_new_database_has_a_new_epoch() {
         let dir = tempfile::tempdir().unwrap();
-        let version = {
+        let (version, epoch) = {
             let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
-            s.write("c/d", &Mutation::Set(object(json!({"kept":true}))), None).unwrap().version
+            (s.write("c/d", &Mutation::Set(object(json!({"kept":true}))), None).unwrap().version, s.epoch().to_owned())
         };
+        assert_eq!(epoch.len(), 32, "16 random bytes in hex: {epoch}");
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(SqliteStore::open(other.path(), 1 << 20).unwrap().epoch(), epoch);
+        assert_ne!(SqliteStore::in_memory(1 << 20).unwrap().epoch(), epoch);
         let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.epoch(), epoch);
         assert_eq!(s.get("c/d").unwrap(), Some(StoredDoc { version, data: Some(r#"{"kept":true}"#.into()) }));
         let next = s.write("c/e", &Mutation::Set(Object::new()), None).unwrap();
         assert!(next.version > version, "the version sequence continues after a restart");
@@ -456,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_database_is_migrated_and_keeps_its_documents_and_versions() {
+    fn a_version_1_database_is_migrated_and_keeps_its_documents_and_versions_and_gets_an_epoch() {
         let dir = tempfile::tempdir().unwrap();
         {
             let conn = Connection::open(dir.path().join("livepath.sqlite3")).unwrap();
@@ -482,5 +514,6 @@ mod tests {
         assert_eq!(s.purge_tombstones(now_secs() + 61).unwrap(), 1);
         assert_eq!(s.horizon().unwrap(), 2);
         assert_eq!(s.write("c/x", &Mutation::Set(Object::new()), None).unwrap().version, 3);
+        assert_eq!(s.epoch().len(), 32, "an epoch is made by the migration");
     }
 }

@@ -126,13 +126,19 @@ impl TestServer {
     }
 
     pub async fn connect(&self) -> Client {
+        self.connect_welcomed().await.0
+    }
+
+    /// A connection, and the `welcome` it began with.
+    pub async fn connect_welcomed(&self) -> (Client, Value) {
         let mut request = format!("ws://{}/v1/ws", self.addr).into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("livepath.v1"));
         let (ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "livepath.v1");
         let mut client = Client { ws };
-        assert_eq!(client.recv().await["type"], "welcome");
-        client
+        let welcome = client.recv().await;
+        assert_eq!(welcome["type"], "welcome");
+        (client, welcome)
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {

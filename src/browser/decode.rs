@@ -54,7 +54,7 @@ mod by_snippet {
         let id = || number(&m, ID);
         let version = || number(&m, VERSION);
         Some(match frame_kind(&m) {
-            0 => Frame::Welcome { heartbeat_ms: number(&m, HEARTBEAT_MS)? },
+            0 => Frame::Welcome { heartbeat_ms: number(&m, HEARTBEAT_MS)?, epoch: field(&m, EPOCH).as_string() },
             1 => {
                 Frame::Snapshot { id: id()?, version: version()?, exists: field(&m, EXISTS).as_bool()?, data: data(&m) }
             }
@@ -101,7 +101,7 @@ mod by_serde_json {
         let serializer = serde_wasm_bindgen::Serializer::json_compatible();
         let message = message.map_data(|v| serde::Serialize::serialize(&v, &serializer).ok().map(Data))?;
         Some(match message {
-            ServerMessage::Welcome { heartbeat_ms, .. } => Frame::Welcome { heartbeat_ms },
+            ServerMessage::Welcome { heartbeat_ms, epoch, .. } => Frame::Welcome { heartbeat_ms, epoch },
             ServerMessage::Snapshot { id, version, exists, data, .. } => Frame::Snapshot { id, version, exists, data },
             ServerMessage::Collection { id, version, docs, .. } => Frame::Collection {
                 id,

@@ -28,13 +28,14 @@ pub mod fields {
     pub const MAX_MS: u32 = 15;
     pub const MULTIPLIER: u32 = 16;
     pub const WEB_SOCKET: u32 = 17;
+    pub const EPOCH: u32 = 18;
 }
 
 use js_sys::Function;
 
 #[wasm_bindgen(
     inline_js = "const FIELDS = ['id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'message', 'heartbeatMs', 'url',
-  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket'];
+  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket', 'epoch'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
   'unavailable', 'internal', 'failed-precondition'];
@@ -375,6 +376,7 @@ mod tests {
             (MAX_MS, "maxMs"),
             (MULTIPLIER, "multiplier"),
             (WEB_SOCKET, "WebSocket"),
+            (EPOCH, "epoch"),
         ];
         for (i, name) in expected {
             assert_eq!(fields.get(i as usize).map(String::as_str), Some(name));

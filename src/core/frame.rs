@@ -14,6 +14,9 @@ pub enum Frame<D> {
     Welcome {
         /// The server sends something at least this often.
         heartbeat_ms: u64,
+        /// The database's identity (absent from older servers): versions from another epoch mean
+        /// nothing to this server.
+        epoch: Option<String>,
     },
     /// `snapshot`: a subscribed document's state.
     Snapshot {

@@ -65,6 +65,11 @@ impl<V> IdMap<V> {
         (!self.entries.is_empty()).then(|| self.entries.remove(0))
     }
 
+    /// The values in increasing id order, to change them.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
     /// The entries in increasing id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
         self.entries.iter().map(|(id, v)| (*id, v))

@@ -315,6 +315,12 @@ pub struct Core<D> {
     /// When the socket last opened or brought a frame, in wall-clock milliseconds: throttled timers in
     /// background tabs fire late, but cannot make a live link look dead.
     last_heard: f64,
+    /// The epoch the held versions come from (the last `welcome`'s), if a server named one.
+    epoch: Option<String>,
+    /// This socket's `hello` went (or none was needed).
+    said_hello: bool,
+    /// This socket's `welcome` arrived.
+    welcomed: bool,
 }
 
 /// How often an open socket is checked for silence.
@@ -342,6 +348,9 @@ impl<D: Merge> Core<D> {
             anonymous: false,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             last_heard: 0.0,
+            epoch: None,
+            said_hello: false,
+            welcomed: false,
         }
     }
 
@@ -377,6 +386,11 @@ impl<D: Merge> Core<D> {
     }
 
     fn set_link(&mut self, link: Link, actions: &mut Vec<Action<D>>) {
+        if matches!(link, Link::Opening { .. }) {
+            // A new socket: its own `hello` and `welcome` are awaited.
+            self.said_hello = false;
+            self.welcomed = false;
+        }
         let before = self.status();
         self.link = link;
         if self.status() != before {
@@ -396,6 +410,7 @@ impl<D: Merge> Core<D> {
         }
     }
 
+    /// A resume from the last version seen, if any.
     fn subscribe_message(id: u64, sub: &Subscription<D>) -> ClientMessage<D> {
         let since = match &sub.view {
             View::Document(state) => state.as_ref().map(|s| s.version),
@@ -403,6 +418,25 @@ impl<D: Merge> Core<D> {
         };
         ClientMessage::Subscribe { id, path: sub.path.clone(), since }
     }
+
+    /// The server's database is not the one the held versions come from (a restored backup, a wiped
+    /// database): forget the server's state, so every path resubscribes for its full state; what
+    /// listeners last saw stays, with no version, so each document that comes back reads as changed
+    /// even where a version number happens to repeat.
+    fn forget_versions(&mut self) {
+        for sub in self.subscriptions.values_mut() {
+            sub.view = match sub.view {
+                View::Document(_) => View::Document(None),
+                View::Collection(_) => View::Collection(None),
+            };
+            if let Some(delivered) = &mut sub.delivered {
+                for doc in &mut delivered.docs {
+                    doc.rev = 0;
+                }
+            }
+        }
+    }
+
 
     /// The wire id of `path`'s subscription. A scan: paths are looked up when listeners are added and
     /// writes made, frames by wire id.
@@ -550,11 +584,20 @@ impl<D: Merge> Core<D> {
         vec![Action::ArmWatchdog(WATCHDOG_MS)]
     }
 
-    /// The socket opened and `hello` went: resubscribe every path with the last version seen, then resend every
-    /// unacknowledged write (same idempotency keys), in order.
+    /// The socket opened and `hello` went (or none was needed). The link is open once `welcome` has
+    /// arrived too: it names the epoch, which decides whether versions held can be resumed from.
     pub fn opened(&mut self) -> Vec<Action<D>> {
+        self.said_hello = true;
+        self.ready()
+    }
+
+    /// `hello` went and `welcome` came: resubscribe every path with the last version seen, then resend
+    /// every unacknowledged write (same idempotency keys), in order. Called from two places: kept
+    /// out of line so that its loops are not compiled twice.
+    #[inline(never)]
+    fn ready(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
-        if !matches!(self.link, Link::Opening { .. }) {
+        if !(self.said_hello && self.welcomed && matches!(self.link, Link::Opening { .. })) {
             return actions;
         }
         self.set_link(Link::Open, &mut actions);
@@ -684,7 +727,17 @@ impl<D: Merge> Core<D> {
             }
         }
         match frame {
-            Frame::Welcome { heartbeat_ms } => self.heartbeat_ms = heartbeat_ms as f64,
+            Frame::Welcome { heartbeat_ms, epoch } => {
+                self.heartbeat_ms = heartbeat_ms as f64;
+                if epoch.is_some() {
+                    if self.epoch.is_some() && self.epoch != epoch {
+                        self.forget_versions();
+                    }
+                    self.epoch = epoch;
+                }
+                self.welcomed = true;
+                return self.ready();
+            }
             Frame::Snapshot { id, version, exists, data } => {
                 let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Document(state) = &mut sub.view else { return actions };

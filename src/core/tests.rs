@@ -24,14 +24,22 @@ fn core() -> Core<&'static str> {
 fn open_core() -> Core<&'static str> {
     let mut c = core();
     let (l, _) = c.listen(&path("warmup/doc"));
-    c.opened();
+    opened(&mut c);
     c.unlisten(l);
     c.release_unused();
     c.linger_expired();
     let (_, actions) = c.listen(&path("warmup/doc2"));
     assert!(actions.contains(&A::Connect));
-    c.opened();
+    opened(&mut c);
     c
+}
+
+/// The socket opens, `hello` goes and `welcome` (with no epoch, as from an older server) arrives:
+/// the actions of the last two.
+fn opened(c: &mut Core<&'static str>) -> Vec<A> {
+    let mut actions = c.opened();
+    actions.extend(c.received(Frame::Welcome { heartbeat_ms: 25_000, epoch: None }));
+    actions
 }
 
 fn sends(actions: &[A]) -> Vec<ClientMessage<&'static str>> {
@@ -70,7 +78,7 @@ fn the_first_listener_opens_the_socket_and_subscribes_once_it_is_open() {
     let mut c = core();
     let (_, actions) = c.listen(&path("rooms/r1"));
     assert_eq!(actions, [A::Status(Status::Connecting), A::Connect]);
-    let actions = c.opened();
+    let actions = opened(&mut c);
     assert_eq!(actions[0], A::Status(Status::Open));
     assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "rooms/r1".into(), since: None }]);
 }
@@ -109,7 +117,7 @@ fn unsubscribe_then_resubscribe_in_the_same_task_sends_one_subscribe_and_no_unsu
 fn the_last_listener_leaving_releases_the_subscription_then_the_socket_after_the_linger() {
     let mut c = core();
     let (a, _) = c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     assert!(c.unlisten(a).contains(&A::ScheduleRelease));
     assert!(c.unlisten(a).is_empty(), "unlisten is idempotent");
     let actions = c.release_unused();
@@ -124,7 +132,7 @@ fn the_last_listener_leaving_releases_the_subscription_then_the_socket_after_the
 fn the_linger_expiring_closes_the_socket() {
     let mut c = core();
     let (a, _) = c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     c.unlisten(a);
     c.release_unused();
     assert_eq!(c.linger_expired(), [A::Status(Status::Idle), A::Disconnect]);
@@ -145,14 +153,14 @@ fn snapshots_for_a_released_subscription_are_dropped() {
 fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
     let mut c = core();
     let (_, _) = c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     c.received(snapshot(1, 7, Some("v7")));
     let actions = c.closed(1.0);
     assert_eq!(actions, [A::Status(Status::Reconnecting), A::ArmReconnect(500)]);
     assert_eq!(c.reconnect_due(), [A::Connect]);
     assert_eq!(c.closed(1.0), [A::ArmReconnect(1000)], "the next attempt waits longer");
     c.reconnect_due();
-    let actions = c.opened();
+    let actions = opened(&mut c);
     assert_eq!(actions[0], A::Status(Status::Open));
     assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) }]);
     c.received(Frame::Unchanged);
@@ -163,21 +171,116 @@ fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
 fn a_resumed_path_that_did_not_change_causes_no_callback_and_one_that_did_causes_one() {
     let mut c = core();
     c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     c.received(snapshot(1, 7, Some("v7")));
     c.closed(0.0);
     c.reconnect_due();
-    c.opened();
+    opened(&mut c);
     assert!(c.received(Frame::Unchanged).is_empty());
     assert!(c.received(snapshot(1, 7, Some("v7"))).is_empty(), "a repeated version is not delivered twice");
     assert_eq!(delivered(&c.received(snapshot(1, 9, Some("v9")))).len(), 1);
+}
+
+fn welcome_from(epoch: &str) -> F {
+    Frame::Welcome { heartbeat_ms: 25_000, epoch: Some(epoch.into()) }
+}
+
+#[test]
+fn nothing_is_sent_until_both_hello_has_gone_and_welcome_has_come_in_either_order() {
+    let mut c = core();
+    c.listen(&path("c/d"));
+    c.write(&path("c/e"), WriteOp::Set("x"), "k".into());
+    c.socket_opened(0.0);
+    assert!(c.opened().is_empty(), "hello went, but the server has not said which database it is");
+    assert_eq!(c.status(), Status::Connecting);
+    let actions = c.received(welcome_from("e1"));
+    assert_eq!(actions[0], A::Status(Status::Open));
+    assert_eq!(sends(&actions).len(), 2, "the subscribe and the write");
+    c.closed(0.0);
+    c.reconnect_due();
+    c.socket_opened(1.0);
+    // A token function still thinking: welcome first, hello after.
+    assert!(c.received(welcome_from("e1")).is_empty());
+    assert_eq!(sends(&c.opened()).len(), 2);
+}
+
+#[test]
+fn a_new_epoch_resubscribes_without_since_and_its_state_replaces_the_old_even_at_lower_or_equal_versions() {
+    let mut c = core();
+    c.listen(&path("c/d"));
+    let (l, _) = c.listen(&path("rooms"));
+    c.opened();
+    c.received(welcome_from("e1"));
+    c.received(snapshot(1, 7, Some("v7")));
+    let listing = |version, docs: Vec<(&str, u64, &'static str)>| Frame::Collection {
+        id: 2,
+        version,
+        docs: docs.into_iter().map(|(id, v, data)| CollectionDoc::confirmed(id.into(), v, data)).collect(),
+    };
+    c.received(listing(3, vec![("a", 1, "A"), ("b", 3, "B")]));
+    // Same epoch: resume from what was seen.
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    let resumed = sends(&c.received(welcome_from("e1")));
+    assert_eq!(
+        resumed,
+        [
+            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) },
+            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: Some(3) },
+        ]
+    );
+    // Another database (a restored backup): its versions say nothing about what this client holds.
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    let fresh = sends(&c.received(welcome_from("e2")));
+    assert_eq!(
+        fresh,
+        [
+            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: None },
+            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: None },
+        ]
+    );
+    let doc = delivered(&c.received(snapshot(1, 2, Some("older"))));
+    assert_eq!(doc_state(&doc[0].1).0, Some("older"), "a lower version from the new epoch still replaces");
+    // `a` has the same id and version as before but other data: it is reported modified.
+    let rooms = delivered(&c.received(listing(1, vec![("a", 1, "A2")])));
+    assert_eq!(rooms[0].0, [l]);
+    match &rooms[0].1 {
+        Snapshot::Collection { docs, changes, .. } => {
+            assert_eq!(docs.iter().map(|d| (d.id.as_str(), d.data)).collect::<Vec<_>>(), [("a", "A2")]);
+            let kinds: Vec<_> = changes.iter().map(|ch| (ch.kind, ch.id.as_str())).collect();
+            assert_eq!(kinds, [(ChangeKind::Removed, "b"), (ChangeKind::Modified, "a")]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The versions now come from e2. Then e3, dropped before anything came from it: the next
+    // connection (to e3 still) must not resume from e2's versions either.
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    assert!(
+        sends(&c.received(welcome_from("e2")))
+            .iter()
+            .all(|m| matches!(m, ClientMessage::Subscribe { since: Some(_), .. }))
+    );
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    c.received(welcome_from("e3"));
+    c.closed(0.0);
+    c.reconnect_due();
+    c.opened();
+    let again = sends(&c.received(welcome_from("e3")));
+    assert!(again.iter().all(|m| matches!(m, ClientMessage::Subscribe { since: None, .. })), "{again:?}");
 }
 
 #[test]
 fn while_reconnecting_a_new_listener_gets_the_cached_snapshot_marked_from_cache() {
     let mut c = core();
     c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     c.received(snapshot(1, 7, Some("v7")));
     c.closed(0.0);
     let (_, actions) = c.listen(&path("c/d"));
@@ -193,7 +296,7 @@ fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_af
     let (w1, actions) = c.write(&path("c/d"), WriteOp::Set("one"), "k1".into());
     assert!(actions.contains(&A::Connect));
     let (w2, _) = c.write(&path("c/d"), WriteOp::Delete, "k2".into());
-    let sent = sends(&c.opened());
+    let sent = sends(&opened(&mut c));
     assert_eq!(
         sent,
         [
@@ -204,7 +307,7 @@ fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_af
     assert_eq!(c.received(Frame::Ack { req: w1, version: 4 }), [A::Settle { req: w1, result: Ok(4) }]);
     c.closed(0.0);
     c.reconnect_due();
-    let resent = sends(&c.opened());
+    let resent = sends(&opened(&mut c));
     assert_eq!(resent, [ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) }]);
     assert_eq!(c.pending_write_count(), 1);
 }
@@ -274,7 +377,7 @@ fn collection_snapshots_carry_the_ordered_docs_and_indexed_changes() {
 fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writes() {
     let mut c = Core::new(CoreOptions { refreshable_token: true, ..CoreOptions::default() });
     let (_, _) = c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
     let refused = |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "expired".into() };
     assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
@@ -282,7 +385,7 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
     assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
     c.closed(1.0);
     c.reconnect_due();
-    let sent = sends(&c.opened());
+    let sent = sends(&opened(&mut c));
     assert_eq!(sent.len(), 2, "resubscribed and resent: {sent:?}");
 }
 
@@ -293,7 +396,7 @@ fn unauthenticated_when_the_token_function_gave_no_token_fails_instead_of_reconn
     let mut c = Core::new(CoreOptions { refreshable_token: true, ..CoreOptions::default() });
     let (_, _) = c.listen(&path("c/d"));
     c.hello_sent(false);
-    c.opened();
+    opened(&mut c);
     let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
     let refused = |id, req| Frame::Error { id, req, code: ErrorCode::Unauthenticated, message: "sign in".into() };
     assert!(matches!(&c.received(refused(Some(1), None))[0], A::Fail { code: ErrorCode::Unauthenticated, .. }));
@@ -320,13 +423,13 @@ fn unauthenticated_with_a_fixed_token_fails_the_listener() {
 fn the_backoff_starts_over_only_once_the_server_answers_a_request() {
     let mut c = core();
     c.listen(&path("c/d"));
-    c.opened();
+    opened(&mut c);
     c.closed(1.0);
     c.reconnect_due();
-    c.opened(); // the socket opens, but the server never answers (say it refuses every token)
+    opened(&mut c); // the socket opens, but the server never answers (say it refuses every token)
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(1000)], "still backing off");
     c.reconnect_due();
-    c.opened();
+    opened(&mut c);
     c.received(snapshot(1, 1, Some("v")));
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)]);
 }
@@ -444,7 +547,7 @@ fn an_update_merges_into_the_known_document_and_waits_for_the_server_when_unknow
 }
 
 fn welcome(heartbeat_ms: u64) -> F {
-    Frame::Welcome { heartbeat_ms }
+    Frame::Welcome { heartbeat_ms, epoch: None }
 }
 
 #[test]
@@ -452,7 +555,7 @@ fn a_server_silent_for_two_heartbeats_is_dropped_and_one_that_speaks_is_kept() {
     let mut c = core();
     c.listen(&path("rooms/r1"));
     assert_eq!(c.socket_opened(10_000.0), [A::ArmWatchdog(WATCHDOG_MS)]);
-    c.opened();
+    opened(&mut c);
     c.received(welcome(1_000));
     c.heard(10_500.0);
     assert_eq!(c.watchdog_due(11_000.0), [A::ArmWatchdog(WATCHDOG_MS)]);

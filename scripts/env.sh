@@ -50,5 +50,13 @@ wait_healthy() {
   cat "$3" >&2; echo "livepath-server on $1 did not answer /healthz in 10 s" >&2; return 1
 }
 
+# pg_bin: the directory of PostgreSQL's server binaries (initdb, pg_ctl), which Debian keeps off PATH;
+# the newest installed version. Fails when none is installed.
+pg_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && echo "$dir"
+}
+
 # step K N TEXT: progress line for long scripts.
 step() { printf '\033[1m[%s %s/%s]\033[0m %s\n' "$(basename "$0")" "$1" "$2" "$3"; }

@@ -437,7 +437,6 @@ impl<D: Merge> Core<D> {
         }
     }
 
-
     /// The wire id of `path`'s subscription. A scan: paths are looked up when listeners are added and
     /// writes made, frames by wire id.
     fn subscription_id(&self, path: &str) -> Option<u64> {

@@ -15,8 +15,13 @@ pub struct Config {
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
     /// Keep everything in memory instead (tests, throwaway demos).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database_url")]
     pub memory: bool,
+    /// Store documents in PostgreSQL instead of SQLite (postgres://user:password@host/db), shared by
+    /// any number of nodes: a write on one reaches the subscribers of all. The schema is created or
+    /// migrated at start.
+    #[arg(long, env = "LIVEPATH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// The server sends a frame at least this often; clients silent for twice as long are closed.
     #[arg(long, default_value_t = 25_000)]
     pub heartbeat_ms: u64,

@@ -1,16 +1,26 @@
 //! [`Engine`]: the handle connections and HTTP handlers share to the store thread, the hub and the
 //! metrics. (The database itself is the [`Store`].) One thread owns the store and runs every request
-//! to it in arrival order: writes are committed and published in that order, and a
-//! subscription reads its first state and registers with no write in between.
+//! to it in arrival order: writes are committed and published in version order, and a subscription
+//! reads its first state (as of some version) and registers in the hub with no publication in between.
 //!
-//! Writes that queue up while the store is busy are committed together (one sync to disk for all),
-//! and a connection does not wait for its write: the store thread queues the `ack` itself. So a
-//! connection reads its next frame at once, and a burst of writes costs one transaction, not one
-//! each.
+//! Writes that queue up while the store is busy are committed together (one sync to disk, or one
+//! transaction on PostgreSQL, for all), and a connection does not wait for its write: the store thread
+//! queues the `ack` itself, once the write is published. So a connection reads its next frame at once,
+//! and a burst of writes costs one transaction, not one each.
+//!
+//! With a store other nodes write too (PostgreSQL), the store thread also publishes their writes: it
+//! keeps the last version it published and reads the store's log above it when woken (a notification
+//! from the database, once a second anyway, and whenever its own batch's versions do not follow on from
+//! it). A subscriber is sent only writes above the version its first state was read at, so a write
+//! committed between that read and its publication reaches it once.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use livepath_protocol::{Path, PathKind};
@@ -22,13 +32,19 @@ use crate::{
     frames,
     hub::{Hub, Subscriber},
     metrics::{Metrics, inc},
-    store::{Listing, Mutation, Store, StoredDoc, Write, sqlite::SqliteStore},
+    store::{
+        Committed, Feed, Initial, InitialState, Listing, Mutation, Store, StoredDoc, Wake, Write, postgres::PgStore,
+        sqlite::SqliteStore,
+    },
 };
 
 /// Requests queued for the store thread before senders wait for room.
 const QUEUE: usize = 1024;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
+/// How often the store thread looks for writes of other nodes it was not told of, and does its
+/// housekeeping.
+pub const TICK: Duration = Duration::from_secs(1);
 
 /// A cheap, cloneable handle to the store thread, the hub and the metrics.
 #[derive(Clone)]
@@ -45,6 +61,10 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// The store's epoch, for `welcome`.
     epoch: String,
+    /// Why the store cannot serve right now, as the store thread last saw it (for `/healthz`).
+    unavailable: Mutex<Option<String>>,
+    /// A catch-up is queued and not yet run: more wake-ups need not queue another.
+    catch_up_queued: AtomicBool,
 }
 
 /// What to do with a write's outcome (its version), on the store thread, once it is committed and
@@ -60,6 +80,11 @@ enum Job {
     Write { path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply },
     /// Anything else (reads, subscriptions), run between batches.
     Run(Task),
+    /// Other nodes may have written: publish what the store's log holds above the last version
+    /// published.
+    CatchUp,
+    /// The timer: catch up, and let the store do its housekeeping.
+    Tick,
 }
 
 /// What a read of a path found.
@@ -80,27 +105,55 @@ fn stopped() -> ApiError {
 }
 
 impl Engine {
-    /// Opens the store the configuration names and starts its thread, which ends when the last
-    /// handle is dropped.
-    pub fn open(config: &Config) -> Result<Self, ApiError> {
-        let store = if config.memory {
-            SqliteStore::in_memory(config.max_document_bytes)?
+    /// Opens the store the configuration names (PostgreSQL with `--database-url`, else SQLite) and
+    /// starts its thread, which ends when the last handle is dropped.
+    pub async fn open(config: &Config) -> Result<Self, ApiError> {
+        let retention = config.tombstone_retention.as_secs() as i64;
+        let store: Box<dyn Store> = if let Some(url) = &config.database_url {
+            Box::new(PgStore::connect(url, config.max_document_bytes, retention).await?)
         } else {
-            SqliteStore::open(&config.data_dir, config.max_document_bytes)?
+            let store = if config.memory {
+                SqliteStore::in_memory(config.max_document_bytes)?
+            } else {
+                SqliteStore::open(&config.data_dir, config.max_document_bytes)?
+            };
+            Box::new(store.with_tombstone_retention(retention)?)
         };
-        let store: Box<dyn Store> =
-            Box::new(store.with_tombstone_retention(config.tombstone_retention.as_secs() as i64)?);
         Self::with_store(store)
     }
 
-    /// Starts the store thread over `store`.
-    fn with_store(store: Box<dyn Store>) -> Result<Self, ApiError> {
+    /// Starts the store thread over `store`, and the timer that ticks it.
+    fn with_store(mut store: Box<dyn Store>) -> Result<Self, ApiError> {
         let shared = Arc::new(Shared {
             hub: Mutex::new(Hub::default()),
             metrics: Arc::default(),
             epoch: store.epoch().to_owned(),
+            unavailable: Mutex::new(None),
+            catch_up_queued: AtomicBool::new(false),
         });
         let (jobs, queue) = mpsc::channel(QUEUE);
+        // The timer and the store's watcher hold weak senders: the thread still ends with the last
+        // handle.
+        let weak = jobs.downgrade();
+        let wake_shared = Arc::downgrade(&shared);
+        let wake: Wake = Arc::new(move || {
+            let (Some(jobs), Some(shared)) = (weak.upgrade(), wake_shared.upgrade()) else { return false };
+            if !shared.catch_up_queued.swap(true, Ordering::AcqRel) && jobs.try_send(Job::CatchUp).is_err() {
+                shared.catch_up_queued.store(false, Ordering::Release);
+            }
+            true
+        });
+        store.watch(wake);
+        let ticks = jobs.downgrade();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(jobs) = ticks.upgrade() else { return };
+                let _ = jobs.try_send(Job::Tick);
+            }
+        });
         let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("livepath-store".into())
@@ -169,25 +222,19 @@ impl Engine {
     pub async fn subscribe(&self, subscriber: Subscriber, path: Path, since: Option<u64>) -> Result<(), ApiError> {
         self.run(move |store, shared| {
             let id = subscriber.id;
-            let current = store.current_version()?;
-            let horizon = store.horizon()?;
-            let since = since.filter(|since| *since <= current && *since >= horizon);
-            match path.kind() {
-                PathKind::Document => {
-                    let doc = store.get(path.as_str())?;
+            let initial = store.initial(&path, since)?;
+            match initial.state {
+                InitialState::Document { doc, since } => {
                     subscriber.outbox.push_snapshot(id, frames::document(id, &path, doc, since));
                 }
-                PathKind::Collection => {
-                    let frame = match since {
-                        Some(since) => {
-                            frames::resumed_collection(id, since, store.changes_since(path.as_str(), since)?)
-                        }
-                        None => frames::collection(id, &path, &store.list(path.as_str())?),
-                    };
-                    subscriber.outbox.push_delta(id, frame, || None);
+                InitialState::Changes { since, changes } => {
+                    subscriber.outbox.push_delta(id, frames::resumed_collection(id, since, changes), || None);
+                }
+                InitialState::Collection(listing) => {
+                    subscriber.outbox.push_delta(id, frames::collection(id, &path, &listing), || None);
                 }
             }
-            lock(&shared.hub).add(&path, subscriber);
+            lock(&shared.hub).add(&path, subscriber, initial.as_of);
             Ok(())
         })
         .await
@@ -208,46 +255,82 @@ impl Engine {
         &self.shared.epoch
     }
 
+    /// Why the store cannot serve right now (`None`: it can).
+    pub fn unavailable(&self) -> Option<String> {
+        lock(&self.shared.unavailable).clone()
+    }
+
     /// The server's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.shared.metrics
     }
 }
 
+/// A batch of writes waiting to be committed.
+type Batch = Vec<(Path, Mutation, Option<String>, WriteReply)>;
+
 /// The store thread: takes requests in order until every [`Engine`] is dropped. Writes that are already
 /// waiting when one arrives join its batch.
 fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
     let mut batch = Vec::new();
+    // The last version published to the hub: everything before this node started counts as published.
+    let mut published = loop {
+        match store.current_version() {
+            Ok(version) => break version,
+            Err(e) => {
+                tracing::warn!("reading the store's version: {e}");
+                std::thread::sleep(TICK);
+            }
+        }
+    };
     while let Some(job) = queue.blocking_recv() {
         let mut next = Some(job);
         while let Some(job) = next {
             match job {
                 Job::Write { path, mutation, key, reply } => batch.push((path, mutation, key, reply)),
                 Job::Run(f) => {
-                    commit(&mut *store, shared, &mut batch);
+                    commit(&mut *store, shared, &mut batch, &mut published);
                     // A panic fails this request (its answer channel is dropped), not the store.
                     if catch_unwind(AssertUnwindSafe(|| f(&mut *store, shared))).is_err() {
                         tracing::error!("a store request panicked");
                     }
                 }
+                Job::CatchUp => {
+                    shared.catch_up_queued.store(false, Ordering::Release);
+                    commit(&mut *store, shared, &mut batch, &mut published);
+                    guarded("catching up", || catch_up(&mut *store, shared, &mut published));
+                }
+                Job::Tick => {
+                    commit(&mut *store, shared, &mut batch, &mut published);
+                    guarded("catching up", || catch_up(&mut *store, shared, &mut published));
+                    guarded("housekeeping", || store.maintain());
+                }
             }
             if batch.len() >= MAX_BATCH {
-                commit(&mut *store, shared, &mut batch);
+                commit(&mut *store, shared, &mut batch, &mut published);
             }
             next = queue.try_recv().ok();
         }
-        commit(&mut *store, shared, &mut batch);
+        commit(&mut *store, shared, &mut batch, &mut published);
+        *lock(&shared.unavailable) = store.unavailable();
+    }
+}
+
+/// Runs `f`, logging a panic instead of ending the store thread.
+fn guarded(what: &str, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        tracing::error!("{what} panicked");
     }
 }
 
 /// Commits the batched writes, publishes each in order, then answers them. A panic on the way fails
 /// the writes not yet answered (an uncommitted transaction rolls back) and leaves the store thread
 /// serving.
-fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutation, Option<String>, WriteReply)>) {
+fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, published: &mut u64) {
     if batch.is_empty() {
         return;
     }
-    if catch_unwind(AssertUnwindSafe(|| commit_batch(store, shared, batch))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| commit_batch(store, shared, batch, published))).is_err() {
         tracing::error!("committing a batch of writes panicked");
         for (_, _, _, reply) in batch.drain(..) {
             reply(Err(ApiError::new(livepath_protocol::ErrorCode::Internal, "the write failed")));
@@ -255,24 +338,97 @@ fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutatio
     }
 }
 
-fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Vec<(Path, Mutation, Option<String>, WriteReply)>) {
+fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, published: &mut u64) {
     let writes: Vec<Write<'_>> = batch
         .iter()
         .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
         .collect();
     let results = store.write_batch(&writes);
     drop(writes);
-    for ((path, _, _, reply), result) in batch.drain(..).zip(results) {
-        let result = result.map(|committed| {
-            if !committed.replayed {
-                inc(&shared.metrics.writes);
-                let mut listing = |collection: &Path| store.list(collection.as_str()).ok();
-                lock(&shared.hub).publish(&path, &committed, &mut listing);
+    // A batch's new versions follow one another. When the first follows the last one published, no
+    // other node wrote in between, and the batch is published as it stands; otherwise the log has
+    // everything in order, this batch included.
+    let first = results.iter().flatten().find(|c| !c.replayed).map(|c| c.version);
+    let in_turn = first.is_none_or(|first| first == *published + 1);
+    if in_turn {
+        for ((path, _, _, _), result) in batch.iter().zip(&results) {
+            if let Ok(committed) = result {
+                if !committed.replayed {
+                    publish(store, shared, path, committed);
+                    inc(&shared.metrics.writes);
+                    *published = committed.version;
+                }
             }
-            committed.version
-        });
-        reply(result);
+        }
+    } else {
+        for _ in results.iter().flatten().filter(|c| !c.replayed) {
+            inc(&shared.metrics.writes);
+        }
+        catch_up(store, shared, published);
     }
+    for ((_, _, _, reply), result) in batch.drain(..).zip(results) {
+        reply(result.map(|committed| committed.version));
+    }
+}
+
+/// Publishes one committed write to the hub.
+fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
+    let mut listing = |collection: &Path| match store.initial(collection, None) {
+        Ok(Initial { as_of, state: InitialState::Collection(listing) }) => Some((listing, as_of)),
+        _ => None,
+    };
+    lock(&shared.hub).publish(path, committed, &mut listing);
+}
+
+/// Publishes, in order, the writes the store's log holds above `published`. When the log no longer
+/// reaches back that far, every subscriber is sent its full state instead.
+fn catch_up(store: &mut dyn Store, shared: &Shared, published: &mut u64) {
+    loop {
+        match store.changes_after(*published) {
+            Ok(Feed::Writes(writes)) if writes.is_empty() => return,
+            Ok(Feed::Writes(writes)) => {
+                for logged in writes {
+                    let version = logged.committed.version;
+                    match livepath_protocol::document_path(&logged.path) {
+                        Ok(path) => publish(store, shared, &path, &logged.committed),
+                        Err(e) => tracing::error!("the store's log names a bad path {:?}: {e}", logged.path),
+                    }
+                    *published = version;
+                }
+            }
+            Ok(Feed::Gone) => {
+                resend_all(store, shared, published);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!("reading the store's log: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Sends every subscriber its path's full state, and moves `published` to the version they were read
+/// at: the writes in between cannot be told one by one any more.
+fn resend_all(store: &mut dyn Store, shared: &Shared, published: &mut u64) {
+    let Ok(current) = store.current_version() else { return };
+    tracing::warn!("the store's log no longer reaches back to version {published}: resending every subscribed path");
+    let paths = lock(&shared.hub).paths();
+    for path in paths {
+        let Ok(path) = Path::parse(&path) else { continue };
+        let Ok(initial) = store.initial(&path, None) else { return };
+        let mut hub = lock(&shared.hub);
+        match initial.state {
+            InitialState::Document { doc, .. } => {
+                hub.resend(&path, initial.as_of, |id| frames::document(id, &path, doc.clone(), None));
+            }
+            InitialState::Collection(listing) => {
+                hub.resend(&path, initial.as_of, |id| frames::collection(id, &path, &listing));
+            }
+            InitialState::Changes { .. } => {}
+        }
+    }
+    *published = current;
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/v1/ws", get(websocket))
         .route("/v1/docs/{*path}", get(get_doc).put(put_doc).patch(patch_doc).delete(delete_doc))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     if state.config.fault_injection {
         router = router.route("/v1/_faults/drop-connections", post(drop_connections));
@@ -95,6 +95,15 @@ async fn websocket(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| connection::serve(socket, state, (permit, slot)))
+}
+
+/// `GET /healthz`: `ok` while the store can serve, else 503 with the reason (PostgreSQL unreachable):
+/// a load balancer's health check then sends new connections elsewhere.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.engine.unavailable() {
+        None => "ok\n".into_response(),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    }
 }
 
 /// `GET /metrics`: Prometheus text format.

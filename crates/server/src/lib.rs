@@ -58,7 +58,7 @@ pub async fn run(
     if config.fault_injection && !listener.local_addr()?.ip().is_loopback() {
         return Err("--fault-injection is refused unless the listen address is loopback".into());
     }
-    let (state, mut controls) = state::AppState::assemble(config)?;
+    let (state, mut controls) = state::AppState::assemble(config).await?;
     let app = http::router(state);
     // Snapshots are small frames that must leave at once: Nagle's algorithm would hold one back until
     // the previous one is acknowledged (tens of milliseconds behind a delayed ACK).

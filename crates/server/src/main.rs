@@ -21,7 +21,13 @@ async fn main() -> std::process::ExitCode {
     match listener.local_addr() {
         Ok(addr) => tracing::info!(
             "listening on http://{addr} (WebSocket ws://{addr}/v1/ws), store: {}",
-            if config.memory { "memory".to_owned() } else { config.data_dir.display().to_string() }
+            if config.database_url.is_some() {
+                "PostgreSQL".to_owned()
+            } else if config.memory {
+                "memory".to_owned()
+            } else {
+                config.data_dir.display().to_string()
+            }
         ),
         Err(e) => tracing::warn!("listening, but the local address is unknown: {e}"),
     }

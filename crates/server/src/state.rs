@@ -39,9 +39,9 @@ pub struct Controls {
 impl AppState {
     /// Loads the access policy (a bad secret or rules file stops the start), opens the store and
     /// starts its thread.
-    pub fn assemble(config: Config) -> Result<(Self, Controls), Box<dyn std::error::Error + Send + Sync>> {
+    pub async fn assemble(config: Config) -> Result<(Self, Controls), Box<dyn std::error::Error + Send + Sync>> {
         let access = Arc::new(Access::from_config(&config)?);
-        let engine = Engine::open(&config)?;
+        let engine = Engine::open(&config).await?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel::<()>(1);
         let state = Self {

@@ -1,11 +1,16 @@
 //! Storage: documents by path, each with the version of its last write, behind the [`Store`] trait.
 //!
 //! A store is the database: it knows nothing of sockets or subscribers; the `Engine` calls it and
-//! publishes what it returns. The embedded default is [`sqlite::SqliteStore`]; a networked database
-//! would be another implementation.
+//! publishes what it returns. The embedded default is [`sqlite::SqliteStore`], which only this process
+//! writes; [`postgres::PgStore`] is shared by several nodes, and its log tells each node what the
+//! others committed.
 
+pub mod postgres;
 pub mod sqlite;
 
+use std::sync::Arc;
+
+use livepath_protocol::{Path, PathKind};
 use serde_json::{Map, Value, value::RawValue};
 
 use crate::error::ApiError;
@@ -55,6 +60,64 @@ pub struct ChangedDoc {
     pub created: u64,
 }
 
+/// What a new subscription starts from, read at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Initial {
+    /// The last version committed at that moment: every write not in `state` has a higher one.
+    pub as_of: u64,
+    /// The path's state.
+    pub state: InitialState,
+}
+
+/// The state a subscription starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialState {
+    /// A document path.
+    Document {
+        /// The document or tombstone, if ever written.
+        doc: Option<StoredDoc>,
+        /// The `since` it is resumed from (`None`: the client gets it whole).
+        since: Option<u64>,
+    },
+    /// A collection's full listing.
+    Collection(Listing),
+    /// What changed in a collection after `since`.
+    Changes {
+        /// The version resumed from.
+        since: u64,
+        /// The documents and tombstones written after it.
+        changes: Vec<ChangedDoc>,
+    },
+}
+
+/// A committed write, as the store's log has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// The document path.
+    pub path: String,
+    /// What the write did (never `replayed`).
+    pub committed: Committed,
+}
+
+/// What [`Store::changes_after`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// The writes after the version asked for, in version order (empty: none yet).
+    Writes(Vec<Logged>),
+    /// The log no longer reaches back that far: what was missed must be read in full.
+    Gone,
+}
+
+/// Tells the engine that other nodes may have written (see [`Store::watch`]); cheap, callable from
+/// any thread, any number of times. Answers false once the engine is gone: time to stop watching.
+pub type Wake = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// The `since` a subscription can be resumed from: none when it is beyond the last version (the
+/// client saw another database) or below the horizon (deletes after it may be forgotten).
+pub fn resumable(since: Option<u64>, current: u64, horizon: u64) -> Option<u64> {
+    since.filter(|since| *since <= current && *since >= horizon)
+}
+
 /// A write to one document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
@@ -90,8 +153,46 @@ pub struct Write<'a> {
     pub key: Option<&'a str>,
 }
 
-/// Durable storage of documents. Methods block (disk I/O); `Engine` calls them from its store thread.
+/// Durable storage of documents. Methods block (disk or network I/O); `Engine` calls them from its
+/// store thread.
 pub trait Store: Send {
+    /// Why the store cannot serve right now (`None`: it can): for `/healthz`.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    /// What a subscription to `path` resuming from `since` starts with, read at one moment. The
+    /// default reads piece by piece, which is one moment for a store only this process writes.
+    fn initial(&mut self, path: &Path, since: Option<u64>) -> Result<Initial, ApiError> {
+        let as_of = self.current_version()?;
+        let since = resumable(since, as_of, self.horizon()?);
+        let state = match (path.kind(), since) {
+            (PathKind::Document, since) => InitialState::Document { doc: self.get(path.as_str())?, since },
+            (PathKind::Collection, Some(since)) => {
+                InitialState::Changes { since, changes: self.changes_since(path.as_str(), since)? }
+            }
+            (PathKind::Collection, None) => InitialState::Collection(self.list(path.as_str())?),
+        };
+        Ok(Initial { as_of, state })
+    }
+
+    /// The writes committed after `version`, in version order, at most a batch of them: what other
+    /// nodes wrote, for this node to publish. A store only this process writes has nothing to tell
+    /// (every write is published as it commits).
+    fn changes_after(&mut self, version: u64) -> Result<Feed, ApiError> {
+        let _ = version;
+        Ok(Feed::Writes(Vec::new()))
+    }
+
+    /// Housekeeping due now and then (expired tombstones and keys), called about once a second.
+    fn maintain(&mut self) {}
+
+    /// Calls `wake` whenever another node may have committed writes (a store only this process writes
+    /// never does).
+    fn watch(&mut self, wake: Wake) {
+        let _ = wake;
+    }
+
     /// The document or tombstone at `path`, if it was ever written.
     fn get(&mut self, path: &str) -> Result<Option<StoredDoc>, ApiError>;
 

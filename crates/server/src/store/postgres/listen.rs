@@ -1,0 +1,77 @@
+//! The node's listening connection: `LISTEN livepath` on a connection of its own, and a wake-up of the
+//! engine for every notification, after every (re)connection (notifications sent while it was away are
+//! lost, so what they announced must be looked for) and now and then anyway. A notification is only a
+//! hint: the engine reads the log for what actually changed.
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::store::Wake;
+
+/// The channel every committing write notifies.
+pub const CHANNEL: &str = "livepath";
+
+/// The longest wait between attempts to reconnect.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often the task checks that the engine is still there while nothing is notified.
+const ALIVE_CHECK: Duration = Duration::from_secs(5);
+
+/// Runs until the engine is gone (`wake` answers false).
+pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
+    config.application_name("livepath-server listen");
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel();
+                // The connection delivers notifications as it is polled: poll it in a task of its own.
+                let driver = tokio::spawn(async move {
+                    let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(AsyncMessage::Notification(_)) => {
+                                if tx.send(()).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!("the PostgreSQL listening connection failed: {}", super::describe(&e));
+                                return;
+                            }
+                        }
+                    }
+                });
+                if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                    tracing::warn!("LISTEN failed: {}", super::describe(&e));
+                } else {
+                    backoff = Duration::from_millis(100);
+                    // Whatever was notified while no one listened.
+                    if !wake() {
+                        return;
+                    }
+                    loop {
+                        tokio::select! {
+                            got = notified.recv() => match got {
+                                Some(()) => if !wake() { return },
+                                None => break, // the connection ended
+                            },
+                            () = tokio::time::sleep(ALIVE_CHECK) => if !wake() { return },
+                        }
+                    }
+                }
+                drop(client);
+                driver.abort();
+            }
+            Err(e) => tracing::debug!("connecting to PostgreSQL to listen: {}", super::describe(&e)),
+        }
+        if !wake() {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -13,6 +13,8 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
+pub mod pg;
+
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// The `livepath-server` binary, for tests that kill it or measure its memory: started on a loopback

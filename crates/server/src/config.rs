@@ -1,6 +1,10 @@
 //! Configuration: the command-line flags of `livepath-server`.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::Parser;
 
@@ -75,6 +79,11 @@ pub struct Config {
     /// others get 403. Default: any origin.
     #[arg(long = "allowed-origin")]
     pub allowed_origins: Vec<String>,
+    /// The address of a proxy in front of this server (repeatable): a request from it is counted
+    /// (per-IP limits, logs) as coming from the first address in `X-Forwarded-For`, read from the
+    /// right, that is not a trusted proxy. Without it the header is ignored, since anyone can send it.
+    #[arg(long = "trust-proxy")]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// `30`, `30s`, `15m`, `12h` or `7d`.

@@ -18,12 +18,14 @@ use axum::{
 use livepath_protocol::{ErrorCode, SUBPROTOCOL, document_path};
 use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
+use tracing::Instrument;
 
 use crate::{
     auth::User,
     connection,
     engine::Read,
     error::ApiError,
+    forwarded,
     limits::PerIp,
     rules::Op,
     state::AppState,
@@ -77,8 +79,9 @@ async fn websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let Some(slot) = PerIp::admit(&state.per_ip, peer.ip(), state.config.max_connections_per_ip) else {
-        let message = format!("{} already has {} connections", peer.ip(), state.config.max_connections_per_ip);
+    let client = forwarded::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let Some(slot) = PerIp::admit(&state.per_ip, client, state.config.max_connections_per_ip) else {
+        let message = format!("{client} already has {} connections", state.config.max_connections_per_ip);
         return ApiError::new(ErrorCode::ResourceExhausted, message).into_response();
     };
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
@@ -94,7 +97,9 @@ async fn websocket(
         // larger than these buffers still pass, in more than one read or write.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| connection::serve(socket, state, (permit, slot)))
+        .on_upgrade(move |socket| {
+            connection::serve(socket, state, (permit, slot)).instrument(tracing::info_span!("ws", %client))
+        })
 }
 
 /// `GET /healthz`: `ok` while the store can serve, else 503 with the reason (PostgreSQL unreachable):

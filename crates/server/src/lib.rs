@@ -6,14 +6,17 @@
 //! - `error`: [`ApiError`], an [`livepath_protocol::ErrorCode`] with a message, for both WebSocket and HTTP.
 //! - `metrics`: the counters behind `/metrics`.
 //! - `limits`: the write-rate token bucket and connections per IP address.
-//! - `store`: the [`store::Store`] trait and its SQLite implementation (a file under `--data-dir`, or
-//!   in memory with `--memory`): the database. It knows documents and versions, nothing of sockets.
+//! - `forwarded`: the client's address behind a proxy (`X-Forwarded-For`, as far as `--trust-proxy`
+//!   allows).
+//! - `store`: the [`store::Store`] trait and its two implementations: SQLite (a file under
+//!   `--data-dir`, or in memory with `--memory`), the embedded default, and PostgreSQL
+//!   (`--database-url`), shared by several nodes. It knows documents and versions, nothing of sockets.
 //! - `frames`: every frame the server sends, encoded once per write for all its subscribers.
 //! - `outbox`: each connection's bounded outbound queue; when full, snapshots coalesce to the latest.
 //! - `hub`: who is subscribed to which path, and which frames a committed write sends them.
 //! - `engine`: [`Engine`], the cheap, cloneable handle every connection holds to the store thread, the
 //!   hub and the metrics: it orders requests, commits waiting writes in one batch and publishes them to
-//!   the hub in commit order.
+//!   the hub in commit order, other nodes' writes included.
 //! - `rules`: the path rules (`--rules`) and the `Op` (read or write) they decide on.
 //! - `auth`: HS256 tokens (`--auth-secret`) and the user they name.
 //! - `access`: the policy that combines the two: who may read and write what.
@@ -30,6 +33,7 @@ pub mod config;
 mod connection;
 mod engine;
 mod error;
+mod forwarded;
 mod frames;
 mod http;
 mod hub;

@@ -486,6 +486,36 @@ async fn connections_past_the_per_address_limit_get_429_and_other_addresses_do_n
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_per_address_limit_counts_the_forwarded_client_and_elsewhere_ignores_the_header() {
+    async fn forwarded_for(server: &TestServer, client: &str) -> Result<(), u16> {
+        let mut request = format!("ws://{}/v1/ws", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
+        request.headers_mut().insert("x-forwarded-for", client.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => {
+                std::mem::forget(ws); // held open for the rest of the test
+                Ok(())
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("expected an upgrade or an HTTP error, got {other}"),
+        }
+    }
+    let proxy = "127.0.0.1".parse().unwrap();
+    let behind =
+        TestServer::start(Config { max_connections_per_ip: 1, trusted_proxies: vec![proxy], ..Config::in_memory() })
+            .await;
+    assert_eq!(forwarded_for(&behind, "203.0.113.1").await, Ok(()));
+    assert_eq!(forwarded_for(&behind, "203.0.113.2").await, Ok(()), "another client behind the same proxy");
+    assert_eq!(forwarded_for(&behind, "203.0.113.1").await, Err(429), "the first client's second connection");
+    // A forged front of the header gains nothing: the proxy's own entry, on the right, is the client.
+    assert_eq!(forwarded_for(&behind, "198.51.100.7, 203.0.113.2").await, Err(429));
+
+    let direct = TestServer::start(Config { max_connections_per_ip: 1, ..Config::in_memory() }).await;
+    assert_eq!(forwarded_for(&direct, "203.0.113.1").await, Ok(()));
+    assert_eq!(forwarded_for(&direct, "203.0.113.2").await, Err(429), "without --trust-proxy the header is ignored");
+}
+
+#[tokio::test]
 async fn a_resume_from_before_the_tombstone_horizon_gets_the_full_state_never_a_delta_without_the_delete() {
     let config = Config { tombstone_retention: std::time::Duration::from_secs(1), ..Config::in_memory() };
     let server = TestServer::start(config).await;

@@ -79,6 +79,12 @@ async fn websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // While the database is unreachable a new connection could neither read nor write: a 503 before
+    // the upgrade lets a proxy send it to another node (nginx: `proxy_next_upstream http_503`).
+    // Connections already open stay, with what they were last sent.
+    if let Some(reason) = state.engine.unavailable() {
+        return ApiError::new(ErrorCode::Unavailable, reason).into_response();
+    }
     let client = forwarded::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
     let Some(slot) = PerIp::admit(&state.per_ip, client, state.config.max_connections_per_ip) else {
         let message = format!("{client} already has {} connections", state.config.max_connections_per_ip);

@@ -14,6 +14,7 @@ use std::{
 use common::{Client, TestServer, pg::Cluster};
 use livepath_server::Config;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn node_config(url: &str) -> Config {
     Config { database_url: Some(url.to_owned()), ..Config::default() }
@@ -397,8 +398,15 @@ async fn while_postgresql_is_down_writes_are_refused_unavailable_health_says_why
         })
         .await;
     }
-    // The subscriber's connection stays open and answers.
+    // The subscriber's connection stays open and answers; a new connection is refused before the
+    // upgrade, so that a proxy tries another node.
     assert!(on2.sync().await.is_empty());
+    let mut request = format!("ws://{}/v1/ws", nodes[1].addr).into_client_request().unwrap();
+    request.headers_mut().insert("sec-websocket-protocol", "livepath.v1".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503 while PostgreSQL is down, got {:?}", other.map(|_| ())),
+    }
 
     cluster.resume(&dir);
     for node in &nodes {

@@ -33,7 +33,7 @@ use crate::{
     outbox::{CloseReason, Next, Outbox},
     rules::Op,
     state::AppState,
-    store::{Mutation, object},
+    store::{Mutation, checked_key, object},
 };
 
 /// Why the read loop ended.
@@ -311,9 +311,9 @@ impl Session {
         let allowed = livepath_protocol::document_path(path)
             .map_err(ApiError::from)
             .and_then(|p| self.access.check(self.caller()?, &p, Op::Write).map(|()| p));
-        let (path, mutation) = match (allowed, mutation) {
-            (Ok(path), Ok(mutation)) => (path, mutation),
-            (Err(e), _) | (_, Err(e)) => return self.send_error(None, Some(req), e),
+        let (path, mutation, key) = match (allowed, mutation, checked_key(key)) {
+            (Ok(path), Ok(mutation), Ok(key)) => (path, mutation, key),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return self.send_error(None, Some(req), e),
         };
         let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());
         in_flight.fetch_add(1, Ordering::AcqRel);

@@ -29,7 +29,7 @@ use crate::{
     limits::PerIp,
     rules::Op,
     state::AppState,
-    store::{Mutation, Object, object, raw_json},
+    store::{Mutation, Object, checked_key, object, raw_json},
 };
 
 /// The whole HTTP surface.
@@ -182,14 +182,17 @@ fn body_object(body: &[u8]) -> Result<Object, ApiError> {
     object(value)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Option<String> {
-    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
+/// The `Idempotency-Key` header, if any (refused when it is not short printable text).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let text = value.to_str().map_err(|_| ApiError::invalid("the Idempotency-Key header must be ASCII text"))?;
+    checked_key(Some(text.to_owned()))
 }
 
 async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
     let path = document_path(path)?;
     authorize(state, headers, &path, Op::Write)?;
-    let version = state.engine.write(path, mutation, idempotency_key(headers)).await?;
+    let version = state.engine.write(path, mutation, idempotency_key(headers)?).await?;
     Ok(Json(json!({ "version": version })))
 }
 

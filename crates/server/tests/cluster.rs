@@ -385,9 +385,10 @@ async fn while_postgresql_is_down_writes_are_refused_unavailable_health_says_why
     let mut on2 = nodes[1].connect().await;
     assert_eq!(subscribe(&mut on2, 1, "c/d").await["exists"], false);
     let (_, before) = nodes[0].put("c/before", json!({"kept": true})).await;
+    // Connected before the outage: new connections are refused during it.
+    let mut writer = nodes[0].connect().await;
     let dir = cluster.stop().await;
 
-    let mut writer = nodes[0].connect().await;
     writer.send(json!({"type":"set","req":1,"path":"c/d","data":{"n":1},"key":"k-outage"})).await;
     let refused = writer.recv().await;
     assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("unavailable")), "{refused}");
@@ -445,4 +446,58 @@ async fn a_resume_from_before_the_tombstone_horizon_gets_the_full_listing_withou
     assert_eq!(full["type"], "collection", "a full listing, never a delta that forgets the delete: {full}");
     let ids: Vec<_> = full["docs"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["kept"]);
+}
+
+#[tokio::test]
+async fn documents_come_back_byte_for_byte_from_every_node_whatever_json_holds() {
+    let db = Cluster::shared().database().await;
+    let nodes = nodes(&db, 2).await;
+    let mut on2 = nodes[1].connect().await;
+    assert_eq!(subscribe(&mut on2, 1, "c/d").await["exists"], false);
+    // Keys in another order than PostgreSQL's jsonb keeps them, a number jsonb would spell out in 300
+    // digits, and a NUL character, which jsonb refuses.
+    let body = r#"{"zz":1,"a":[1,2],"big":1e300,"nul":"a\u0000b"}"#;
+    let response = reqwest::Client::new()
+        .put(nodes[0].http("/v1/docs/c/d"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let stored = r#""data":{"a":[1,2],"big":1e+300,"nul":"a\u0000b","zz":1}"#;
+    for node in &nodes {
+        let text = reqwest::get(node.http("/v1/docs/c/d")).await.unwrap().text().await.unwrap();
+        assert!(text.contains(stored), "the same text from every node: {text}");
+    }
+    match on2.next_message().await {
+        tokio_tungstenite::tungstenite::Message::Text(text) => {
+            assert!(text.contains(stored), "and in the other node's snapshot: {text}")
+        }
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_fails_its_own_write_and_not_the_others_of_its_batch() {
+    let db = Cluster::shared().database().await;
+    let node = TestServer::start(node_config(&db)).await;
+    let mut c = node.connect().await;
+    // Sent back to back, so that they can share a transaction.
+    c.send(json!({"type":"set","req":1,"path":"c/a","data":{},"key":"good-1"})).await;
+    c.send(json!({"type":"set","req":2,"path":"c/b","data":{},"key":"bad\u{0}key"})).await;
+    c.send(json!({"type":"set","req":3,"path":"c/c","data":{},"key":"x".repeat(300)})).await;
+    c.send(json!({"type":"set","req":4,"path":"c/d","data":{},"key":"good-2"})).await;
+    let mut answers = BTreeMap::new();
+    for _ in 0..4 {
+        let answer = c.recv().await;
+        answers.insert(answer["req"].as_u64().unwrap(), answer);
+    }
+    for req in [1, 4] {
+        assert_eq!(answers[&req]["type"], "ack", "{}", answers[&req]);
+    }
+    for req in [2, 3] {
+        assert_eq!(answers[&req]["code"], "invalid-argument", "{}", answers[&req]);
+        assert!(answers[&req]["message"].as_str().unwrap().contains("idempotency key"), "{}", answers[&req]);
+    }
 }

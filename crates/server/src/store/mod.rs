@@ -280,6 +280,26 @@ pub fn object(data: Value) -> Result<Object, ApiError> {
     Err(ApiError::invalid(format!("data must be a JSON object, not {kind}")))
 }
 
+/// The longest idempotency key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+
+/// An idempotency key as a client sent it, if any: at most [`MAX_KEY_BYTES`] bytes, without control
+/// characters (which no database column of text can be trusted to keep, PostgreSQL's refuses NUL).
+pub fn checked_key(key: Option<String>) -> Result<Option<String>, ApiError> {
+    if let Some(k) = &key {
+        if k.len() > MAX_KEY_BYTES {
+            return Err(ApiError::invalid(format!(
+                "an idempotency key is at most {MAX_KEY_BYTES} bytes; this one is {}",
+                k.len()
+            )));
+        }
+        if k.chars().any(char::is_control) {
+            return Err(ApiError::invalid("an idempotency key cannot hold control characters"));
+        }
+    }
+    Ok(key)
+}
+
 /// Splits a document path into its collection and id.
 pub fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
@@ -321,6 +341,18 @@ mod tests {
             let error = object(value).unwrap_err();
             assert_eq!(error.code, livepath_protocol::ErrorCode::InvalidArgument);
             assert_eq!(error.message, format!("data must be a JSON object, not {kind}"));
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_printable_text() {
+        assert_eq!(checked_key(None).unwrap(), None);
+        assert_eq!(checked_key(Some("k-1 ü".into())).unwrap().as_deref(), Some("k-1 ü"));
+        assert!(checked_key(Some("x".repeat(MAX_KEY_BYTES))).is_ok());
+        let long = checked_key(Some("x".repeat(MAX_KEY_BYTES + 1))).unwrap_err();
+        assert!(long.message.contains("at most 256 bytes"), "{}", long.message);
+        for bad in ["a\0b", "tab\there", "line\n"] {
+            assert_eq!(checked_key(Some(bad.into())).unwrap_err().code, livepath_protocol::ErrorCode::InvalidArgument);
         }
     }
 

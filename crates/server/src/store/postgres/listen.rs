@@ -39,14 +39,17 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                             }
                             Ok(_) => {}
                             Err(e) => {
-                                tracing::warn!("the PostgreSQL listening connection failed: {}", super::describe(&e));
+                                tracing::warn!(
+                                    "the PostgreSQL listening connection failed: {}",
+                                    super::session::describe(&e)
+                                );
                                 return;
                             }
                         }
                     }
                 });
                 if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
-                    tracing::warn!("LISTEN failed: {}", super::describe(&e));
+                    tracing::warn!("LISTEN failed: {}", super::session::describe(&e));
                 } else {
                     backoff = Duration::from_millis(100);
                     // Whatever was notified while no one listened.
@@ -66,7 +69,7 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                 drop(client);
                 driver.abort();
             }
-            Err(e) => tracing::debug!("connecting to PostgreSQL to listen: {}", super::describe(&e)),
+            Err(e) => tracing::debug!("connecting to PostgreSQL to listen: {}", super::session::describe(&e)),
         }
         if !wake() {
             return;

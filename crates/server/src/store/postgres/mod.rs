@@ -1,23 +1,25 @@
 //! The shared store: PostgreSQL, for several nodes (`--database-url`). See [`schema`] for the tables
-//! and why versions follow commit order, [`listen`] for how a node hears of other nodes' writes.
+//! and why versions follow commit order, [`listen`] for how a node hears of other nodes' writes,
+//! [`session`] for the connection, its timeouts and reconnection.
 //!
 //! One connection serves the store thread (its queries run in order, as the engine's requests do) and
-//! one more listens. Each call blocks the store thread on the server's async runtime, with a timeout.
-//! When PostgreSQL cannot be reached, calls fail at once with `unavailable` (the reason is what
-//! `/healthz` shows) and the connection is tried again with a growing backoff, up to every few seconds.
+//! one more listens. When PostgreSQL cannot be reached, calls fail at once with `unavailable` (the
+//! reason is what `/healthz` shows) and the connection is tried again with a growing backoff.
 
 mod listen;
 mod schema;
+mod session;
+mod statements;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, hash_map::RandomState},
+    hash::BuildHasher,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use livepath_protocol::{ErrorCode, Path, PathKind};
-use serde_json::Value;
-use tokio::runtime::Handle;
-use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+use livepath_protocol::{Path, PathKind};
+use session::{CallError, Connection, Session, unavailable};
+use tokio_postgres::{IsolationLevel, Row};
 
 use super::{
     ChangedDoc, Committed, Feed, Initial, InitialState, ListedDoc, Listing, Logged, Mutation, Store, StoredDoc, Wake,
@@ -25,144 +27,35 @@ use super::{
 };
 use crate::{error::ApiError, store::sqlite::KEY_RETENTION_SECS};
 
-/// The longest a call to PostgreSQL may take before the connection counts as lost.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the log keeps a write: a node that falls further behind resends its subscribers their
 /// full state.
 const LOG_RETENTION_SECS: i64 = 5 * 60;
 /// How often expired tombstones, keys and log entries are removed.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
+/// Most tombstones removed in one transaction (it holds the version row, so every write waits).
+const TOMBSTONES_AT_ONCE: i64 = 5000;
 /// Most log entries read at once.
 const FEED_BATCH: i64 = 1000;
-/// The longest wait between attempts to reconnect.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The advisory lock whose holder does the housekeeping: one node at a time.
+const MAINTENANCE_LOCK: i64 = 0x6c69_7665_7061_7469;
 
 /// A query parameter.
 type Param = dyn tokio_postgres::types::ToSql + Sync;
-
-/// A PostgreSQL error in a form worth logging: the server's message and code when it sent one.
-pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
-}
 
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// The statements the store runs, prepared once per connection.
-struct Statements {
-    lock: Statement,
-    read_docs: Statement,
-    read_keys: Statement,
-    upsert_docs: Statement,
-    insert_log: Statement,
-    upsert_keys: Statement,
-    advance: Statement,
-    get: Statement,
-    list: Statement,
-    changes_since: Statement,
-    meta: Statement,
-    feed: Statement,
-}
-
-impl Statements {
-    async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self {
-            lock: client.prepare("SELECT version FROM livepath_meta FOR UPDATE").await?,
-            read_docs: client
-                .prepare(
-                    "SELECT collection, id, created, data::text FROM livepath_docs
-                     WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-                )
-                .await?,
-            read_keys: client
-                .prepare("SELECT key, version FROM livepath_keys WHERE key = ANY($1::text[]) AND at >= $2")
-                .await?,
-            upsert_docs: client
-                .prepare(
-                    "INSERT INTO livepath_docs (collection, id, version, created, data, at)
-                     SELECT c, i, v, cr, d::jsonb, $6
-                     FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) AS t(c, i, v, cr, d)
-                     ON CONFLICT (collection, id) DO UPDATE SET
-                         version = excluded.version, created = excluded.created, data = excluded.data, at = excluded.at",
-                )
-                .await?,
-            insert_log: client
-                .prepare(
-                    "INSERT INTO livepath_log (version, collection, id, data, existed, at)
-                     SELECT v, c, i, d::jsonb, e, $6
-                     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS t(v, c, i, d, e)",
-                )
-                .await?,
-            upsert_keys: client
-                .prepare(
-                    "INSERT INTO livepath_keys (key, version, at) SELECT k, v, $3
-                     FROM unnest($1::text[], $2::int8[]) AS t(k, v)
-                     ON CONFLICT (key) DO UPDATE SET version = excluded.version, at = excluded.at",
-                )
-                .await?,
-            advance: client
-                .prepare(&format!(
-                    "WITH advanced AS (UPDATE livepath_meta SET version = $1 RETURNING version)
-                     SELECT pg_notify('{}', version::text) FROM advanced",
-                    listen::CHANNEL
-                ))
-                .await?,
-            get: client
-                .prepare("SELECT version, data::text FROM livepath_docs WHERE collection = $1 AND id = $2")
-                .await?,
-            list: client
-                .prepare(
-                    "SELECT id, version, data::text, data IS NOT NULL FROM livepath_docs WHERE collection = $1
-                     ORDER BY id",
-                )
-                .await?,
-            changes_since: client
-                .prepare(
-                    "SELECT id, version, data::text, created FROM livepath_docs
-                     WHERE collection = $1 AND version > $2 ORDER BY id",
-                )
-                .await?,
-            meta: client.prepare("SELECT version, horizon FROM livepath_meta").await?,
-            feed: client
-                .prepare(
-                    "SELECT m.log_horizon, l.version, l.collection, l.id, l.data::text, l.existed
-                     FROM livepath_meta m LEFT JOIN LATERAL (
-                         SELECT * FROM livepath_log WHERE version > $1 ORDER BY version LIMIT $2
-                     ) l ON true ORDER BY l.version",
-                )
-                .await?,
-        })
-    }
-}
-
-/// A live connection and its statements.
-struct Connection {
-    client: Client,
-    statements: Statements,
-}
-
 /// PostgreSQL, shared by every node.
 pub struct PgStore {
-    config: tokio_postgres::Config,
-    runtime: Handle,
-    connection: Option<Connection>,
-    /// Why the last attempt to reach PostgreSQL failed, while it is down.
-    down: Option<String>,
-    /// When to try to connect again, while down.
-    retry_at: Instant,
-    backoff: Duration,
+    session: Session,
     max_document_bytes: usize,
     tombstone_retention_secs: i64,
     epoch: String,
     last_maintenance: Instant,
-}
-
-fn unavailable(reason: &str) -> ApiError {
-    ApiError::new(ErrorCode::Unavailable, format!("the database is unavailable: {reason}"))
+    /// The id of this node's next batch of writes, in the log: random at start, then counting, so
+    /// that a commit whose answer was lost can be looked for.
+    next_batch: i64,
 }
 
 impl PgStore {
@@ -172,138 +65,37 @@ impl PgStore {
         max_document_bytes: usize,
         tombstone_retention_secs: i64,
     ) -> Result<Self, ApiError> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| ApiError::invalid(format!("--database-url is not a PostgreSQL URL: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(5));
-        }
-        config.keepalives_idle(Duration::from_secs(30));
-        if config.get_application_name().is_none() {
-            config.application_name("livepath-server");
-        }
-        let (mut client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("cannot reach PostgreSQL: {}", describe(&e))))?;
-        tokio::spawn(drive(connection));
-        let epoch = schema::migrate(&mut client).await?;
-        let statements =
-            Statements::prepare(&client).await.map_err(|e| ApiError::internal("preparing statements", describe(&e)))?;
+        let (session, epoch) = Session::open(url).await?;
         Ok(Self {
-            config,
-            runtime: Handle::current(),
-            connection: Some(Connection { client, statements }),
-            down: None,
-            retry_at: Instant::now(),
-            backoff: Duration::from_millis(100),
+            session,
             max_document_bytes,
             tombstone_retention_secs,
             epoch,
             last_maintenance: Instant::now(),
+            next_batch: (RandomState::new().hash_one(std::process::id()) >> 1) as i64,
         })
     }
 
-    /// The live connection, reconnecting if it was lost and the backoff allows.
-    fn connection(&mut self) -> Result<&mut Connection, ApiError> {
-        if self.connection.as_ref().is_some_and(|c| c.client.is_closed()) {
-            self.lost("the connection closed".into());
-        }
-        if self.connection.is_none() {
-            let reason = self.down.clone().unwrap_or_default();
-            if Instant::now() < self.retry_at {
-                return Err(unavailable(&reason));
-            }
-            let config = self.config.clone();
-            let attempt = self.runtime.block_on(async move {
-                let (client, connection) = tokio::time::timeout(CALL_TIMEOUT, config.connect(NoTls))
-                    .await
-                    .map_err(|_| "connecting timed out".to_owned())?
-                    .map_err(|e| describe(&e))?;
-                tokio::spawn(drive(connection));
-                let statements = Statements::prepare(&client).await.map_err(|e| describe(&e))?;
-                Ok::<_, String>(Connection { client, statements })
-            });
-            match attempt {
-                Ok(connection) => {
-                    tracing::info!("PostgreSQL is reachable again");
-                    self.connection = Some(connection);
-                    self.down = None;
-                    self.backoff = Duration::from_millis(100);
-                }
-                Err(reason) => {
-                    self.lost(reason.clone());
-                    return Err(unavailable(&reason));
-                }
-            }
-        }
-        self.connection.as_mut().ok_or_else(|| unavailable("not connected"))
-    }
-
-    /// The connection is gone: fail fast until the next attempt.
-    fn lost(&mut self, reason: String) {
-        if self.down.is_none() {
-            tracing::warn!("PostgreSQL is unavailable: {reason}");
-        }
-        self.connection = None;
-        self.down = Some(reason);
-        self.retry_at = Instant::now() + self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-    }
-
-    /// Runs `f` with the connection, on the runtime, with a timeout; a failure that lost the
-    /// connection makes the store unavailable.
+    /// [`Session::call`], for calls whose failure, however it happened, changed nothing.
     fn call<T>(
         &mut self,
         what: &str,
         f: impl AsyncFnOnce(&mut Connection) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, ApiError> {
-        let runtime = self.runtime.clone();
-        let connection = self.connection()?;
-        let outcome = runtime.block_on(async { tokio::time::timeout(CALL_TIMEOUT, f(connection)).await });
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) if e.is_closed() || self.connection.as_ref().is_none_or(|c| c.client.is_closed()) => {
-                let reason = describe(&e);
-                self.lost(reason.clone());
-                Err(unavailable(&reason))
-            }
-            Ok(Err(e)) => Err(ApiError::internal(what, describe(&e))),
-            Err(_) => {
-                self.lost(format!("{what} took longer than {} s", CALL_TIMEOUT.as_secs()));
-                Err(unavailable("it stopped answering"))
-            }
+        self.session.call(what, false, f).map_err(CallError::into_api)
+    }
+
+    /// After the connection was lost while batch `batch` (first version `first`) was committing:
+    /// whether it committed, asked of a new connection made at once. `None`: still unknown.
+    fn committed(&mut self, batch: i64, first: i64) -> Option<bool> {
+        let found = self.session.call("looking for a batch's commit", true, async |c| {
+            c.client.query_opt(&c.statements.outcome, &[&first]).await
+        });
+        match found {
+            Ok(row) => Some(row.is_some_and(|r| r.get::<_, i64>(0) == batch)),
+            Err(_) => None,
         }
     }
-}
-
-/// Polls a connection until it ends (the client is dropped or the server goes away).
-async fn drive(connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>) {
-    if let Err(e) = connection.await {
-        tracing::debug!("PostgreSQL connection ended: {}", describe(&e));
-    }
-}
-
-/// Whether `value` holds a NUL character in a string or key, which `jsonb` cannot store.
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
-fn refuse_nul(mutation: &Mutation, path: &str) -> Result<(), ApiError> {
-    let fields = match mutation {
-        Mutation::Set(data) | Mutation::Update(data) => data,
-        Mutation::Delete => return Ok(()),
-    };
-    if fields.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
-        return Err(ApiError::invalid(format!(
-            "document {path}: strings cannot hold the NUL character (\\u0000) in this database"
-        )));
-    }
-    Ok(())
 }
 
 /// A document as a batch sees it: what the database held, then each write of the batch applied.
@@ -328,7 +120,7 @@ struct Rows {
 
 impl Store for PgStore {
     fn unavailable(&self) -> Option<String> {
-        self.down.as_ref().map(|reason| format!("PostgreSQL is unavailable: {reason}"))
+        self.session.down().map(|reason| format!("PostgreSQL is unavailable: {reason}"))
     }
 
     fn epoch(&self) -> &str {
@@ -440,7 +232,11 @@ impl Store for PgStore {
             ids.push(id.to_owned());
         }
         let keys: Vec<String> = writes.iter().filter_map(|w| w.key.map(str::to_owned)).collect();
-        let outcome = self.call("committing writes", async |c| {
+        let batch = self.next_batch;
+        self.next_batch = self.next_batch.wrapping_add(1);
+        // What the batch would commit, kept here in case the answer to its commit is lost.
+        let mut computed: Option<(Vec<Result<Committed, ApiError>>, i64)> = None;
+        let outcome = self.session.call("committing writes", false, async |c| {
             let Connection { client, statements } = c;
             let tx = client.transaction().await?;
             let c = &*statements;
@@ -476,9 +272,7 @@ impl Store for PgStore {
                     }));
                     continue;
                 }
-                let after =
-                    refuse_nul(w.mutation, w.path).and_then(|()| apply(doc.data.as_deref(), w.mutation, w.path, max));
-                let after = match after {
+                let after = match apply(doc.data.as_deref(), w.mutation, w.path, max) {
                     Ok(after) => after,
                     Err(e) => {
                         results.push(Err(e));
@@ -521,8 +315,15 @@ impl Store for PgStore {
                 doc_data.push(doc.data.clone());
             }
             let doc_params: [&Param; 6] = [&doc_collections, &doc_ids, &doc_versions, &doc_created, &doc_data, &now];
-            let log_params: [&Param; 6] =
-                [&rows.log_versions, &rows.log_collections, &rows.log_ids, &rows.log_data, &rows.log_existed, &now];
+            let log_params: [&Param; 7] = [
+                &rows.log_versions,
+                &rows.log_collections,
+                &rows.log_ids,
+                &rows.log_data,
+                &rows.log_existed,
+                &now,
+                &batch,
+            ];
             let key_params: [&Param; 3] = [&rows.keys, &rows.key_versions, &now];
             let advance_params: [&Param; 1] = [&version];
             tokio::try_join!(
@@ -531,40 +332,78 @@ impl Store for PgStore {
                 tx.execute(&c.upsert_keys, &key_params),
                 tx.query(&c.advance, &advance_params),
             )?;
+            computed = Some((results.clone(), rows.log_versions[0]));
             tx.commit().await?;
             Ok(results)
         });
-        match outcome {
-            Ok(results) => results,
-            Err(e) => writes.iter().map(|_| Err(e.clone())).collect(),
-        }
+        let error = match outcome {
+            Ok(results) => return results,
+            Err(CallError::Lost(e)) => match computed {
+                // The connection went while the commit may have been on its way: ask a new one.
+                Some((results, first)) => match self.committed(batch, first) {
+                    Some(true) => return results,
+                    Some(false) => e,
+                    None => ApiError::new(
+                        e.code,
+                        format!(
+                            "{}; the write may or may not have been committed: retry it with its idempotency key",
+                            e.message
+                        ),
+                    ),
+                },
+                None => e,
+            },
+            Err(e) => e.into_api(),
+        };
+        writes.iter().map(|_| Err(error.clone())).collect()
     }
 
+    /// Removes expired tombstones (moving the horizon), log entries and keys, on one node at a time
+    /// (whichever holds the advisory lock), each in a transaction of its own. The tombstones' takes the
+    /// version row first, as writes do, so the two never wait on each other in opposite orders.
     fn maintain(&mut self) {
         // As often as the retention, if it is shorter (tests use seconds).
         let every = MAINTENANCE_EVERY.min(Duration::from_secs(self.tombstone_retention_secs.max(1) as u64));
-        if self.last_maintenance.elapsed() < every || self.connection.is_none() {
+        if self.last_maintenance.elapsed() < every || !self.session.connected() {
             return;
         }
         self.last_maintenance = Instant::now();
         let now = now_secs();
         let tombstones_before = now - self.tombstone_retention_secs;
         let result = self.call("removing expired tombstones, keys and log entries", async |c| {
-            c.client
-                .execute(
-                    "WITH gone AS (DELETE FROM livepath_docs WHERE data IS NULL AND at < $1 RETURNING version)
+            // Each: whether it takes the version row first, the statement, its parameters.
+            let steps: [(bool, &str, &[&Param]); 3] = [
+                (
+                    true,
+                    "WITH gone AS (
+                         DELETE FROM livepath_docs WHERE ctid IN (
+                             SELECT ctid FROM livepath_docs WHERE data IS NULL AND at < $1 LIMIT $2
+                         ) RETURNING version
+                     )
                      UPDATE livepath_meta SET horizon = GREATEST(horizon, (SELECT COALESCE(MAX(version), 0) FROM gone))",
-                    &[&tombstones_before],
-                )
-                .await?;
-            c.client
-                .execute(
+                    &[&tombstones_before, &TOMBSTONES_AT_ONCE],
+                ),
+                (
+                    false,
                     "WITH gone AS (DELETE FROM livepath_log WHERE at < $1 RETURNING version)
                      UPDATE livepath_meta SET log_horizon = GREATEST(log_horizon, (SELECT COALESCE(MAX(version), 0) FROM gone))",
                     &[&(now - LOG_RETENTION_SECS)],
-                )
-                .await?;
-            c.client.execute("DELETE FROM livepath_keys WHERE at < $1", &[&(now - KEY_RETENTION_SECS)]).await
+                ),
+                (false, "DELETE FROM livepath_keys WHERE at < $1", &[&(now - KEY_RETENTION_SECS)]),
+            ];
+            for (lock_first, sql, params) in steps {
+                let tx = c.client.transaction().await?;
+                let mine: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&MAINTENANCE_LOCK]).await?.get(0);
+                if !mine {
+                    return Ok(()); // another node is at it
+                }
+                if lock_first {
+                    tx.execute(&c.statements.lock, &[]).await?;
+                }
+                tx.execute(sql, params).await?;
+                tx.commit().await?;
+            }
+            Ok(())
         });
         if let Err(e) = result {
             tracing::warn!("housekeeping: {e}");
@@ -572,7 +411,7 @@ impl Store for PgStore {
     }
 
     fn watch(&mut self, wake: Wake) {
-        tokio::spawn(listen::listen(self.config.clone(), wake));
+        self.session.spawn(listen::listen(self.session.config().clone(), wake));
     }
 }
 

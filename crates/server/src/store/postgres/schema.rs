@@ -9,9 +9,13 @@
 //!   version of a tombstone removed. `log_horizon`: the highest version removed from the log. `epoch`:
 //!   random, made with the schema.
 //! - `livepath_docs(collection, id, version, created, data, at)`: as SQLite's `docs`, `data` as
-//!   `jsonb` (NULL: a tombstone), ids in byte order (`COLLATE "C"`).
-//! - `livepath_log(version, collection, id, data, existed, at)`: every write for a few minutes, which
-//!   is how each node learns, in order, what the others committed.
+//!   `json` (NULL: a tombstone), ids in byte order (`COLLATE "C"`). `json`, not `jsonb`: it keeps the
+//!   text as written, so every node and both stores send the same bytes (`jsonb` reorders keys, which
+//!   a JavaScript object shows, rewrites numbers such as `1e300` at many times the length, and refuses
+//!   `\u0000`).
+//! - `livepath_log(version, collection, id, data, existed, at, batch)`: every write for a few minutes,
+//!   which is how each node learns, in order, what the others committed. `batch` names the transaction
+//!   that wrote it, so a node that lost the answer to its commit can tell whether it happened.
 //! - `livepath_keys(key, version, at)`: idempotency keys, shared by every node.
 //!
 //! A migration runs in one transaction under an advisory lock: nodes starting at the same moment wait
@@ -42,7 +46,7 @@ CREATE TABLE livepath_docs (
     id text COLLATE "C" NOT NULL,
     version bigint NOT NULL,
     created bigint NOT NULL,
-    data jsonb,
+    data json,
     at bigint NOT NULL,
     PRIMARY KEY (collection, id)
 );
@@ -52,9 +56,10 @@ CREATE TABLE livepath_log (
     version bigint PRIMARY KEY,
     collection text NOT NULL,
     id text NOT NULL,
-    data jsonb,
+    data json,
     existed boolean NOT NULL,
-    at bigint NOT NULL
+    at bigint NOT NULL,
+    batch bigint NOT NULL
 );
 CREATE INDEX livepath_log_by_time ON livepath_log (at);
 CREATE TABLE livepath_keys (
@@ -66,7 +71,7 @@ CREATE INDEX livepath_keys_by_time ON livepath_keys (at);
 "#;
 
 fn db_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ApiError + '_ {
-    move |e| ApiError::internal(what, super::describe(&e))
+    move |e| ApiError::internal(what, super::session::describe(&e))
 }
 
 /// Creates the schema, or migrates it to [`SCHEMA_VERSION`]; returns the database's epoch.

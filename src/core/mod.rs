@@ -190,7 +190,8 @@ pub enum Action<D> {
     /// Call [`Core::release_unused`] at the end of the current task (a microtask).
     ScheduleRelease,
     /// Drop the socket and report it closed ([`Core::closed`]): the server refused the credentials (the
-    /// token function will be asked again on the next connection), or went silent.
+    /// token function will be asked again on the next connection), could not reach its database
+    /// (`unavailable`), or went silent.
     Reconnect,
 }
 
@@ -716,14 +717,19 @@ impl<D: Merge> Core<D> {
             self.confirmed = true;
             self.backoff.reset();
         }
-        if let Frame::Error { code: ErrorCode::Unauthenticated, .. } = &frame {
-            if self.options.refreshable_token && !self.anonymous {
-                // Nothing fails: the request stays pending and goes again on the next connection.
-                if self.link == Link::Open {
-                    actions.push(Action::Reconnect);
-                }
-                return actions;
+        // Refusals that another connection may not meet: a token that a fresh one replaces, and a server
+        // that cannot reach its database (another node may; the backoff spaces the tries). Nothing
+        // fails: the request stays pending and goes again on the next connection.
+        let retry = match &frame {
+            Frame::Error { code: ErrorCode::Unauthenticated, .. } => self.options.refreshable_token && !self.anonymous,
+            Frame::Error { code: ErrorCode::Unavailable, .. } => true,
+            _ => false,
+        };
+        if retry {
+            if self.link == Link::Open {
+                actions.push(Action::Reconnect);
             }
+            return actions;
         }
         match frame {
             Frame::Welcome { heartbeat_ms, epoch } => {

@@ -390,6 +390,37 @@ fn unauthenticated_with_a_token_function_reconnects_and_keeps_listeners_and_writ
 }
 
 #[test]
+fn unavailable_keeps_listeners_and_writes_and_retries_them_on_a_new_connection_after_a_growing_backoff() {
+    // The server's database is down: the write is not lost, nor the listener; the next connection (a
+    // proxy may pick another node) resends the write with its key and resubscribes.
+    let mut c = Core::new(CoreOptions::default());
+    let (_, _) = c.listen(&path("c/d"));
+    opened(&mut c);
+    let (w, _) = c.write(&path("c/d"), WriteOp::Set("x"), "k".into());
+    let refused = |id, req| Frame::Error { id, req, code: ErrorCode::Unavailable, message: "database".into() };
+    assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect]);
+    assert_eq!(c.received(refused(Some(1), None)), [A::Reconnect]);
+    assert_eq!((c.listener_count(), c.pending_write_count()), (1, 1), "nothing failed");
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        let timer = c.closed(1.0).into_iter().find_map(|a| match a {
+            A::ArmReconnect(delay_ms) => Some(delay_ms),
+            _ => None,
+        });
+        delays.push(timer.expect("a reconnect is scheduled"));
+        c.reconnect_due();
+        let sent = sends(&opened(&mut c));
+        assert_eq!(sent.len(), 2, "resubscribed and resent: {sent:?}");
+        assert!(
+            sent.iter().any(|m| matches!(m, ClientMessage::Set { key: Some(k), .. } if k == "k")),
+            "with its idempotency key: {sent:?}"
+        );
+        assert_eq!(c.received(refused(None, Some(w))), [A::Reconnect], "still down");
+    }
+    assert!(delays.windows(2).all(|d| d[0] < d[1]), "the tries are spaced out more and more: {delays:?}");
+}
+
+#[test]
 fn unauthenticated_when_the_token_function_gave_no_token_fails_instead_of_reconnecting() {
     // A signed-out visitor (the function answers null) on a path that needs a user: asking the function
     // again would give nothing new, so the listener and the write fail and the socket stays up.

@@ -1,5 +1,6 @@
-# The two commands of the README, the setup both run first, and the benchmarks.
-.PHONY: demo test setup bench
+# The two commands of the README, the setup both run first, the benchmarks, and the demo on several
+# nodes (PostgreSQL and nginx).
+.PHONY: demo test setup bench cluster
 demo:
 	@scripts/demo
 test:
@@ -8,3 +9,5 @@ setup:
 	@scripts/setup
 bench:
 	@scripts/bench
+cluster:
+	@scripts/cluster

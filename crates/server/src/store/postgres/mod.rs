@@ -19,7 +19,7 @@ use std::{
 
 use livepath_protocol::{Path, PathKind};
 use session::{CallError, Connection, Session, unavailable};
-use tokio_postgres::{IsolationLevel, Row};
+use tokio_postgres::Row;
 
 use super::{
     ChangedDoc, Committed, Feed, Initial, InitialState, ListedDoc, Listing, Logged, Mutation, Store, StoredDoc, Wake,
@@ -136,7 +136,7 @@ impl Store for PgStore {
 
     fn list(&mut self, path: &str) -> Result<Listing, ApiError> {
         let rows = self.call("listing a collection", async |c| c.client.query(&c.statements.list, &[&path]).await)?;
-        Ok(listing(&rows))
+        Ok(listing(&rows, 0))
     }
 
     fn current_version(&mut self) -> Result<u64, ApiError> {
@@ -153,43 +153,44 @@ impl Store for PgStore {
         let since = since as i64;
         let rows = self
             .call("reading changes", async |c| c.client.query(&c.statements.changes_since, &[&path, &since]).await)?;
-        Ok(rows.iter().map(changed).collect())
+        Ok(rows.iter().map(|r| changed(r, 0)).collect())
     }
 
-    /// One snapshot (a repeatable-read transaction) for the version and the path's state.
+    /// The version, the horizon and the path's state in one statement, so one snapshot and one round
+    /// trip (a subscribe storm after a node's restart is many of them, in line with the writes).
     fn initial(&mut self, path: &Path, since: Option<u64>) -> Result<Initial, ApiError> {
         let path_text = path.as_str();
         let kind = path.kind();
-        self.call("reading a subscription's first state", async |c| {
-            let Connection { client, statements } = c;
-            let tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
-            let c = &*statements;
-            let meta = tx.query_one(&c.meta, &[]).await?;
-            let as_of = meta.get::<_, i64>(0) as u64;
-            let since = resumable(since, as_of, meta.get::<_, i64>(1) as u64);
-            let state = match (kind, since) {
-                (PathKind::Document, since) => {
-                    let (collection, id) = split(path_text);
-                    let row = tx.query_opt(&c.get, &[&collection, &id]).await?;
-                    let doc = row.map(|r| StoredDoc { version: r.get::<_, i64>(0) as u64, data: r.get(1) });
-                    InitialState::Document { doc, since }
-                }
-                (PathKind::Collection, Some(since)) => {
-                    let rows = tx.query(&c.changes_since, &[&path_text, &(since as i64)]).await?;
-                    InitialState::Changes { since, changes: rows.iter().map(changed).collect() }
-                }
-                (PathKind::Collection, None) => {
-                    InitialState::Collection(listing(&tx.query(&c.list, &[&path_text]).await?))
-                }
-            };
-            tx.commit().await?;
-            Ok(Initial { as_of, state })
-        })
+        let rows = self.call("reading a subscription's first state", async |c| match kind {
+            PathKind::Document => {
+                let (collection, id) = split(path_text);
+                c.client.query(&c.statements.initial_document, &[&collection, &id]).await
+            }
+            PathKind::Collection => {
+                let since = since.map_or(-1, |s| s as i64);
+                c.client.query(&c.statements.initial_collection, &[&path_text, &since]).await
+            }
+        })?;
+        let meta =
+            rows.first().ok_or_else(|| ApiError::internal("reading a subscription's first state", "no meta row"))?;
+        let as_of = meta.get::<_, i64>(0) as u64;
+        let since = resumable(since, as_of, meta.get::<_, i64>(1) as u64);
+        // Every row repeats the meta columns; a row without a document (the LEFT JOIN found none) is
+        // skipped.
+        let docs = rows.iter().filter(|r| r.get::<_, Option<String>>(2).is_some());
+        let state = match (kind, since) {
+            (PathKind::Document, since) => {
+                let doc = meta
+                    .get::<_, Option<i64>>(3)
+                    .map(|version| StoredDoc { version: version as u64, data: meta.get(4) });
+                InitialState::Document { doc, since }
+            }
+            (PathKind::Collection, Some(since)) => {
+                InitialState::Changes { since, changes: docs.map(|r| changed(r, 2)).collect() }
+            }
+            (PathKind::Collection, None) => InitialState::Collection(listing(docs, 2)),
+        };
+        Ok(Initial { as_of, state })
     }
 
     fn changes_after(&mut self, version: u64) -> Result<Feed, ApiError> {
@@ -415,19 +416,27 @@ impl Store for PgStore {
     }
 }
 
-fn listing(rows: &[Row]) -> Listing {
+/// A collection's listing from rows whose columns from `at` on are id, version, data (tombstones
+/// included: they count for the listing's version).
+fn listing<'a>(rows: impl IntoIterator<Item = &'a Row>, at: usize) -> Listing {
     let mut version = 0;
     let mut docs = Vec::new();
     for r in rows {
-        let v = r.get::<_, i64>(1) as u64;
+        let v = r.get::<_, i64>(at + 1) as u64;
         version = version.max(v);
-        if let Some(data) = r.get::<_, Option<String>>(2) {
-            docs.push(ListedDoc { id: r.get(0), version: v, data });
+        if let Some(data) = r.get::<_, Option<String>>(at + 2) {
+            docs.push(ListedDoc { id: r.get(at), version: v, data });
         }
     }
     Listing { version, docs }
 }
 
-fn changed(r: &Row) -> ChangedDoc {
-    ChangedDoc { id: r.get(0), version: r.get::<_, i64>(1) as u64, data: r.get(2), created: r.get::<_, i64>(3) as u64 }
+/// A changed document from a row whose columns from `at` on are id, version, data, created.
+fn changed(r: &Row, at: usize) -> ChangedDoc {
+    ChangedDoc {
+        id: r.get(at),
+        version: r.get::<_, i64>(at + 1) as u64,
+        data: r.get(at + 2),
+        created: r.get::<_, i64>(at + 3) as u64,
+    }
 }

@@ -19,6 +19,8 @@ pub struct Statements {
     pub meta: Statement,
     pub feed: Statement,
     pub outcome: Statement,
+    pub initial_document: Statement,
+    pub initial_collection: Statement,
 }
 
 impl Statements {
@@ -89,6 +91,23 @@ impl Statements {
                 )
                 .await?,
             outcome: client.prepare("SELECT batch FROM livepath_log WHERE version = $1").await?,
+            // A subscription's first state: the meta row and the document (columns 3, 4), or the
+            // collection's documents (2 to 5) changed after $2 when $2 is resumable (between the
+            // horizon and the version), else all of them; tombstones included either way.
+            initial_document: client
+                .prepare(
+                    "SELECT m.version, m.horizon, d.id, d.version, d.data::text
+                     FROM livepath_meta m LEFT JOIN livepath_docs d ON d.collection = $1 AND d.id = $2",
+                )
+                .await?,
+            initial_collection: client
+                .prepare(
+                    "SELECT m.version, m.horizon, d.id, d.version, d.data::text, d.created
+                     FROM livepath_meta m LEFT JOIN livepath_docs d ON d.collection = $1
+                         AND d.version > CASE WHEN $2::int8 BETWEEN m.horizon AND m.version THEN $2::int8 ELSE -1 END
+                     ORDER BY d.id",
+                )
+                .await?,
         })
     }
 }

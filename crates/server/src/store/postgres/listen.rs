@@ -16,6 +16,9 @@ pub const CHANNEL: &str = "livepath";
 /// The longest wait between attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long a listening connection must last for the backoff to start over.
+const STABLE: Duration = Duration::from_secs(10);
+
 /// How often the task checks that the engine is still there while nothing is notified.
 const ALIVE_CHECK: Duration = Duration::from_secs(5);
 
@@ -51,7 +54,7 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                 if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
                     tracing::warn!("LISTEN failed: {}", super::session::describe(&e));
                 } else {
-                    backoff = Duration::from_millis(100);
+                    let listening = std::time::Instant::now();
                     // Whatever was notified while no one listened.
                     if !wake() {
                         return;
@@ -64,6 +67,11 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                             },
                             () = tokio::time::sleep(ALIVE_CHECK) => if !wake() { return },
                         }
+                    }
+                    // A connection that held a while starts the backoff over; one cut again and again
+                    // (a flapping network) keeps it growing.
+                    if listening.elapsed() > STABLE {
+                        backoff = Duration::from_millis(100);
                     }
                 }
                 drop(client);

@@ -18,7 +18,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -65,6 +65,8 @@ struct Shared {
     unavailable: Mutex<Option<String>>,
     /// A catch-up is queued and not yet run: more wake-ups need not queue another.
     catch_up_queued: AtomicBool,
+    /// The last version published to the hub, as the store thread last set it.
+    published: AtomicU64,
 }
 
 /// What to do with a write's outcome (its version), on the store thread, once it is committed and
@@ -130,14 +132,18 @@ impl Engine {
             epoch: store.epoch().to_owned(),
             unavailable: Mutex::new(None),
             catch_up_queued: AtomicBool::new(false),
+            published: AtomicU64::new(0),
         });
         let (jobs, queue) = mpsc::channel(QUEUE);
         // The timer and the store's watcher hold weak senders: the thread still ends with the last
         // handle.
         let weak = jobs.downgrade();
         let wake_shared = Arc::downgrade(&shared);
-        let wake: Wake = Arc::new(move || {
+        let wake: Wake = Arc::new(move |version| {
             let (Some(jobs), Some(shared)) = (weak.upgrade(), wake_shared.upgrade()) else { return false };
+            if version.is_some_and(|v| v <= shared.published.load(Ordering::Acquire)) {
+                return true; // published already: this node's own write, most often
+            }
             if !shared.catch_up_queued.swap(true, Ordering::AcqRel) && jobs.try_send(Job::CatchUp).is_err() {
                 shared.catch_up_queued.store(false, Ordering::Release);
             }
@@ -312,6 +318,7 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
             next = queue.try_recv().ok();
         }
         commit(&mut *store, shared, &mut batch, &mut published);
+        shared.published.store(published, Ordering::Release);
         *lock(&shared.unavailable) = store.unavailable();
     }
 }

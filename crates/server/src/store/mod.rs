@@ -108,9 +108,11 @@ pub enum Feed {
     Gone,
 }
 
-/// Tells the engine that other nodes may have written (see [`Store::watch`]); cheap, callable from
-/// any thread, any number of times. Answers false once the engine is gone: time to stop watching.
-pub type Wake = Arc<dyn Fn() -> bool + Send + Sync>;
+/// Tells the engine that other nodes may have written (see [`Store::watch`]), up to the version given
+/// when one is known (a wake-up naming a version already published, such as this node's own, is
+/// ignored); cheap, callable from any thread, any number of times. Answers false once the engine is
+/// gone: time to stop watching.
+pub type Wake = Arc<dyn Fn(Option<u64>) -> bool + Send + Sync>;
 
 /// The `since` a subscription can be resumed from: none when it is beyond the last version (the
 /// client saw another database) or below the horizon (deletes after it may be forgotten).

@@ -35,8 +35,8 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                     let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
-                            Ok(AsyncMessage::Notification(_)) => {
-                                if tx.send(()).is_err() {
+                            Ok(AsyncMessage::Notification(n)) => {
+                                if tx.send(n.payload().parse::<u64>().ok()).is_err() {
                                     return;
                                 }
                             }
@@ -56,16 +56,16 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
                 } else {
                     let listening = std::time::Instant::now();
                     // Whatever was notified while no one listened.
-                    if !wake() {
+                    if !wake(None) {
                         return;
                     }
                     loop {
                         tokio::select! {
                             got = notified.recv() => match got {
-                                Some(()) => if !wake() { return },
+                                Some(version) => if !wake(version) { return },
                                 None => break, // the connection ended
                             },
-                            () = tokio::time::sleep(ALIVE_CHECK) => if !wake() { return },
+                            () = tokio::time::sleep(ALIVE_CHECK) => if !wake(None) { return },
                         }
                     }
                     // A connection that held a while starts the backoff over; one cut again and again
@@ -79,7 +79,7 @@ pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
             }
             Err(e) => tracing::debug!("connecting to PostgreSQL to listen: {}", super::session::describe(&e)),
         }
-        if !wake() {
+        if !wake(None) {
             return;
         }
         tokio::time::sleep(backoff).await;

@@ -31,12 +31,13 @@ use crate::{
     error::ApiError,
     frames,
     hub::{Hub, Subscriber},
-    metrics::{Metrics, inc},
-    store::{
-        Committed, Feed, Initial, InitialState, Listing, Mutation, Store, StoredDoc, Wake, Write, postgres::PgStore,
-        sqlite::SqliteStore,
-    },
+    metrics::Metrics,
+    store::{InitialState, Listing, Mutation, Store, StoredDoc, Wake, postgres::PgStore, sqlite::SqliteStore},
 };
+
+mod publisher;
+
+use publisher::Publisher;
 
 /// Requests queued for the store thread before senders wait for room.
 const QUEUE: usize = 1024;
@@ -280,7 +281,7 @@ type Batch = Vec<(Path, Mutation, Option<String>, WriteReply)>;
 fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
     let mut batch = Vec::new();
     // The last version published to the hub: everything before this node started counts as published.
-    let mut published = loop {
+    let mut publisher = Publisher::new(loop {
         match store.current_version() {
             Ok(version) => break version,
             Err(e) => {
@@ -288,14 +289,14 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
                 std::thread::sleep(TICK);
             }
         }
-    };
+    });
     while let Some(job) = queue.blocking_recv() {
         let mut next = Some(job);
         while let Some(job) = next {
             match job {
                 Job::Write { path, mutation, key, reply } => batch.push((path, mutation, key, reply)),
                 Job::Run(f) => {
-                    commit(&mut *store, shared, &mut batch, &mut published);
+                    commit(&mut *store, shared, &mut batch, &mut publisher);
                     // A panic fails this request (its answer channel is dropped), not the store.
                     if catch_unwind(AssertUnwindSafe(|| f(&mut *store, shared))).is_err() {
                         tracing::error!("a store request panicked");
@@ -303,22 +304,22 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
                 }
                 Job::CatchUp => {
                     shared.catch_up_queued.store(false, Ordering::Release);
-                    commit(&mut *store, shared, &mut batch, &mut published);
-                    guarded("catching up", || catch_up(&mut *store, shared, &mut published));
+                    commit(&mut *store, shared, &mut batch, &mut publisher);
+                    guarded("catching up", || publisher.catch_up(&mut *store, shared));
                 }
                 Job::Tick => {
-                    commit(&mut *store, shared, &mut batch, &mut published);
-                    guarded("catching up", || catch_up(&mut *store, shared, &mut published));
+                    commit(&mut *store, shared, &mut batch, &mut publisher);
+                    guarded("catching up", || publisher.catch_up(&mut *store, shared));
                     guarded("housekeeping", || store.maintain());
                 }
             }
             if batch.len() >= MAX_BATCH {
-                commit(&mut *store, shared, &mut batch, &mut published);
+                commit(&mut *store, shared, &mut batch, &mut publisher);
             }
             next = queue.try_recv().ok();
         }
-        commit(&mut *store, shared, &mut batch, &mut published);
-        shared.published.store(published, Ordering::Release);
+        commit(&mut *store, shared, &mut batch, &mut publisher);
+        shared.published.store(publisher.published(), Ordering::Release);
         *lock(&shared.unavailable) = store.unavailable();
     }
 }
@@ -333,109 +334,16 @@ fn guarded(what: &str, f: impl FnOnce()) {
 /// Commits the batched writes, publishes each in order, then answers them. A panic on the way fails
 /// the writes not yet answered (an uncommitted transaction rolls back) and leaves the store thread
 /// serving.
-fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, published: &mut u64) {
+fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, publisher: &mut Publisher) {
     if batch.is_empty() {
         return;
     }
-    if catch_unwind(AssertUnwindSafe(|| commit_batch(store, shared, batch, published))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| publisher.commit(store, shared, batch))).is_err() {
         tracing::error!("committing a batch of writes panicked");
         for (_, _, _, reply) in batch.drain(..) {
             reply(Err(ApiError::new(livepath_protocol::ErrorCode::Internal, "the write failed")));
         }
     }
-}
-
-fn commit_batch(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, published: &mut u64) {
-    let writes: Vec<Write<'_>> = batch
-        .iter()
-        .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
-        .collect();
-    let results = store.write_batch(&writes);
-    drop(writes);
-    // A batch's new versions follow one another. When the first follows the last one published, no
-    // other node wrote in between, and the batch is published as it stands; otherwise the log has
-    // everything in order, this batch included.
-    let first = results.iter().flatten().find(|c| !c.replayed).map(|c| c.version);
-    let in_turn = first.is_none_or(|first| first == *published + 1);
-    if in_turn {
-        for ((path, _, _, _), result) in batch.iter().zip(&results) {
-            if let Ok(committed) = result {
-                if !committed.replayed {
-                    publish(store, shared, path, committed);
-                    inc(&shared.metrics.writes);
-                    *published = committed.version;
-                }
-            }
-        }
-    } else {
-        for _ in results.iter().flatten().filter(|c| !c.replayed) {
-            inc(&shared.metrics.writes);
-        }
-        catch_up(store, shared, published);
-    }
-    for ((_, _, _, reply), result) in batch.drain(..).zip(results) {
-        reply(result.map(|committed| committed.version));
-    }
-}
-
-/// Publishes one committed write to the hub.
-fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
-    let mut listing = |collection: &Path| match store.initial(collection, None) {
-        Ok(Initial { as_of, state: InitialState::Collection(listing) }) => Some((listing, as_of)),
-        _ => None,
-    };
-    lock(&shared.hub).publish(path, committed, &mut listing);
-}
-
-/// Publishes, in order, the writes the store's log holds above `published`. When the log no longer
-/// reaches back that far, every subscriber is sent its full state instead.
-fn catch_up(store: &mut dyn Store, shared: &Shared, published: &mut u64) {
-    loop {
-        match store.changes_after(*published) {
-            Ok(Feed::Writes(writes)) if writes.is_empty() => return,
-            Ok(Feed::Writes(writes)) => {
-                for logged in writes {
-                    let version = logged.committed.version;
-                    match livepath_protocol::document_path(&logged.path) {
-                        Ok(path) => publish(store, shared, &path, &logged.committed),
-                        Err(e) => tracing::error!("the store's log names a bad path {:?}: {e}", logged.path),
-                    }
-                    *published = version;
-                }
-            }
-            Ok(Feed::Gone) => {
-                resend_all(store, shared, published);
-                return;
-            }
-            Err(e) => {
-                tracing::debug!("reading the store's log: {e}");
-                return;
-            }
-        }
-    }
-}
-
-/// Sends every subscriber its path's full state, and moves `published` to the version they were read
-/// at: the writes in between cannot be told one by one any more.
-fn resend_all(store: &mut dyn Store, shared: &Shared, published: &mut u64) {
-    let Ok(current) = store.current_version() else { return };
-    tracing::warn!("the store's log no longer reaches back to version {published}: resending every subscribed path");
-    let paths = lock(&shared.hub).paths();
-    for path in paths {
-        let Ok(path) = Path::parse(&path) else { continue };
-        let Ok(initial) = store.initial(&path, None) else { return };
-        let mut hub = lock(&shared.hub);
-        match initial.state {
-            InitialState::Document { doc, .. } => {
-                hub.resend(&path, initial.as_of, |id| frames::document(id, &path, doc.clone(), None));
-            }
-            InitialState::Collection(listing) => {
-                hub.resend(&path, initial.as_of, |id| frames::collection(id, &path, &listing));
-            }
-            InitialState::Changes { .. } => {}
-        }
-    }
-    *published = current;
 }
 
 #[cfg(test)]

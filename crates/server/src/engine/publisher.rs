@@ -1,0 +1,215 @@
+//! [`Publisher`]: what the store thread has published to the hub, and how the next writes get there —
+//! its own batches as they commit, other nodes' writes from the store's log, and the answers to
+//! writes, which never go out before the write is published on this node.
+
+use livepath_protocol::Path;
+
+use super::{Batch, Shared, WriteReply, lock};
+use crate::{
+    frames,
+    metrics::inc,
+    store::{Committed, Feed, Initial, InitialState, Store, Write},
+};
+
+/// The last version published to the hub, and the answers waiting for it.
+pub struct Publisher {
+    /// Every write up to this version is published (or was there before this node started).
+    published: u64,
+    /// Answers to writes that are committed but not published here yet (another node's writes came
+    /// between, and the log could not be read just then; or a replayed key named another node's write
+    /// not read yet): each goes once `published` reaches its version, so that a writer never gets its
+    /// `ack` before the subscribers on its node get the write.
+    deferred: Vec<(u64, WriteReply)>,
+}
+
+impl Publisher {
+    /// Everything up to `published` counts as published.
+    pub fn new(published: u64) -> Self {
+        Self { published, deferred: Vec::new() }
+    }
+
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    /// Commits `batch`, publishes what it wrote in version order (with what other nodes wrote before
+    /// it), and answers each write, or defers its answer until it is published.
+    pub fn commit(&mut self, store: &mut dyn Store, shared: &Shared, batch: &mut Batch) {
+        let writes: Vec<Write<'_>> = batch
+            .iter()
+            .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
+            .collect();
+        let results = store.write_batch(&writes);
+        drop(writes);
+        for _ in results.iter().flatten().filter(|c| !c.replayed) {
+            inc(&shared.metrics.writes);
+        }
+        // A batch's new versions follow one another. When the first follows the last one published, no
+        // other node wrote in between, and the batch is published as it stands; otherwise the log has
+        // everything in order, this batch included.
+        let first = results.iter().flatten().find(|c| !c.replayed).map(|c| c.version);
+        if first.is_none_or(|first| first == self.published + 1) {
+            for ((path, _, _, _), result) in batch.iter().zip(&results) {
+                if let Ok(committed) = result {
+                    if !committed.replayed {
+                        publish(store, shared, path, committed);
+                        self.published = committed.version;
+                    }
+                }
+            }
+        } else {
+            self.catch_up(store, shared);
+        }
+        for ((_, _, _, reply), result) in batch.drain(..).zip(results) {
+            match result {
+                Ok(committed) if committed.version > self.published => {
+                    self.deferred.push((committed.version, reply));
+                }
+                result => reply(result.map(|committed| committed.version)),
+            }
+        }
+    }
+
+    /// Publishes, in order, the writes the store's log holds above what is published. When the log no
+    /// longer reaches back that far, every subscriber is sent its full state instead. Then sends the
+    /// answers this made due.
+    pub fn catch_up(&mut self, store: &mut dyn Store, shared: &Shared) {
+        loop {
+            match store.changes_after(self.published) {
+                Ok(Feed::Writes(writes)) if writes.is_empty() => break,
+                Ok(Feed::Writes(writes)) => {
+                    for logged in writes {
+                        match livepath_protocol::document_path(&logged.path) {
+                            Ok(path) => publish(store, shared, &path, &logged.committed),
+                            Err(e) => tracing::error!("the store's log names a bad path {:?}: {e}", logged.path),
+                        }
+                        self.published = logged.committed.version;
+                    }
+                }
+                Ok(Feed::Gone) => {
+                    self.resend_all(store, shared);
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("reading the store's log: {e}");
+                    break;
+                }
+            }
+        }
+        let published = self.published;
+        let (due, waiting) = std::mem::take(&mut self.deferred).into_iter().partition(|(v, _)| *v <= published);
+        self.deferred = waiting;
+        for (version, reply) in due {
+            reply(Ok(version));
+        }
+    }
+
+    /// Sends every subscriber its path's full state, and moves `published` to the version they were
+    /// read at: the writes in between cannot be told one by one any more.
+    fn resend_all(&mut self, store: &mut dyn Store, shared: &Shared) {
+        let Ok(current) = store.current_version() else { return };
+        tracing::warn!(
+            "the store's log no longer reaches back to version {}: resending every subscribed path",
+            self.published
+        );
+        let paths = lock(&shared.hub).paths();
+        for path in paths {
+            let Ok(path) = Path::parse(&path) else { continue };
+            let Ok(initial) = store.initial(&path, None) else { return };
+            let mut hub = lock(&shared.hub);
+            match initial.state {
+                InitialState::Document { doc, .. } => {
+                    hub.resend(&path, initial.as_of, |id| frames::document(id, &path, doc.clone(), None));
+                }
+                InitialState::Collection(listing) => {
+                    hub.resend(&path, initial.as_of, |id| frames::collection(id, &path, &listing));
+                }
+                InitialState::Changes { .. } => {}
+            }
+        }
+        self.published = current;
+    }
+}
+
+impl Drop for Publisher {
+    /// At shutdown: the deferred writes are committed, so they are acknowledged, published or not.
+    fn drop(&mut self) {
+        for (version, reply) in self.deferred.drain(..) {
+            reply(Ok(version));
+        }
+    }
+}
+
+/// Publishes one committed write to the hub.
+fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
+    let mut listing = |collection: &Path| match store.initial(collection, None) {
+        Ok(Initial { as_of, state: InitialState::Collection(listing) }) => Some((listing, as_of)),
+        _ => None,
+    };
+    lock(&shared.hub).publish(path, committed, &mut listing);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64},
+    };
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        engine::WriteReply,
+        hub::Hub,
+        store::{Mutation, sqlite::SqliteStore},
+    };
+
+    fn shared() -> Shared {
+        Shared {
+            hub: Mutex::new(Hub::default()),
+            metrics: Arc::default(),
+            epoch: String::new(),
+            unavailable: Mutex::new(None),
+            catch_up_queued: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+        }
+    }
+
+    fn set() -> Mutation {
+        Mutation::Set(json!({ "n": 1 }).as_object().cloned().unwrap_or_default())
+    }
+
+    /// A reply that records what it was answered.
+    fn recorded() -> (WriteReply, Arc<Mutex<Vec<u64>>>) {
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let into = answers.clone();
+        (Box::new(move |r| into.lock().unwrap().push(r.unwrap())), answers)
+    }
+
+    fn batch_of(path: &str, reply: WriteReply) -> Batch {
+        vec![(livepath_protocol::document_path(path).unwrap(), set(), None, reply)]
+    }
+
+    #[test]
+    fn a_write_in_turn_is_answered_at_once_and_one_after_unpublished_writes_waits_for_them() {
+        let mut store = SqliteStore::in_memory(1 << 20).unwrap();
+        let shared = shared();
+        let mut publisher = Publisher::new(0);
+        let (reply, answers) = recorded();
+        publisher.commit(&mut store, &shared, &mut batch_of("c/a", reply));
+        assert_eq!(*answers.lock().unwrap(), [1], "in turn: published and answered");
+
+        // Versions 2 and 3 are written behind the publisher's back (another node, as it sees it), and
+        // this store has no log to read them from: the next write cannot be published in order yet.
+        store.write("c/x", &set(), None).unwrap();
+        store.write("c/y", &set(), None).unwrap();
+        let (reply, answers) = recorded();
+        publisher.commit(&mut store, &shared, &mut batch_of("c/b", reply));
+        publisher.catch_up(&mut store, &shared);
+        assert!(answers.lock().unwrap().is_empty(), "no ack before the write is published here");
+        assert_eq!(publisher.published(), 1);
+        drop(publisher);
+        assert_eq!(*answers.lock().unwrap(), [4], "at shutdown a committed write is acknowledged");
+    }
+}

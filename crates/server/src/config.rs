@@ -26,6 +26,11 @@ pub struct Config {
     /// migrated at start.
     #[arg(long, env = "LIVEPATH_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// PEM certificates of the CA that signed PostgreSQL's certificate (a private CA, a provider's
+    /// bundle, a self-signed certificate): the connection then uses TLS, verified against these only.
+    /// Without it, TLS is used when the URL says `sslmode=require`, verified against the Mozilla roots.
+    #[arg(long, requires = "database_url")]
+    pub database_ca_file: Option<PathBuf>,
     /// The server sends a frame at least this often; clients silent for twice as long are closed.
     #[arg(long, default_value_t = 25_000)]
     pub heartbeat_ms: u64,

@@ -501,3 +501,49 @@ async fn a_bad_idempotency_key_fails_its_own_write_and_not_the_others_of_its_bat
         assert!(answers[&req]["message"].as_str().unwrap().contains("idempotency key"), "{}", answers[&req]);
     }
 }
+
+/// The application name of each livepath connection to database `name`, and whether it uses TLS.
+async fn encrypted(url: &str, name: &str) -> Vec<(String, bool)> {
+    let rows = common::pg::connect(url)
+        .await
+        .query(
+            "SELECT a.application_name, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+             WHERE a.datname = $1 AND a.application_name LIKE 'livepath-server%' ORDER BY 1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, bool>(1))).collect()
+}
+
+#[tokio::test]
+async fn with_sslmode_require_and_the_ca_file_the_nodes_connections_are_encrypted_and_without_the_ca_refused() {
+    let cluster = Cluster::start_tls();
+    let db = cluster.database().await;
+    let ca = cluster.ca_certificate().await;
+    let name = db.rsplit('/').next().unwrap().to_owned();
+
+    let config = Config {
+        database_url: Some(format!("{db}?sslmode=require")),
+        database_ca_file: Some(ca.clone().into()),
+        ..Config::default()
+    };
+    let node = TestServer::start(config).await;
+    assert_eq!(node.put("c/d", json!({"n":1})).await.0, 200);
+    eventually(Duration::from_secs(5), "both connections up", async || encrypted(&cluster.url, &name).await.len() == 2)
+        .await;
+    let both = encrypted(&cluster.url, &name).await;
+    assert_eq!(both, [("livepath-server".into(), true), ("livepath-server listen".into(), true)], "{both:?}");
+    drop(node);
+
+    // Verified, not merely encrypted: the test CA is no Mozilla root.
+    let unverified = Config { database_url: Some(format!("{db}?sslmode=require")), ..Config::default() };
+    let error = TestServer::start_error("127.0.0.1", unverified).await;
+    assert!(error.contains("certificate") || error.contains("UnknownIssuer"), "{error}");
+    // A CA file that is not one.
+    let bad = Config {
+        database_ca_file: Some("Cargo.toml".into()),
+        ..Config { database_url: Some(db.clone()), ..Config::default() }
+    };
+    assert!(TestServer::start_error("127.0.0.1", bad).await.contains("--database-ca-file"));
+}

@@ -113,7 +113,9 @@ impl Engine {
     pub async fn open(config: &Config) -> Result<Self, ApiError> {
         let retention = config.tombstone_retention.as_secs() as i64;
         let store: Box<dyn Store> = if let Some(url) = &config.database_url {
-            Box::new(PgStore::connect(url, config.max_document_bytes, retention).await?)
+            Box::new(
+                PgStore::connect(url, config.database_ca_file.as_deref(), config.max_document_bytes, retention).await?,
+            )
         } else {
             let store = if config.memory {
                 SqliteStore::in_memory(config.max_document_bytes)?

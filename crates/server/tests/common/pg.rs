@@ -44,8 +44,18 @@ fn pg_bin() -> String {
 impl Cluster {
     /// A cluster of this test process's own, stopped and deleted when the process exits.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Cluster::start`], with TLS on (a self-signed certificate: see [`Cluster::certificate`]).
+    pub fn start_tls() -> Self {
+        Self::start_with(&["--tls"])
+    }
+
+    fn start_with(more: &[&str]) -> Self {
         let output = Command::new(script())
             .args(["--watch", &std::process::id().to_string(), "--fast"])
+            .args(more)
             .output()
             .expect("scripts/postgres runs");
         assert!(output.status.success(), "scripts/postgres failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -79,6 +89,13 @@ impl Cluster {
     /// A connection as the superuser.
     pub async fn connect(&self) -> tokio_postgres::Client {
         connect(&self.url).await
+    }
+
+    /// The file of the CA certificate that signed the server's, for a cluster started with TLS.
+    pub async fn ca_certificate(&self) -> String {
+        let cert: String =
+            self.connect().await.query_one("SHOW ssl_cert_file", &[]).await.expect("the certificate").get(0);
+        cert.replace("server.crt", "ca.crt")
     }
 
     async fn data_dir(&self) -> String {

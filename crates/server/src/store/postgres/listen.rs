@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
+use super::tls::Tls;
 use crate::store::Wake;
 
 /// The channel every committing write notifies.
@@ -23,11 +24,11 @@ const STABLE: Duration = Duration::from_secs(10);
 const ALIVE_CHECK: Duration = Duration::from_secs(5);
 
 /// Runs until the engine is gone (`wake` answers false).
-pub async fn listen(mut config: tokio_postgres::Config, wake: Wake) {
+pub async fn listen((mut config, tls): (tokio_postgres::Config, Tls), wake: Wake) {
     config.application_name("livepath-server listen");
     let mut backoff = Duration::from_millis(100);
     loop {
-        match config.connect(NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (tx, mut notified) = tokio::sync::mpsc::unbounded_channel();
                 // The connection delivers notifications as it is polled: poll it in a task of its own.

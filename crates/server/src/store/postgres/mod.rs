@@ -1,6 +1,6 @@
 //! The shared store: PostgreSQL, for several nodes (`--database-url`). See [`schema`] for the tables
 //! and why versions follow commit order, [`listen`] for how a node hears of other nodes' writes,
-//! [`session`] for the connection, its timeouts and reconnection.
+//! [`session`] for the connection, its timeouts and reconnection, [`tls`] for when it is encrypted.
 //!
 //! One connection serves the store thread (its queries run in order, as the engine's requests do) and
 //! one more listens. When PostgreSQL cannot be reached, calls fail at once with `unavailable` (the
@@ -10,6 +10,7 @@ mod listen;
 mod schema;
 mod session;
 mod statements;
+mod tls;
 
 use std::{
     collections::{HashMap, hash_map::RandomState},
@@ -62,10 +63,11 @@ impl PgStore {
     /// Connects to `url`, creating or migrating the schema. Fails if PostgreSQL cannot be reached now.
     pub async fn connect(
         url: &str,
+        ca_file: Option<&std::path::Path>,
         max_document_bytes: usize,
         tombstone_retention_secs: i64,
     ) -> Result<Self, ApiError> {
-        let (session, epoch) = Session::open(url).await?;
+        let (session, epoch) = Session::open(url, ca_file).await?;
         Ok(Self {
             session,
             max_document_bytes,
@@ -412,7 +414,7 @@ impl Store for PgStore {
     }
 
     fn watch(&mut self, wake: Wake) {
-        self.session.spawn(listen::listen(self.session.config().clone(), wake));
+        self.session.spawn(listen::listen(self.session.connect_with(), wake));
     }
 }
 

@@ -12,10 +12,15 @@ use std::{
 };
 
 use livepath_protocol::ErrorCode;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::{Handle, Runtime};
-use tokio_postgres::{Client, NoTls, Socket, tls::NoTlsStream};
+use tokio_postgres::Client;
 
-use super::{schema, statements::Statements};
+use super::{
+    schema,
+    statements::Statements,
+    tls::{self, Tls},
+};
 use crate::error::ApiError;
 
 /// The longest a call to PostgreSQL may take before the connection counts as lost.
@@ -29,10 +34,18 @@ const SESSION_OPTIONS: &str = "-c idle_in_transaction_session_timeout=15s -c loc
 
 /// A PostgreSQL error in a form worth logging: the server's message and code when it sent one.
 pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
     }
+    // The causes too: "error performing TLS handshake" alone does not say that the certificate's
+    // issuer is unknown.
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 /// What an error says about the connection and the request.
@@ -106,6 +119,7 @@ pub struct Connection {
 pub struct Session {
     runtime: OwnRuntime,
     config: tokio_postgres::Config,
+    tls: Tls,
     connection: Option<Connection>,
     /// Why the last attempt to reach PostgreSQL failed, while it is down.
     down: Option<String>,
@@ -115,9 +129,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// Parses `url`, connects, creates or migrates the schema and prepares the statements; answers the
-    /// database's epoch too. Fails if PostgreSQL cannot be reached now.
-    pub async fn open(url: &str) -> Result<(Self, String), ApiError> {
+    /// Parses `url`, connects (with TLS as [`tls`] decides, given the CA file), creates or migrates the
+    /// schema and prepares the statements; answers the database's epoch too. Fails if PostgreSQL cannot
+    /// be reached now.
+    pub async fn open(url: &str, ca_file: Option<&std::path::Path>) -> Result<(Self, String), ApiError> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| ApiError::invalid(format!("--database-url is not a PostgreSQL URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
@@ -130,12 +145,13 @@ impl Session {
         if config.get_application_name().is_none() {
             config.application_name("livepath-server");
         }
+        let tls = tls::configure(&mut config, ca_file)?;
         let runtime = OwnRuntime::new()?;
-        let first = config.clone();
+        let (first, first_tls) = (config.clone(), tls.clone());
         let opened = runtime
             .handle()
             .spawn(async move {
-                let (mut client, connection) = first.connect(NoTls).await.map_err(|e| {
+                let (mut client, connection) = first.connect(first_tls).await.map_err(|e| {
                     ApiError::new(ErrorCode::Unavailable, format!("cannot reach PostgreSQL: {}", describe(&e)))
                 })?;
                 tokio::spawn(drive(connection));
@@ -151,6 +167,7 @@ impl Session {
         let session = Self {
             runtime,
             config,
+            tls,
             connection: Some(connection),
             down: None,
             retry_at: Instant::now(),
@@ -159,9 +176,9 @@ impl Session {
         Ok((session, epoch))
     }
 
-    /// The connection's settings (for the listening connection).
-    pub fn config(&self) -> &tokio_postgres::Config {
-        &self.config
+    /// The connection's settings and TLS connector (for the listening connection).
+    pub fn connect_with(&self) -> (tokio_postgres::Config, Tls) {
+        (self.config.clone(), self.tls.clone())
     }
 
     /// Runs `task` on the session's runtime, detached.
@@ -189,9 +206,9 @@ impl Session {
             if !now && Instant::now() < self.retry_at {
                 return Err(unavailable(&reason));
             }
-            let config = self.config.clone();
+            let (config, tls) = self.connect_with();
             let attempt = self.runtime.handle().block_on(async move {
-                let (client, connection) = tokio::time::timeout(CALL_TIMEOUT, config.connect(NoTls))
+                let (client, connection) = tokio::time::timeout(CALL_TIMEOUT, config.connect(tls))
                     .await
                     .map_err(|_| "connecting timed out".to_owned())?
                     .map_err(|e| describe(&e))?;
@@ -285,7 +302,11 @@ impl From<CallError> for ApiError {
 }
 
 /// Polls a connection until it ends (the client is dropped or the server goes away).
-async fn drive(connection: tokio_postgres::Connection<Socket, NoTlsStream>) {
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     if let Err(e) = connection.await {
         tracing::debug!("PostgreSQL connection ended: {}", describe(&e));
     }

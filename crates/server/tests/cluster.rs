@@ -547,3 +547,88 @@ async fn with_sslmode_require_and_the_ca_file_the_nodes_connections_are_encrypte
     };
     assert!(TestServer::start_error("127.0.0.1", bad).await.contains("--database-ca-file"));
 }
+
+#[tokio::test]
+async fn keyed_writes_retried_while_the_store_connection_is_cut_again_and_again_each_apply_exactly_once() {
+    const WRITES: u64 = 200;
+    let cluster = Cluster::shared();
+    let db = cluster.database().await;
+    let node = TestServer::start(node_config(&db)).await;
+    let name = db.rsplit('/').next().unwrap().to_owned();
+    let admin = cluster.connect().await;
+    let mut c = node.connect().await;
+    // A commit that takes a while (a deferred trigger sleeping 5 ms a row), so that cuts land during
+    // it, when only the log can tell the node whether its batch committed.
+    common::pg::connect(&db)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN PERFORM pg_sleep(0.005); RETURN NULL; END $$;
+             CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON livepath_log
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+        )
+        .await
+        .unwrap();
+
+    // Cut the node's store connection every 100 ms while the writes go.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cutting = stop.clone();
+    let cutter = tokio::spawn(async move {
+        let mut cuts = 0;
+        while !cutting.load(std::sync::atomic::Ordering::Relaxed) {
+            let rows = admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = $1 AND application_name = 'livepath-server'",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            cuts += rows.len();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        cuts
+    });
+
+    // As the client does: up to 16 in flight, and a write refused `unavailable` is sent again with
+    // its key.
+    let send = |i: u64| json!({"type":"set","req":i,"path":format!("c/{i}"),"data":{"i":i},"key":format!("k-{i}")});
+    let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
+    let (mut next, mut in_flight, mut retries) = (1, 0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (acked.len() as u64) < WRITES {
+        assert!(Instant::now() < deadline, "every write lands ({} of {WRITES})", acked.len());
+        while in_flight < 16 && next <= WRITES {
+            c.send(send(next)).await;
+            (next, in_flight) = (next + 1, in_flight + 1);
+        }
+        let answer = c.recv().await;
+        let req = answer["req"].as_u64().expect("an answer to a write");
+        match answer["type"].as_str() {
+            Some("ack") => {
+                in_flight -= 1;
+                assert!(acked.insert(req, answer["version"].as_u64().unwrap()).is_none(), "one ack per write");
+            }
+            _ => {
+                assert_eq!(answer["code"], "unavailable", "{answer}");
+                retries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                c.send(send(req)).await;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let cuts = cutter.await.unwrap();
+    println!("{cuts} cuts, {retries} writes refused and sent again");
+    assert!(cuts > 0 && retries > 0, "the connection was cut ({cuts}) and writes refused meanwhile ({retries})");
+
+    // Each write is one version of the sequence (none applied twice) and holds the version it was
+    // acknowledged with.
+    let check = common::pg::connect(&db).await;
+    let version: i64 = check.query_one("SELECT version FROM livepath_meta", &[]).await.unwrap().get(0);
+    assert_eq!(version as u64, WRITES, "no write applied twice");
+    for (i, acked_version) in &acked {
+        let (_, doc) = node.get(&format!("c/{i}")).await;
+        assert_eq!((&doc["data"]["i"], doc["version"].as_u64()), (&json!(i), Some(*acked_version)), "c/{i}");
+    }
+}

@@ -355,14 +355,7 @@ async fn subscribers_converge_when_the_listening_connection_is_cut_again_and_aga
     let name = db.rsplit('/').next().unwrap().to_owned();
     for i in 0..10 {
         // Cut node 2's listening connection (notifications sent meanwhile are lost), then write on node 1.
-        admin
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = $1 AND application_name = 'livepath-server listen'",
-                &[&name],
-            )
-            .await
-            .unwrap();
+        common::pg::terminate(&admin, &name, "livepath-server listen").await;
         assert_eq!(nodes[0].put(&format!("c/{i}"), json!({"i": i})).await.0, 200);
     }
     let mut ids = Vec::new();
@@ -576,15 +569,7 @@ async fn keyed_writes_retried_while_the_store_connection_is_cut_again_and_again_
     let cutter = tokio::spawn(async move {
         let mut cuts = 0;
         while !cutting.load(std::sync::atomic::Ordering::Relaxed) {
-            let rows = admin
-                .query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                     WHERE datname = $1 AND application_name = 'livepath-server'",
-                    &[&name],
-                )
-                .await
-                .unwrap();
-            cuts += rows.len();
+            cuts += common::pg::terminate(&admin, &name, "livepath-server").await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         cuts

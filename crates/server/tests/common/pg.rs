@@ -118,6 +118,20 @@ impl Cluster {
     }
 }
 
+/// Terminates (`pg_terminate_backend`) the connections to database `database` whose application name
+/// is `application` (`livepath-server`: a node's store; `livepath-server listen`: its listener), as
+/// a network cut or a restarted PostgreSQL would; how many there were.
+pub async fn terminate(admin: &tokio_postgres::Client, database: &str, application: &str) -> usize {
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+            &[&database, &application],
+        )
+        .await
+        .expect("pg_terminate_backend")
+        .len()
+}
+
 /// A connection to `url`, driven in the background.
 pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("a connection to PostgreSQL");

@@ -295,12 +295,6 @@ impl CallError {
     }
 }
 
-impl From<CallError> for ApiError {
-    fn from(e: CallError) -> Self {
-        e.into_api()
-    }
-}
-
 /// Polls a connection until it ends (the client is dropped or the server goes away).
 async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
 where

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster } from "./cluster.mjs";
 import { LivepathServer, repoRoot as root } from "./livepath-server.mjs";
+import { cell, fmt, median, values } from "./tables.mjs";
 
 const bin = (name) => join(root, "target/server", name);
 const quick = process.argv.includes("--quick");
@@ -189,19 +190,7 @@ for (let run = 0; run < runs; run++) {
 mkdirSync(join(root, "target/bench"), { recursive: true });
 writeFileSync(join(root, "target/bench/cluster.json"), JSON.stringify(results, null, 1));
 
-// Tables: median (min–max) of each figure over the runs.
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (x, digits) => x.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const values = (rows, key) => rows.map((r) => (typeof key === "function" ? key(r) : r[key])).filter((x) => typeof x === "number" && Number.isFinite(x));
-const cell = (rows, key, digits = 0) => {
-  const xs = values(rows, key);
-  if (xs.length === 0) return "–";
-  if (xs.length === 1) return fmt(xs[0], digits);
-  return `${fmt(median(xs), digits)} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})`;
-};
+// Tables: median (min–max) of each figure over the runs (scripts/tables.mjs).
 const mid = (rows, key) => {
   const xs = values(rows, key);
   return xs.length ? median(xs) : NaN;

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LivepathServer, repoRoot as root } from "./livepath-server.mjs";
+import { cell, fmt } from "./tables.mjs";
 
 const bin = (name) => join(root, "target/server", name);
 const quick = process.argv.includes("--quick");
@@ -68,18 +69,7 @@ for (const n of idleSizes) {
 mkdirSync(join(root, "target/bench"), { recursive: true });
 writeFileSync(join(root, "target/bench/fanout.json"), JSON.stringify(results, null, 1));
 
-// Tables: median (min–max) of each figure over the runs.
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (x, digits) => x.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const cell = (rows, key, digits = 0) => {
-  const xs = rows.map((r) => r[key]).filter((x) => typeof x === "number");
-  if (xs.length === 0) return "–";
-  if (xs.length === 1) return fmt(xs[0], digits);
-  return `${fmt(median(xs), digits)} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})`;
-};
+// Tables: median (min–max) of each figure over the runs (scripts/tables.mjs).
 const groups = (scenario) => {
   const map = new Map();
   for (const r of results.filter((r) => r.scenario === scenario)) {

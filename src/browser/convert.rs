@@ -82,7 +82,7 @@ impl<'a> Frame<'a> {
 pub fn encode(message: &ClientMessage<Data>) -> JsValue {
     let frame = match message {
         ClientMessage::Hello { token } => Frame { kind: "hello", token: token.as_deref(), ..Frame::default() },
-        ClientMessage::Subscribe { id, path, since } => {
+        ClientMessage::Subscribe { id, path, since, .. } => {
             Frame { kind: "subscribe", id: Some(*id), path: Some(path), since: *since, ..Frame::default() }
         }
         ClientMessage::Unsubscribe { id } => Frame { kind: "unsubscribe", id: Some(*id), ..Frame::default() },

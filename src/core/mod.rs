@@ -417,7 +417,7 @@ impl<D: Merge> Core<D> {
             View::Document(state) => state.as_ref().map(|s| s.version),
             View::Collection(view) => view.as_ref().map(|v| v.version),
         };
-        ClientMessage::Subscribe { id, path: sub.path.clone(), since }
+        ClientMessage::Subscribe { id, path: sub.path.clone(), since, query: None }
     }
 
     /// The server's database is not the one the held versions come from (a restored backup, a wiped

@@ -80,7 +80,10 @@ fn the_first_listener_opens_the_socket_and_subscribes_once_it_is_open() {
     assert_eq!(actions, [A::Status(Status::Connecting), A::Connect]);
     let actions = opened(&mut c);
     assert_eq!(actions[0], A::Status(Status::Open));
-    assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "rooms/r1".into(), since: None }]);
+    assert_eq!(
+        sends(&actions),
+        [ClientMessage::Subscribe { id: 1, path: "rooms/r1".into(), since: None, query: None }]
+    );
 }
 
 #[test]
@@ -162,7 +165,7 @@ fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
     c.reconnect_due();
     let actions = opened(&mut c);
     assert_eq!(actions[0], A::Status(Status::Open));
-    assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) }]);
+    assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7), query: None }]);
     c.received(Frame::Unchanged);
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)], "success reset the backoff");
 }
@@ -226,8 +229,8 @@ fn a_new_epoch_resubscribes_without_since_and_its_state_replaces_the_old_even_at
     assert_eq!(
         resumed,
         [
-            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7) },
-            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: Some(3) },
+            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7), query: None },
+            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: Some(3), query: None },
         ]
     );
     // Another database (a restored backup): its versions say nothing about what this client holds.
@@ -238,8 +241,8 @@ fn a_new_epoch_resubscribes_without_since_and_its_state_replaces_the_old_even_at
     assert_eq!(
         fresh,
         [
-            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: None },
-            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: None },
+            ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: None, query: None },
+            ClientMessage::Subscribe { id: 2, path: "rooms".into(), since: None, query: None },
         ]
     );
     let doc = delivered(&c.received(snapshot(1, 2, Some("older"))));

@@ -127,7 +127,7 @@ async fn subscriber(args: Arc<Args>, n: usize, counters: Arc<Counters>, admit: A
         let Ok(_permit) = admit.acquire().await else { return };
         match socket::connect(args.server(n), n, args.sources).await {
             Ok(mut ws) => {
-                let subscribe = ClientMessage::Subscribe { id: 1, path: args.paths.path(n), since: None };
+                let subscribe = ClientMessage::Subscribe { id: 1, path: args.paths.path(n), since: None, query: None };
                 match ws.send(socket::text(&subscribe)).await {
                     Ok(()) => Ok(ws),
                     Err(e) => Err(format!("subscribe: {e}")),

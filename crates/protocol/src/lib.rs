@@ -9,16 +9,20 @@
 //! - [`error`]: [`ErrorCode`], the codes users match on.
 //! - [`path`]: [`Path`], the parsed and validated form of `rooms/r1/messages/m1`, and [`document_path`]
 //!   for where a document is required.
+//! - [`query`]: [`Query`], the `where` / `orderBy` / `limit` / cursors of a live query, the order of
+//!   values, and the one evaluation of both (the rules are written there).
 //!
 //! Golden JSON fixtures for every message live in `tests/fixtures/`: a change to the wire is a visible diff.
 
 pub mod error;
 pub mod message;
 pub mod path;
+pub mod query;
 
 pub use error::ErrorCode;
 pub use message::{Change, ChangeType, ClientMessage, DocEntry, ServerMessage};
 pub use path::{Path, PathError, PathKind, document_path};
+pub use query::Query;
 
 /// The WebSocket subprotocol a client must offer at the upgrade.
 pub const SUBPROTOCOL: &str = "livepath.v1";

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
+use crate::{ErrorCode, Query};
 
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,11 @@ pub enum ClientMessage<D> {
         /// The last version the client has seen; lets the server answer `unchanged` or a delta.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
+        /// For a collection: only the documents this query keeps, in its order (see
+        /// [`crate::query`]). The answer is a `collection` with the result, then `changes` as
+        /// documents enter, move in and leave it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<Query>,
     },
     /// Ends a subscription.
     Unsubscribe {
@@ -105,7 +110,7 @@ pub enum ServerMessage<D> {
         /// The document's data when it exists, `null` otherwise.
         data: Option<D>,
     },
-    /// The full state of a subscribed collection.
+    /// The full state of a subscribed collection (for a query: its result).
     Collection {
         /// The subscription id.
         id: u64,
@@ -113,7 +118,7 @@ pub enum ServerMessage<D> {
         path: String,
         /// The highest version among the collection's documents and tombstones.
         version: u64,
-        /// The documents, ordered by id (byte order).
+        /// The documents, ordered by id (byte order), or in the query's order.
         docs: Vec<DocEntry<D>>,
     },
     /// What changed in a subscribed collection since the last message for this subscription.

@@ -39,8 +39,25 @@ fn client_messages_match_their_fixtures() {
     let cases: Vec<(&str, M)> = vec![
         ("hello", M::Hello { token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".into()) }),
         ("hello-anonymous", M::Hello { token: None }),
-        ("subscribe", M::Subscribe { id: 1, path: "rooms/r1".into(), since: Some(41) }),
-        ("subscribe-fresh", M::Subscribe { id: 2, path: "rooms".into(), since: None }),
+        ("subscribe", M::Subscribe { id: 1, path: "rooms/r1".into(), since: Some(41), query: None }),
+        ("subscribe-fresh", M::Subscribe { id: 2, path: "rooms".into(), since: None, query: None }),
+        (
+            "subscribe-query",
+            M::Subscribe {
+                id: 7,
+                path: "rooms/r1/messages".into(),
+                since: None,
+                query: Some(
+                    serde_json::from_value(json!({
+                        "where": [["status", "==", "open"], ["priority", ">=", 2]],
+                        "orderBy": [["createdAt", "desc"]],
+                        "limit": 50,
+                        "startAfter": [1764720000000_i64]
+                    }))
+                    .expect("a query"),
+                ),
+            },
+        ),
         ("unsubscribe", M::Unsubscribe { id: 1 }),
         (
             "set",

@@ -223,7 +223,7 @@ impl Session {
                     pong();
                 }
             }
-            ClientMessage::Subscribe { id, path, since } => {
+            ClientMessage::Subscribe { id, path, since, .. } => {
                 inc(&self.metrics.subscribes);
                 if let Err(e) = self.subscribe(id, &path, since).await {
                     self.send_error(Some(id), None, e);

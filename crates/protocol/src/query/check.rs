@@ -183,8 +183,14 @@ mod tests {
         assert!(error(r#"{"where":[["f","=="]]}"#).contains("a filter: [field, op, value]"));
         assert!(error(r#"{"orderBy":[["f","up"]]}"#).contains("unknown variant `up`"));
         assert!(error(r#"{"orderBy":["f"]}"#).contains("an orderBy entry"));
-        assert!(error(r#"{"limit":2.5}"#).starts_with("parse: "));
-        assert!(error(r#"{"limit":-1}"#).starts_with("parse: "));
+        assert!(
+            error(r#"{"limit":2.5}"#)
+                .contains("a query's limit is a whole number between 1 and 10000; this one is 2.5")
+        );
+        assert!(error(r#"{"limit":-1}"#).contains("this one is -1"));
+        assert!(error(r#"{"limit":"5"}"#).starts_with("parse: "));
+        let five: Query = serde_json::from_str(r#"{"limit":5.0}"#).unwrap();
+        assert_eq!(five.limit, Some(5));
     }
 
     #[test]

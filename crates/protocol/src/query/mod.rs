@@ -74,8 +74,8 @@ pub struct Query {
     /// The order of the result, before the document id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order_by: Vec<Order>,
-    /// At most this many documents, the first in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// At most this many documents, the first in order. Any whole number reads (`5.0` too).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "wire::limit")]
     pub limit: Option<u32>,
     /// Only documents after these values of the `orderBy` fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -84,3 +84,16 @@ impl<'de> Visitor<'de> for OrderVisitor {
         Ok(Order { field, direction })
     }
 }
+
+/// A `limit`: a whole number, written as an integer or not (`5.0`), that fits a `u32` (the range
+/// itself is [`super::Query::check`]'s to judge).
+pub fn limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let n = f64::deserialize(deserializer)?;
+    if n.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&n) {
+        return Err(D::Error::custom(format_args!(
+            "a query's limit is a whole number between 1 and {}; this one is {n}",
+            super::MAX_LIMIT
+        )));
+    }
+    Ok(Some(n as u32))
+}

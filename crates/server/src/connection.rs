@@ -17,7 +17,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use livepath_protocol::{ClientMessage, ErrorCode, Path};
+use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, Query};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
@@ -103,8 +103,9 @@ struct Session {
     engine: Engine,
     /// Where answers go.
     outbox: Arc<Outbox>,
-    /// Live subscriptions: client id → path, to unsubscribe and to clean up at the end.
-    subscriptions: HashMap<u64, Path>,
+    /// Live subscriptions: client id → path and, for a live query, its canonical form; to
+    /// unsubscribe and to clean up at the end.
+    subscriptions: HashMap<u64, (Path, Option<String>)>,
     /// `--max-subscriptions`.
     max_subscriptions: usize,
     /// Counters.
@@ -223,15 +224,15 @@ impl Session {
                     pong();
                 }
             }
-            ClientMessage::Subscribe { id, path, since, .. } => {
+            ClientMessage::Subscribe { id, path, since, query } => {
                 inc(&self.metrics.subscribes);
-                if let Err(e) = self.subscribe(id, &path, since).await {
+                if let Err(e) = self.subscribe(id, &path, since, query).await {
                     self.send_error(Some(id), None, e);
                 }
             }
             ClientMessage::Unsubscribe { id } => {
-                if let Some(path) = self.subscriptions.remove(&id) {
-                    self.engine.unsubscribe(&path, self.conn, id);
+                if let Some((path, canonical)) = self.subscriptions.remove(&id) {
+                    self.engine.unsubscribe(&path, canonical.as_deref(), self.conn, id);
                     self.outbox.forget(id);
                 }
             }
@@ -283,7 +284,13 @@ impl Session {
         }
     }
 
-    async fn subscribe(&mut self, id: u64, path: &str, since: Option<u64>) -> Result<(), ApiError> {
+    async fn subscribe(
+        &mut self,
+        id: u64,
+        path: &str,
+        since: Option<u64>,
+        query: Option<Query>,
+    ) -> Result<(), ApiError> {
         if self.subscriptions.contains_key(&id) {
             return Err(ApiError::invalid(format!("subscription id {id} is already in use on this connection")));
         }
@@ -294,10 +301,28 @@ impl Session {
             ));
         }
         let path = Path::parse(path)?;
+        let canonical = match &query {
+            Some(query) => {
+                if path.kind() != PathKind::Collection {
+                    return Err(ApiError::invalid(format!(
+                        "{} is a document: a query needs a collection path (an odd number of segments)",
+                        path.as_str()
+                    )));
+                }
+                query.check().map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
+                Some(serde_json::to_string(query).map_err(|e| ApiError::internal("encoding a query", e))?)
+            }
+            None => None,
+        };
         self.access.check(self.caller()?, &path, Op::Read)?;
         let subscriber = Subscriber { conn: self.conn, id, outbox: self.outbox.clone() };
-        self.engine.subscribe(subscriber, path.clone(), since).await?;
-        self.subscriptions.insert(id, path);
+        match (query, &canonical) {
+            (Some(query), Some(canonical)) => {
+                self.engine.subscribe_query(subscriber, path.clone(), query, canonical.clone(), since).await?
+            }
+            _ => self.engine.subscribe(subscriber, path.clone(), since).await?,
+        }
+        self.subscriptions.insert(id, (path, canonical));
         Ok(())
     }
 
@@ -328,8 +353,8 @@ impl Session {
     }
 
     fn release_all(&mut self) {
-        for (id, path) in self.subscriptions.drain() {
-            self.engine.unsubscribe(&path, self.conn, id);
+        for (id, (path, canonical)) in self.subscriptions.drain() {
+            self.engine.unsubscribe(&path, canonical.as_deref(), self.conn, id);
         }
     }
 }

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use crate::{
     error::ApiError,
     store::{ChangedDoc, Listing, StoredDoc, raw_json},
+    window::{Seen, Tracked},
 };
 
 /// Serializes a server message. Our messages always serialize; a failure would be a bug, logged.
@@ -92,6 +93,27 @@ pub fn collection(id: u64, path: &Path, listing: &Listing) -> String {
         .filter_map(|d| Some(DocEntry { id: d.id.clone(), version: d.version, data: raw_json(d.data.clone()).ok()? }))
         .collect();
     encode(&ServerMessage::Collection { id, path: path.as_str().to_owned(), version: listing.version, docs })
+}
+
+/// `unchanged`: a resumed subscription is current as of `version`.
+pub fn unchanged(id: u64, version: u64) -> String {
+    encode(&ServerMessage::<()>::Unchanged { id, version })
+}
+
+/// The `collection` message for subscription `id` to a query on `path`: its result `docs` in order,
+/// as of `version`.
+pub fn query_result(id: u64, path: &Path, version: u64, docs: &[Tracked<std::sync::Arc<RawValue>>]) -> String {
+    let docs = docs.iter().map(|d| DocEntry { id: d.key.id.clone(), version: d.version, data: &*d.data }).collect();
+    encode(&ServerMessage::Collection { id, path: path.as_str().to_owned(), version, docs })
+}
+
+/// The `changes` a write at `version` makes to a query's result, for each subscription to it.
+pub fn query_changes(version: u64, changes: &[Seen<std::sync::Arc<RawValue>>]) -> PerId {
+    let changes = changes
+        .iter()
+        .map(|c| Change { kind: c.kind, id: c.id.clone(), version: c.version, data: c.data.as_deref() })
+        .collect();
+    PerId::new(&ServerMessage::Changes { id: 0, version, changes })
 }
 
 /// The `snapshot` a write to the document at `path` sends its subscribers.

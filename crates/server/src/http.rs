@@ -119,7 +119,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.engine.metrics().render(state.engine.subscriptions());
+    let body = state.engine.metrics().render(state.engine.subscriptions(), state.engine.live_queries());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -43,6 +43,7 @@ mod outbox;
 mod rules;
 mod state;
 pub mod store;
+mod window;
 
 use std::future::Future;
 

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub writes: AtomicU64,
     /// `error` frames sent over WebSocket (HTTP error answers are not counted).
     pub errors: AtomicU64,
+    /// Live query results read from the store again because their window's buffer ran out.
+    pub query_rereads: AtomicU64,
     /// Waiting frames superseded by newer state (a slow reader skipped ahead): a document snapshot
     /// replaced by the next, or a full outbox's collection deltas folded into a listing.
     pub queue_overflows: AtomicU64,
@@ -33,8 +35,8 @@ pub fn inc(counter: &AtomicU64) {
 }
 
 impl Metrics {
-    /// The Prometheus exposition; `subscriptions` comes from the hub.
-    pub fn render(&self, subscriptions: usize) -> String {
+    /// The Prometheus exposition; `subscriptions` and `live_queries` come from the hub.
+    pub fn render(&self, subscriptions: usize, live_queries: usize) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ =
@@ -48,10 +50,22 @@ impl Metrics {
             self.connections_accepted.load(Relaxed),
         );
         metric("subscriptions", "gauge", "Live subscriptions, all connections.", subscriptions as u64);
+        metric(
+            "live_queries",
+            "gauge",
+            "Distinct live queries (equal queries share one live result).",
+            live_queries as u64,
+        );
         metric("frames_in_total", "counter", "Text frames received.", self.frames_in.load(Relaxed));
         metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));
         metric("subscribes_total", "counter", "Subscribe messages received.", self.subscribes.load(Relaxed));
         metric("writes_total", "counter", "Writes committed.", self.writes.load(Relaxed));
+        metric(
+            "query_rereads_total",
+            "counter",
+            "Live query results read again from the store (their buffer ran out).",
+            self.query_rereads.load(Relaxed),
+        );
         metric("errors_total", "counter", "Error frames sent over WebSocket.", self.errors.load(Relaxed));
         metric(
             "queue_overflows_total",

@@ -23,16 +23,19 @@ use std::{
     time::Duration,
 };
 
-use livepath_protocol::{Path, PathKind};
+use livepath_protocol::{Path, PathKind, Query};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     config::Config,
     error::ApiError,
     frames,
-    hub::{Hub, Subscriber},
+    hub::{Group, Hub, Subscriber},
     metrics::Metrics,
-    store::{InitialState, Listing, Mutation, Store, StoredDoc, Wake, postgres::PgStore, sqlite::SqliteStore},
+    store::{
+        InitialState, Listing, Mutation, Store, StoredDoc, Wake, postgres::PgStore, resumable, sqlite::SqliteStore,
+    },
+    window::Window,
 };
 
 mod publisher;
@@ -249,14 +252,64 @@ impl Engine {
         .await
     }
 
-    /// Ends subscription `id` of connection `conn` on `path`.
-    pub fn unsubscribe(&self, path: &Path, conn: u64, id: u64) {
-        lock(&self.shared.hub).remove(path, conn, id);
+    /// Registers `subscriber` on the live query `query` (its canonical form: `canonical`) on the
+    /// collection at `path`, and queues its first frame: the query's result, or `unchanged` when
+    /// `since` is resumable and nothing in the collection changed after it. Equal queries share one
+    /// live window: the first subscriber's reads it from the store, later ones get what it holds.
+    pub async fn subscribe_query(
+        &self,
+        subscriber: Subscriber,
+        path: Path,
+        query: Query,
+        canonical: String,
+        since: Option<u64>,
+    ) -> Result<(), ApiError> {
+        self.run(move |store, shared| {
+            let since = match since {
+                Some(since) => resumable(Some(since), store.current_version()?, store.horizon()?),
+                None => None,
+            };
+            let id = subscriber.id;
+            let mut hub = lock(&shared.hub);
+            if let Some(group) = hub.queries.get(&path, &canonical) {
+                subscriber.outbox.push_delta(id, group.first_frame(id, &path, since), || None);
+                // Only this thread makes and removes groups with no subscribers, so it is there.
+                let _ = hub.add_query(&path, &canonical, subscriber, None);
+                return Ok(());
+            }
+            drop(hub);
+            let read = store.query(&path, &query, Window::<()>::capacity(&query))?;
+            let unchanged = since.filter(|since| read.version <= *since);
+            let group = Group::new(query, read);
+            let frame = match unchanged {
+                Some(since) => frames::unchanged(id, since),
+                None => group.first_frame(id, &path, None),
+            };
+            subscriber.outbox.push_delta(id, frame, || None);
+            let _ = lock(&shared.hub).add_query(&path, &canonical, subscriber, Some(group));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends subscription `id` of connection `conn` on `path` (to the live query `canonical`, if
+    /// given).
+    pub fn unsubscribe(&self, path: &Path, canonical: Option<&str>, conn: u64, id: u64) {
+        let mut hub = lock(&self.shared.hub);
+        match canonical {
+            Some(canonical) => hub.remove_query(path, canonical, conn, id),
+            None => hub.remove(path, conn, id),
+        }
     }
 
     /// Live subscriptions on the server.
     pub fn subscriptions(&self) -> usize {
         lock(&self.shared.hub).len()
+    }
+
+    /// Distinct live queries on the server.
+    pub fn live_queries(&self) -> usize {
+        lock(&self.shared.hub).queries.groups()
     }
 
     /// The database's epoch: versions from another one mean nothing here.

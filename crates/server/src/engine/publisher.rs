@@ -2,13 +2,14 @@
 //! its own batches as they commit, other nodes' writes from the store's log, and the answers to
 //! writes, which never go out before the write is published on this node.
 
-use livepath_protocol::Path;
+use livepath_protocol::{Path, Query};
 
 use super::{Batch, Shared, WriteReply, lock};
 use crate::{
     frames,
+    hub::{FullListing, Reads},
     metrics::inc,
-    store::{Committed, Feed, Initial, InitialState, Store, Write},
+    store::{Committed, Feed, Initial, InitialState, QueryRead, Store, Write},
 };
 
 /// The last version published to the hub, and the answers waiting for it.
@@ -127,6 +128,12 @@ impl Publisher {
                 InitialState::Changes { .. } => {}
             }
         }
+        let queries = lock(&shared.hub).queries.all();
+        for (collection, canonical, query) in queries {
+            let capacity = crate::window::Window::<()>::capacity(&query);
+            let Ok(read) = store.query(&collection, &query, capacity) else { return };
+            lock(&shared.hub).queries.reload(&collection, &canonical, read);
+        }
         self.published = current;
     }
 }
@@ -140,13 +147,26 @@ impl Drop for Publisher {
     }
 }
 
+/// The store, for the reads publishing needs, and the metrics that count them.
+struct StoreReads<'a>(&'a mut dyn Store, &'a Shared);
+
+impl Reads for StoreReads<'_> {
+    fn listing(&mut self, collection: &Path) -> Option<FullListing> {
+        match self.0.initial(collection, None) {
+            Ok(Initial { as_of, state: InitialState::Collection(listing) }) => Some((listing, as_of)),
+            _ => None,
+        }
+    }
+
+    fn query(&mut self, collection: &Path, query: &Query, limit: Option<usize>) -> Option<QueryRead> {
+        inc(&self.1.metrics.query_rereads);
+        self.0.query(collection, query, limit).inspect_err(|e| tracing::warn!("reading a live query again: {e}")).ok()
+    }
+}
+
 /// Publishes one committed write to the hub.
 fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
-    let mut listing = |collection: &Path| match store.initial(collection, None) {
-        Ok(Initial { as_of, state: InitialState::Collection(listing) }) => Some((listing, as_of)),
-        _ => None,
-    };
-    lock(&shared.hub).publish(path, committed, &mut listing);
+    lock(&shared.hub).publish(path, committed, &mut StoreReads(store, shared));
 }
 
 #[cfg(test)]

@@ -1,15 +1,29 @@
-//! [`Hub`]: who listens to which path, and the frames a committed write sends them.
+//! [`Hub`]: who listens to which path or query, and the frames a committed write sends them.
+//! Plain subscriptions are here; live queries, by collection, in [`queries`].
+
+mod queries;
 
 use std::{collections::HashMap, sync::Arc};
 
-use livepath_protocol::{Change, ChangeType, Path, PathKind};
+use livepath_protocol::{Change, ChangeType, Path, PathKind, Query};
 use serde_json::value::RawValue;
+
+pub use queries::{Group, Queries};
 
 use crate::{
     frames,
     outbox::Outbox,
-    store::{Committed, Listing, raw_json},
+    store::{Committed, Listing, QueryRead, raw_json},
 };
+
+/// The reads publishing may need: a collection's listing, for subscribers whose deltas fell too far
+/// behind, and a query's result, for a live window that ran short.
+pub trait Reads {
+    /// The full listing of `collection`, and the version it was read at.
+    fn listing(&mut self, collection: &Path) -> Option<FullListing>;
+    /// The start of `query`'s result on `collection`, at most `limit` documents.
+    fn query(&mut self, collection: &Path, query: &Query, limit: Option<usize>) -> Option<QueryRead>;
+}
 
 /// One subscription of one connection.
 #[derive(Debug, Clone)]
@@ -36,8 +50,10 @@ pub struct Hub {
     /// Document and collection paths alike; a write looks up its document and its parent collection.
     /// Keyed by (connection, subscription id), so that leaving a path with many subscribers is cheap.
     paths: HashMap<String, HashMap<(u64, u64), Entry>>,
-    /// Live subscriptions, all paths together.
+    /// Live subscriptions, all paths together (queries included).
     count: usize,
+    /// The live queries.
+    pub queries: Queries,
 }
 
 /// A collection's full listing and the version it was read at, for a subscriber whose deltas fell
@@ -71,6 +87,28 @@ impl Hub {
         self.count
     }
 
+    /// Adds `subscriber` to the live query `canonical` on `collection`: to its group, or to `group`
+    /// when it is the first. Gives the subscriber back when there is neither.
+    pub fn add_query(
+        &mut self,
+        collection: &Path,
+        canonical: &str,
+        subscriber: Subscriber,
+        group: Option<Group>,
+    ) -> Result<(), Subscriber> {
+        if self.queries.add(collection, canonical, subscriber, group)? {
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Removes subscription `id` of connection `conn` from the live query `canonical` on `collection`.
+    pub fn remove_query(&mut self, collection: &Path, canonical: &str, conn: u64, id: u64) {
+        if self.queries.remove(collection, canonical, conn, id) {
+            self.count -= 1;
+        }
+    }
+
     /// The paths that have subscribers.
     pub fn paths(&self) -> Vec<String> {
         self.paths.keys().cloned().collect()
@@ -92,14 +130,10 @@ impl Hub {
 
     /// Queues the frames `committed` (a write to the document at `path`) causes: a snapshot for the
     /// document's subscribers and a one-change delta for its collection's, for each subscriber whose
-    /// state does not hold it yet. `listing` reads a collection, for subscribers so far behind that
-    /// their deltas collapse into a full listing.
-    pub fn publish(
-        &mut self,
-        path: &Path,
-        committed: &Committed,
-        listing: &mut dyn FnMut(&Path) -> Option<FullListing>,
-    ) {
+    /// state does not hold it yet, and the changes to the results of the live queries on its
+    /// collection. `reads` reads the store, for subscribers so far behind that their deltas
+    /// collapse into a full listing, and for live windows that ran short.
+    pub fn publish(&mut self, path: &Path, committed: &Committed, reads: &mut dyn Reads) {
         let version = committed.version;
         let data: Option<Box<RawValue>> = committed.data.clone().and_then(|text| raw_json(text).ok());
         let data = data.as_deref();
@@ -131,7 +165,7 @@ impl Hub {
                 let s = &entry.subscriber;
                 let mut listed_at = None;
                 s.outbox.push_delta(s.id, frame.with_id(s.id), || {
-                    let (listing, as_of) = full.get_or_insert_with(|| listing(&collection)).as_ref()?;
+                    let (listing, as_of) = full.get_or_insert_with(|| reads.listing(&collection)).as_ref()?;
                     listed_at = Some(*as_of);
                     Some(frames::collection(s.id, &collection, listing))
                 });
@@ -141,5 +175,6 @@ impl Hub {
                 }
             }
         }
+        self.queries.publish(&collection, path.id(), version, data, &mut |c, q, l| reads.query(c, q, l));
     }
 }

@@ -6,14 +6,17 @@
 //! others committed.
 
 pub mod postgres;
+mod query;
 pub mod sqlite;
 
 use std::sync::Arc;
 
-use livepath_protocol::{Path, PathKind};
+use livepath_protocol::{Path, PathKind, Query};
 use serde_json::{Map, Value, value::RawValue};
 
 use crate::error::ApiError;
+
+pub use query::{Matched, QueryRead};
 
 /// A JSON object: what a document holds.
 pub type Object = Map<String, Value>;
@@ -176,6 +179,20 @@ pub trait Store: Send {
             (PathKind::Collection, None) => InitialState::Collection(self.list(path.as_str())?),
         };
         Ok(Initial { as_of, state })
+    }
+
+    /// The start of `query`'s result on the collection at `path`: at most `limit` documents (the
+    /// query's own limit does not count here: a live window reads more), read at one moment. The
+    /// default evaluates the query on [`Store::initial`]'s full listing.
+    fn query(&mut self, path: &Path, query: &Query, limit: Option<usize>) -> Result<QueryRead, ApiError> {
+        let initial = self.initial(path, None)?;
+        match initial.state {
+            InitialState::Collection(listing) => Ok(query::run(listing, query, limit, initial.as_of)),
+            _ => Err(ApiError::invalid(format!(
+                "{} is not a collection: only collections can be queried",
+                path.as_str()
+            ))),
+        }
     }
 
     /// The writes committed after `version`, in version order, at most a batch of them: what other

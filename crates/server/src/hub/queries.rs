@@ -1,0 +1,199 @@
+//! [`Queries`]: the live queries of the server, by collection, one [`Group`] per distinct query
+//! (its canonical form), shared by every subscription to it: a write is evaluated once per query,
+//! however many subscribers it has, and only for the queries on its own collection.
+
+use std::{collections::HashMap, sync::Arc};
+
+use livepath_protocol::{Path, Query, query::Value};
+use serde_json::value::RawValue;
+
+use super::Subscriber;
+use crate::{
+    frames,
+    store::{QueryRead, raw_json},
+    window::{Seen, Tracked, Window},
+};
+
+/// A document's data as windows hold it and frames embed it.
+pub type Data = Arc<RawValue>;
+
+/// Reads a query's result afresh: the start of it, at most `limit` documents.
+pub type Requery<'a> = dyn FnMut(&Path, &Query, Option<usize>) -> Option<QueryRead> + 'a;
+
+/// One distinct query on one collection and its subscribers.
+#[derive(Debug)]
+pub struct Group {
+    window: Window<Data>,
+    /// Writes up to this version are in the window already: it was read at this version.
+    from: u64,
+    /// The version the window's state is as of (the read's, or the last write to the collection
+    /// since): a subscriber resuming from it or later has nothing to catch up on.
+    version: u64,
+    /// By (connection, subscription id).
+    subscribers: HashMap<(u64, u64), Subscriber>,
+}
+
+impl Group {
+    /// A group over `read`, the start of `query`'s result (as many documents as
+    /// [`Window::capacity`] asks for).
+    pub fn new(query: Query, read: QueryRead) -> Self {
+        let (from, version) = (read.as_of, read.as_of);
+        Self { window: Window::new(query, tracked(read.docs)), from, version, subscribers: HashMap::new() }
+    }
+
+    /// The subscription's first frame from what the group holds: `unchanged` when the client
+    /// resumes from `since` and the collection has not changed after it, else the result.
+    pub fn first_frame(&self, id: u64, path: &Path, since: Option<u64>) -> String {
+        match since {
+            Some(since) if since >= self.version => frames::unchanged(id, since),
+            _ => frames::query_result(id, path, self.version, self.window.visible()),
+        }
+    }
+
+    fn push(&self, path: &Path, version: u64, changes: &[Seen<Data>]) {
+        if changes.is_empty() {
+            return;
+        }
+        let frame = frames::query_changes(version, changes);
+        for s in self.subscribers.values() {
+            s.outbox.push_delta(s.id, frame.with_id(s.id), || {
+                Some(frames::query_result(s.id, path, self.version, self.window.visible()))
+            });
+        }
+    }
+
+    /// Reads the result again after the window ran short, and returns what changed.
+    fn refill(&mut self, path: &Path, requery: &mut Requery<'_>) -> Vec<Seen<Data>> {
+        let Some(read) = requery(path, self.window.query(), Window::<Data>::capacity(self.window.query())) else {
+            return Vec::new();
+        };
+        // The read holds every write up to its version (other nodes' too, not published yet).
+        self.from = self.from.max(read.as_of);
+        self.version = self.version.max(read.as_of);
+        self.window.refill(tracked(read.docs), read.as_of)
+    }
+}
+
+fn tracked(docs: Vec<crate::store::Matched>) -> Vec<Tracked<Data>> {
+    docs.into_iter()
+        .filter_map(|d| Some(Tracked { key: d.key, version: d.version, data: Arc::from(raw_json(d.data).ok()?) }))
+        .collect()
+}
+
+/// The live queries, by collection path, then by canonical query.
+#[derive(Debug, Default)]
+pub struct Queries {
+    collections: HashMap<String, HashMap<String, Group>>,
+}
+
+impl Queries {
+    /// The group of `canonical` on `collection`, if it has subscribers.
+    pub fn get(&self, collection: &Path, canonical: &str) -> Option<&Group> {
+        self.collections.get(collection.as_str())?.get(canonical)
+    }
+
+    /// Adds `subscriber` to the group of `canonical` on `collection`: the one there, or else
+    /// `group`. Returns whether the subscription is new, or the subscriber back when there is no
+    /// group for it.
+    pub fn add(
+        &mut self,
+        collection: &Path,
+        canonical: &str,
+        subscriber: Subscriber,
+        group: Option<Group>,
+    ) -> Result<bool, Subscriber> {
+        let groups = self.collections.entry(collection.as_str().to_owned()).or_default();
+        let group = match (groups.get_mut(canonical), group) {
+            (Some(existing), _) => existing,
+            (None, Some(group)) => groups.entry(canonical.to_owned()).or_insert(group),
+            (None, None) => {
+                if groups.is_empty() {
+                    self.collections.remove(collection.as_str());
+                }
+                return Err(subscriber);
+            }
+        };
+        Ok(group.subscribers.insert((subscriber.conn, subscriber.id), subscriber).is_none())
+    }
+
+    /// Removes subscription `id` of connection `conn`; a group left without subscribers goes.
+    /// Returns whether it was there.
+    pub fn remove(&mut self, collection: &Path, canonical: &str, conn: u64, id: u64) -> bool {
+        let Some(groups) = self.collections.get_mut(collection.as_str()) else { return false };
+        let Some(group) = groups.get_mut(canonical) else { return false };
+        let removed = group.subscribers.remove(&(conn, id)).is_some();
+        if group.subscribers.is_empty() {
+            groups.remove(canonical);
+            if groups.is_empty() {
+                self.collections.remove(collection.as_str());
+            }
+        }
+        removed
+    }
+
+    /// The distinct live queries.
+    pub fn groups(&self) -> usize {
+        self.collections.values().map(HashMap::len).sum()
+    }
+
+    /// Applies a committed write to document `id` of `collection` (`data`: its JSON after the
+    /// write, `None` if deleted) to every query on that collection, and queues the changes it makes
+    /// to their results.
+    pub fn publish(
+        &mut self,
+        collection: &Path,
+        id: &str,
+        version: u64,
+        data: Option<&RawValue>,
+        requery: &mut Requery<'_>,
+    ) {
+        let Some(groups) = self.collections.get_mut(collection.as_str()) else { return };
+        // Parsed and copied once for every query on the collection.
+        let doc: Option<(Value, Data)> = match data {
+            None => None,
+            Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+                Ok(value) => Some((value, Arc::from(raw.to_owned()))),
+                Err(e) => {
+                    tracing::error!("a written document does not parse ({e}); queries see it deleted");
+                    None
+                }
+            },
+        };
+        for group in groups.values_mut() {
+            if version <= group.from {
+                continue;
+            }
+            group.version = group.version.max(version);
+            let applied = group.window.apply(id, version, doc.as_ref().map(|(value, data)| (value, data.clone())));
+            let mut changes = applied.changes;
+            if applied.refill {
+                changes.extend(group.refill(collection, requery));
+            }
+            group.push(collection, version, &changes);
+        }
+    }
+
+    /// Every group's query, to read them all again ([`Queries::reload`]).
+    pub fn all(&self) -> Vec<(Path, String, Query)> {
+        let mut all = Vec::new();
+        for (collection, groups) in &self.collections {
+            let Ok(path) = Path::parse(collection) else { continue };
+            for (canonical, group) in groups {
+                all.push((path.clone(), canonical.clone(), group.window.query().clone()));
+            }
+        }
+        all
+    }
+
+    /// Replaces a group's result with `read` and sends its subscribers what changed: for when the
+    /// writes since what they were sent can no longer be told one by one.
+    pub fn reload(&mut self, collection: &Path, canonical: &str, read: QueryRead) {
+        let Some(group) = self.collections.get_mut(collection.as_str()).and_then(|g| g.get_mut(canonical)) else {
+            return;
+        };
+        let as_of = read.as_of;
+        let mut once = Some(read);
+        let changes = group.refill(collection, &mut |_, _, _| once.take());
+        group.push(collection, as_of, &changes);
+    }
+}

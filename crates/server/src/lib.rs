@@ -11,9 +11,11 @@
 //! - `store`: the [`store::Store`] trait and its two implementations: SQLite (a file under
 //!   `--data-dir`, or in memory with `--memory`), the embedded default, and PostgreSQL
 //!   (`--database-url`), shared by several nodes. It knows documents and versions, nothing of sockets.
+//! - `window`: a live query's result (and a buffer past it), kept up to date write by write.
 //! - `frames`: every frame the server sends, encoded once per write for all its subscribers.
 //! - `outbox`: each connection's bounded outbound queue; when full, snapshots coalesce to the latest.
-//! - `hub`: who is subscribed to which path, and which frames a committed write sends them.
+//! - `hub`: who is subscribed to which path or live query (one window per distinct query, by
+//!   collection), and which frames a committed write sends them.
 //! - `engine`: [`Engine`], the cheap, cloneable handle every connection holds to the store thread, the
 //!   hub and the metrics: it orders requests, commits waiting writes in one batch and publishes them to
 //!   the hub in commit order, other nodes' writes included.

@@ -1,23 +1,25 @@
 //! Evaluation: whether a document is in a query's result, its [`Key`] there, and the order of keys.
 
 use core::cmp::Ordering;
+use std::borrow::Cow;
 
 use super::{Direction, Filter, Op, Query, Value};
 
 /// A document as a query reads it: the value of a field, if present.
 pub trait Document {
-    /// The value at `field`, a dotted path (`"author.name"`); `None` when it is missing.
-    fn field(&self, field: &str) -> Option<Value>;
+    /// The value at `field`, a dotted path (`"author.name"`); `None` when it is missing. Borrowed
+    /// where the document holds values already (a [`Value`]), made where it must be converted.
+    fn field(&self, field: &str) -> Option<Cow<'_, Value>>;
 }
 
 /// A document held as a [`Value`] (an object).
 impl Document for Value {
-    fn field(&self, field: &str) -> Option<Value> {
+    fn field(&self, field: &str) -> Option<Cow<'_, Value>> {
         let mut value = self;
         for name in field.split('.') {
             value = value.get(name)?;
         }
-        Some(value.clone())
+        Some(Cow::Borrowed(value))
     }
 }
 
@@ -59,13 +61,13 @@ impl Query {
     /// here (it depends on the other documents): see [`Query::run`].
     pub fn evaluate(&self, id: &str, doc: &impl Document) -> Option<Key> {
         for filter in &self.filters {
-            if !filter.matches(&doc.field(&filter.field)?) {
+            if !filter.matches(&*doc.field(&filter.field)?) {
                 return None;
             }
         }
         let mut values = Vec::with_capacity(self.order_by.len());
         for order in &self.order_by {
-            values.push(doc.field(&order.field)?);
+            values.push(doc.field(&order.field)?.into_owned());
         }
         if let Some(cursor) = &self.start_after {
             if self.compare_values(&values, cursor) != Ordering::Greater {

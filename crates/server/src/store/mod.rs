@@ -5,6 +5,7 @@
 //! writes; [`postgres::PgStore`] is shared by several nodes, and its log tells each node what the
 //! others committed.
 
+mod narrow;
 pub mod postgres;
 mod query;
 pub mod sqlite;

@@ -3,7 +3,7 @@
 
 use livepath_protocol::query::{Key, Query, Value};
 
-use super::Listing;
+use super::{ListedDoc, Listing};
 
 /// A document of a query's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +31,14 @@ pub struct QueryRead {
 /// `query` on the live documents of `listing`, read at `as_of`: the first `limit` matching
 /// documents in order (all of them without a limit).
 pub fn run(listing: Listing, query: &Query, limit: Option<usize>, as_of: u64) -> QueryRead {
+    run_on(listing.docs, listing.version, query, limit, as_of)
+}
+
+/// [`run`] on some of a collection's documents (all those that may match: a store may narrow them
+/// first, see `narrow`), the collection's version being `version`.
+pub fn run_on(candidates: Vec<ListedDoc>, version: u64, query: &Query, limit: Option<usize>, as_of: u64) -> QueryRead {
     let mut docs = Vec::new();
-    for doc in listing.docs {
+    for doc in candidates {
         let value: Value = match serde_json::from_str(&doc.data) {
             Ok(value) => value,
             Err(e) => {
@@ -53,7 +59,7 @@ pub fn run(listing: Listing, query: &Query, limit: Option<usize>, as_of: u64) ->
         docs.truncate(limit);
     }
     docs.sort_unstable_by(order);
-    QueryRead { as_of, version: listing.version, docs }
+    QueryRead { as_of, version, docs }
 }
 
 #[cfg(test)]

@@ -398,3 +398,78 @@ async fn a_resumed_query_is_unchanged_when_its_collection_is_and_gets_the_result
     let ids: Vec<&str> = result["docs"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["b", "a"]);
 }
+
+/// Documents whose fields hold every type (and look-alikes: `1` and `"1"`, `true` and `1`), then
+/// each `==`, `in` and range filter the stores narrow their reads with, on plain, nested and quoted
+/// fields: every first result equals the query run on what was written.
+async fn narrowed_reads_keep_what_the_evaluation_keeps(server: &TestServer) {
+    let values = [
+        "null",
+        "true",
+        "false",
+        "0",
+        "1",
+        "1.0",
+        "2.5",
+        "-3",
+        "1e300",
+        "\"\"",
+        "\"1\"",
+        "\"a\"",
+        "\"b\"",
+        "\"é\"",
+        "\"\\u0000x\"",
+        "[1]",
+        "{\"x\":1}",
+    ];
+    let mut c = server.connect().await;
+    let mut model = Model::new();
+    for (i, a) in values.iter().enumerate() {
+        for (j, b) in ["{}", "1", "\"a\"", "{\"c\":true}", "{\"c\":2}"].iter().enumerate() {
+            let id = format!("d{i:02}{j}");
+            let data: Value = serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a}}}")).unwrap();
+            c.send(json!({"type":"set","req":i * 10 + j,"path":format!("mixed/{id}"),"data":data})).await;
+            model.insert(id, data);
+        }
+    }
+    c.sync().await;
+    let (mut id, mut kept) = (0, 0);
+    for op in ["==", "<", "<=", ">", ">=", "in"] {
+        for operand in values {
+            let operand = if op == "in" { format!("[{operand}, 0]") } else { operand.to_owned() };
+            for field in ["a", "b.c", "w e"] {
+                let query: Value =
+                    serde_json::from_str(&format!("{{\"where\":[[\"{field}\",\"{op}\",{operand}]]}}")).unwrap();
+                let parsed: Query = serde_json::from_value(query.clone()).unwrap();
+                if parsed.check().is_err() {
+                    continue;
+                }
+                id += 1;
+                c.send(json!({"type":"subscribe","id":id,"path":"mixed","query":query})).await;
+                let frame = c.recv().await;
+                let docs: Vec<(String, Value)> = frame["docs"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{frame}"))
+                    .iter()
+                    .map(|d| (d["id"].as_str().unwrap().to_owned(), d["data"].clone()))
+                    .collect();
+                let expected = run(&parsed, &model);
+                kept += usize::from(!expected.is_empty());
+                assert_eq!(docs, expected, "{query}");
+            }
+        }
+    }
+    assert!(kept > 100, "most queries keep something: {kept}");
+}
+
+#[tokio::test]
+async fn on_sqlite_narrowed_reads_keep_every_document_that_matches() {
+    narrowed_reads_keep_what_the_evaluation_keeps(&TestServer::memory().await).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_narrowed_reads_keep_every_document_that_matches() {
+    let db = Cluster::shared().database().await;
+    let server = TestServer::start(Config { database_url: Some(db), ..Config::default() }).await;
+    narrowed_reads_keep_what_the_evaluation_keeps(&server).await;
+}

@@ -7,6 +7,7 @@
 //! reason is what `/healthz` shows) and the connection is tried again with a growing backoff.
 
 mod listen;
+mod query;
 mod schema;
 mod session;
 mod statements;
@@ -23,8 +24,8 @@ use session::{CallError, Connection, Session, unavailable};
 use tokio_postgres::Row;
 
 use super::{
-    ChangedDoc, Committed, Feed, Initial, InitialState, ListedDoc, Listing, Logged, Mutation, Store, StoredDoc, Wake,
-    Write, apply, resumable, split,
+    ChangedDoc, Committed, Feed, Initial, InitialState, ListedDoc, Listing, Logged, Mutation, QueryRead, Store,
+    StoredDoc, Wake, Write, apply, narrow::narrows, query::run_on, resumable, split,
 };
 use crate::{error::ApiError, store::sqlite::KEY_RETENTION_SECS};
 
@@ -193,6 +194,36 @@ impl Store for PgStore {
             (PathKind::Collection, None) => InitialState::Collection(listing(docs, 2)),
         };
         Ok(Initial { as_of, state })
+    }
+
+    /// One statement (one snapshot): the documents the query's narrowing conditions let through,
+    /// evaluated here.
+    fn query(
+        &mut self,
+        path: &Path,
+        query: &livepath_protocol::Query,
+        limit: Option<usize>,
+    ) -> Result<QueryRead, ApiError> {
+        let (sql, args) = query::select(&narrows(query));
+        let collection = path.as_str().to_owned();
+        let rows = self.call("reading a query", async |c| {
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&collection];
+            params.extend(args.iter().map(|a| &**a as &(dyn tokio_postgres::types::ToSql + Sync)));
+            c.client.query(&sql, &params).await
+        })?;
+        let meta = rows.first().ok_or_else(|| ApiError::internal("reading a query", "no meta row"))?;
+        let (as_of, version) = (meta.get::<_, i64>(0) as u64, meta.get::<_, i64>(1) as u64);
+        let candidates = rows
+            .iter()
+            .filter_map(|r| {
+                Some(ListedDoc {
+                    id: r.get::<_, Option<String>>(2)?,
+                    version: r.get::<_, i64>(3) as u64,
+                    data: r.get(4),
+                })
+            })
+            .collect();
+        Ok(run_on(candidates, version, query, limit, as_of))
     }
 
     fn changes_after(&mut self, version: u64) -> Result<Feed, ApiError> {

@@ -54,6 +54,7 @@
 
 mod check;
 mod eval;
+pub mod key;
 mod value;
 mod wire;
 

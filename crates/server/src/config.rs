@@ -7,6 +7,7 @@ use std::{
 };
 
 use clap::Parser;
+use livepath_protocol::query::Direction;
 
 /// How the server runs. Each field is a flag (`--max-frame-bytes`), with the default shown by `--help`.
 #[derive(Debug, Clone, Parser)]
@@ -89,6 +90,41 @@ pub struct Config {
     /// right, that is not a trusted proxy. Without it the header is ignored, since anyone can send it.
     #[arg(long = "trust-proxy")]
     pub trusted_proxies: Vec<IpAddr>,
+    /// An index for live queries, on document fields across every collection (repeatable):
+    /// `"priority, createdAt desc"` serves queries whose `==` filters cover the first fields and
+    /// whose `orderBy` is the rest (or the rest reversed), reading only the documents they return.
+    /// SQLite only (PostgreSQL ignores it, with a warning); each index costs every write a little.
+    #[arg(long = "index", value_parser = parse_index)]
+    pub indexes: Vec<IndexSpec>,
+}
+
+/// A declared index: fields, each ascending or descending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The fields (dotted paths) and their directions, in order.
+    pub fields: Vec<(String, Direction)>,
+}
+
+/// `field [asc|desc], …`.
+fn parse_index(text: &str) -> Result<IndexSpec, String> {
+    let mut fields = Vec::new();
+    for part in text.split(',') {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let (field, direction) = match words[..] {
+            [field] => (field, Direction::Asc),
+            [field, "asc"] => (field, Direction::Asc),
+            [field, "desc"] => (field, Direction::Desc),
+            _ => return Err(format!("{part:?}: an index field is `name`, `name asc` or `name desc`")),
+        };
+        if field.split('.').any(str::is_empty) || field.contains('\'') {
+            return Err(format!("{field:?} is not a field: dotted names, no empty part, no quote"));
+        }
+        if fields.iter().any(|(f, _)| f == field) {
+            return Err(format!("{field:?} is in the index twice"));
+        }
+        fields.push((field.to_owned(), direction));
+    }
+    Ok(IndexSpec { fields })
 }
 
 /// `30`, `30s`, `15m`, `12h` or `7d`.
@@ -121,6 +157,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_is_fields_each_with_a_direction() {
+        let spec = parse_index("priority, createdAt desc,a.b asc").unwrap();
+        let fields: Vec<(&str, Direction)> = spec.fields.iter().map(|(f, d)| (f.as_str(), *d)).collect();
+        assert_eq!(fields, [("priority", Direction::Asc), ("createdAt", Direction::Desc), ("a.b", Direction::Asc)]);
+        assert!(parse_index("a, a desc").unwrap_err().contains("twice"));
+        assert!(parse_index("a sideways").unwrap_err().contains("`name desc`"));
+        assert!(parse_index("a..b").unwrap_err().contains("not a field"));
+        assert!(parse_index("it's").unwrap_err().contains("not a field"));
+        assert!(parse_index("").is_err());
+    }
 
     #[test]
     fn durations_take_seconds_minutes_hours_or_days() {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use common::{Client, TestServer, pg::Cluster};
 use livepath_protocol::query::{Query, Value as QValue};
-use livepath_server::Config;
+use livepath_server::{Config, config::IndexSpec};
 use serde_json::{Value, json};
 
 /// A tiny seeded generator, so that a failing run can be replayed.
@@ -238,7 +238,21 @@ fn check(views: &BTreeMap<u64, View>, model: &Model, step: usize) {
 
 #[tokio::test]
 async fn on_one_node_every_live_view_equals_its_query_run_afresh_after_every_write() {
-    let server = TestServer::memory().await;
+    every_live_view_equals_its_query_run_afresh(TestServer::memory().await).await;
+}
+
+#[tokio::test]
+async fn with_indexes_declared_every_live_view_still_equals_its_query_run_afresh() {
+    use livepath_protocol::query::Direction::{Asc, Desc};
+    let spec = |fields: &[(&str, livepath_protocol::query::Direction)]| IndexSpec {
+        fields: fields.iter().map(|(f, d)| (f.to_string(), *d)).collect(),
+    };
+    let indexes = vec![spec(&[("tag", Asc), ("n", Desc)]), spec(&[("n", Asc)]), spec(&[("meta.rank", Desc)])];
+    every_live_view_equals_its_query_run_afresh(TestServer::start(Config { indexes, ..Config::in_memory() }).await)
+        .await;
+}
+
+async fn every_live_view_equals_its_query_run_afresh(server: TestServer) {
     let mut c = server.connect().await;
     let mut rng = Rng::new(7);
     let mut model = Model::new();

@@ -116,6 +116,9 @@ impl Engine {
     pub async fn open(config: &Config) -> Result<Self, ApiError> {
         let retention = config.tombstone_retention.as_secs() as i64;
         let store: Box<dyn Store> = if let Some(url) = &config.database_url {
+            if !config.indexes.is_empty() {
+                tracing::warn!("--index is for SQLite: on PostgreSQL queries are read without these indexes");
+            }
             Box::new(
                 PgStore::connect(url, config.database_ca_file.as_deref(), config.max_document_bytes, retention).await?,
             )
@@ -125,7 +128,7 @@ impl Engine {
             } else {
                 SqliteStore::open(&config.data_dir, config.max_document_bytes)?
             };
-            Box::new(store.with_tombstone_retention(retention)?)
+            Box::new(store.with_tombstone_retention(retention)?.with_indexes(&config.indexes)?)
         };
         Self::with_store(store)
     }

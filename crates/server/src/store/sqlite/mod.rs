@@ -19,13 +19,16 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+mod functions;
+mod indexes;
+
 use super::{
     ChangedDoc, Committed, ListedDoc, Listing, Mutation, QueryRead, Store, StoredDoc, Write, apply,
     narrow::{Narrow, Scalar, Test, narrows},
     query::run_on,
     split,
 };
-use crate::error::ApiError;
+use crate::{config::IndexSpec, error::ApiError};
 
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
@@ -39,6 +42,8 @@ pub const DEFAULT_TOMBSTONE_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
 pub struct SqliteStore {
     /// The one connection; `Engine` serialises access to it.
     conn: Connection,
+    /// The declared indexes (`--index`).
+    indexes: Vec<IndexSpec>,
     /// Writes since keys were last pruned.
     writes_since_prune: u32,
     /// Largest document, as serialized JSON (`--max-document-bytes`).
@@ -75,6 +80,8 @@ impl SqliteStore {
 
     fn init(conn: Connection, max_document_bytes: usize) -> Result<Self, ApiError> {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        // Before anything reads or writes: declared indexes are built on them.
+        functions::register(&conn).map_err(db_err)?;
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_err)?;
         if found > SCHEMA_VERSION {
             return Err(ApiError::internal(
@@ -132,6 +139,7 @@ impl SqliteStore {
             conn.query_row("SELECT value FROM identity WHERE key = 'epoch'", [], |r| r.get(0)).map_err(db_err)?;
         Ok(Self {
             conn,
+            indexes: Vec::new(),
             writes_since_prune: 0,
             max_document_bytes,
             tombstone_retention_secs,
@@ -139,6 +147,14 @@ impl SqliteStore {
             horizon,
             epoch,
         })
+    }
+
+    /// The store with the indexes `specs` declare (created if new), and no others (dropped if an
+    /// earlier start declared them).
+    pub fn with_indexes(mut self, specs: &[IndexSpec]) -> Result<Self, ApiError> {
+        indexes::declare(&self.conn, specs).map_err(db_err)?;
+        self.indexes = specs.to_vec();
+        Ok(self)
     }
 
     /// Keeps tombstones `secs` seconds instead of [`DEFAULT_TOMBSTONE_RETENTION_SECS`], and removes
@@ -222,9 +238,10 @@ impl Store for SqliteStore {
         Ok(self.horizon)
     }
 
-    /// Reads only the documents the query's narrowing conditions let through (SQLite's
-    /// `json_extract` on the filters that allow it: see `narrow`), then evaluates the query on them.
-    /// Only this process writes, so the reads here are of one moment.
+    /// Through a declared index that serves the query, only the documents of its result, in order
+    /// (see `indexes`); otherwise the documents the query's narrowing conditions let through
+    /// (SQLite's `json_extract` on the filters that allow it: see `narrow`). Then the query is
+    /// evaluated on them. Only this process writes, so the reads here are of one moment.
     fn query(
         &mut self,
         path: &livepath_protocol::Path,
@@ -238,8 +255,10 @@ impl Store for SqliteStore {
             .map_err(db_err)?
             .query_row(params![path.as_str()], |r| r.get(0))
             .map_err(db_err)?;
-        let (sql, args) = narrowed_select(&narrows(query));
-        let mut args = args;
+        let (sql, mut args) = match indexes::plan(&self.indexes, query) {
+            Some(plan) => indexes::select(&plan, query, limit),
+            None => narrowed_select(&narrows(query)),
+        };
         args.insert(0, rusqlite::types::Value::Text(path.as_str().to_owned()));
         let mut stmt = self.conn.prepare_cached(&sql).map_err(db_err)?;
         let candidates = stmt
@@ -558,6 +577,77 @@ mod tests {
             }
         }
         assert!(checked > 100, "most queries keep something: {checked}");
+    }
+
+    #[test]
+    fn reads_through_a_declared_index_equal_the_full_evaluation_and_walk_the_index() {
+        use livepath_protocol::query::Direction::{Asc, Desc};
+        let spec = |fields: &[(&str, livepath_protocol::query::Direction)]| IndexSpec {
+            fields: fields.iter().map(|(f, d)| (f.to_string(), *d)).collect(),
+        };
+        let specs = [spec(&[("tag", Asc), ("n", Desc)]), spec(&[("n", Asc)])];
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap().with_indexes(&specs).unwrap();
+        let tags = ["\"a\"", "\"b\"", "1", "true", "null"];
+        let ns = ["0", "1", "2.5", "-1", "\"x\"", "[1]", "{\"k\":1}", "null", "true", "1.0"];
+        let mut i = 0;
+        for tag in tags.iter().chain([&""]) {
+            for n in ns.iter().chain([&""]) {
+                i += 1;
+                let mut doc = Object::new();
+                if !tag.is_empty() {
+                    doc.insert("tag".into(), serde_json::from_str(tag).unwrap());
+                }
+                if !n.is_empty() {
+                    doc.insert("n".into(), serde_json::from_str(n).unwrap());
+                }
+                s.write(&format!("c/d{:02}", i % 40), &Mutation::Set(doc), None).unwrap();
+            }
+        }
+        s.write("c/d07", &Mutation::Delete, None).unwrap();
+        s.write("other/x", &Mutation::Set(object(json!({"tag":"a","n":5}))), None).unwrap();
+        let path = livepath_protocol::Path::parse("c").unwrap();
+        let mut served = 0;
+        for tag in tags {
+            for (order, cursor, more) in [
+                ("desc", "", ""),
+                ("asc", "", ""),
+                ("desc", r#","startAfter":[1]"#, ""),
+                ("asc", "", r#",["n","!=",1]"#),
+            ] {
+                for limit in [None, Some(1usize), Some(3)] {
+                    let limit_text = limit.map_or(String::new(), |l| format!(r#","limit":{l}"#));
+                    let text = format!(
+                        r#"{{"where":[["tag","==",{tag}]{more}],"orderBy":[["n","{order}"]]{cursor}{limit_text}}}"#
+                    );
+                    let query: livepath_protocol::Query = serde_json::from_str(&text).unwrap();
+                    let plan = indexes::plan(&s.indexes, &query).expect("served by the first index");
+                    let (sql, _) = indexes::select(&plan, &query, limit);
+                    let mut explain = s.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                    let nulls = (0..explain.parameter_count()).map(|_| rusqlite::types::Value::Null);
+                    let explained: Vec<String> = explain
+                        .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    drop(explain);
+                    assert!(explained.iter().any(|d| d.contains("livepath_index_")), "{text}: {explained:?}");
+                    assert!(!explained.iter().any(|d| d.contains("TEMP B-TREE")), "no sort: {explained:?}");
+                    let read = s.query(&path, &query, limit).unwrap();
+                    let full = crate::store::query::run(s.list("c").unwrap(), &query, limit, read.as_of);
+                    assert_eq!(read, full, "{text}");
+                    served += usize::from(!full.docs.is_empty());
+                }
+            }
+        }
+        assert!(served > 20, "most reads return documents: {served}");
+        // Declared no more, an index goes.
+        let mut s = s.with_indexes(&specs[1..]).unwrap();
+        let count: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'livepath_index_%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+        assert!(s.write("c/new", &Mutation::Set(object(json!({"n":1}))), None).is_ok());
     }
 
     #[test]

@@ -289,3 +289,21 @@ async fn a_bad_rules_file_or_a_short_secret_stops_the_server_with_a_clear_error(
     let error = TestServer::start_error("127.0.0.1", config).await;
     assert!(error.contains("at least 16 bytes"), "{error}");
 }
+
+#[tokio::test]
+async fn a_live_query_needs_read_permission_on_its_collection_as_a_listing_does() {
+    let (server, _rules) = secured(Some(RULES)).await;
+    let mut ada = server.connect().await;
+    ada.send(json!({"type":"hello","token":token("ada", 60)})).await;
+    let query = json!({"where":[["done","==",false]],"limit":10});
+    ada.send(json!({"type":"subscribe","id":1,"path":"users/ada/todos","query":query})).await;
+    assert_eq!(ada.recv().await["type"], "collection");
+    ada.send(json!({"type":"subscribe","id":2,"path":"users/bo/todos","query":query})).await;
+    let error = ada.recv().await;
+    assert_eq!((error["code"].as_str(), error["id"].as_u64()), (Some("permission-denied"), Some(2)));
+    // The refused query left nothing behind; the allowed one still follows its collection.
+    ada.send(json!({"type":"set","req":3,"path":"users/ada/todos/t1","data":{"done":false}})).await;
+    let change = ada.recv().await;
+    assert_eq!((change["type"].as_str(), change["id"].as_u64()), (Some("changes"), Some(1)));
+    assert_eq!(ada.recv().await["type"], "ack");
+}

@@ -197,3 +197,62 @@ impl Queries {
         group.push(collection, as_of, &changes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        outbox::{Next, Outbox},
+        store::Matched,
+    };
+
+    fn read(docs: &[(&str, i64)], query: &Query, as_of: u64) -> QueryRead {
+        let docs = docs
+            .iter()
+            .filter_map(|(id, n)| {
+                let data = format!("{{\"n\":{n}}}");
+                let value: Value = serde_json::from_str(&data).ok()?;
+                Some(Matched { key: query.evaluate(id, &value)?, version: as_of, data })
+            })
+            .collect();
+        QueryRead { as_of, version: as_of, docs }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_gets_the_result_in_one_frame_instead_of_every_change() {
+        let query: Query = serde_json::from_str(r#"{"orderBy":[["n","desc"]],"limit":2}"#).unwrap();
+        let path = Path::parse("scores").unwrap();
+        let outbox = Arc::new(Outbox::new(2, usize::MAX, Arc::default()));
+        let mut queries = Queries::default();
+        let group = Group::new(query.clone(), read(&[("a", 1), ("b", 2)], &query, 2));
+        let subscriber = Subscriber { conn: 1, id: 7, outbox: outbox.clone() };
+        queries.add(&path, "q", subscriber, Some(group)).unwrap();
+        let mut requery = |_: &Path, _: &Query, _: Option<usize>| -> Option<QueryRead> { None };
+        // Four writes, each entering the top: more changes than the outbox holds.
+        for (i, id) in ["c", "d", "e", "f"].iter().enumerate() {
+            let data = RawValue::from_string(format!("{{\"n\":{}}}", 10 + i)).unwrap();
+            queries.publish(&path, id, 3 + i as u64, Some(&data), &mut requery);
+        }
+        outbox.close(None);
+        let mut frames = Vec::new();
+        while let Next::Frame(frame) = outbox.next().await {
+            frames.push(serde_json::from_str::<serde_json::Value>(&frame).unwrap());
+        }
+        assert_eq!(frames[0]["type"], "collection", "the waiting changes became one result: {frames:?}");
+        assert!(frames.len() < 4, "fewer frames than writes: {frames:?}");
+        let mut view: Vec<String> =
+            frames[0]["docs"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(view, ["e", "d"], "the result when it was queued, in order");
+        for frame in &frames[1..] {
+            for change in frame["changes"].as_array().unwrap() {
+                let id = change["id"].as_str().unwrap().to_owned();
+                view.retain(|v| *v != id);
+                if change["type"] != "removed" {
+                    view.push(id);
+                }
+            }
+        }
+        view.sort();
+        assert_eq!(view, ["e", "f"], "and the changes after it lead to the latest");
+    }
+}

@@ -427,6 +427,8 @@ async fn narrowed_reads_keep_what_the_evaluation_keeps(server: &TestServer) {
         "2.5",
         "-3",
         "1e300",
+        "9007199254740993",
+        "9007199254740992",
         "\"\"",
         "\"1\"",
         "\"a\"",
@@ -441,7 +443,8 @@ async fn narrowed_reads_keep_what_the_evaluation_keeps(server: &TestServer) {
     for (i, a) in values.iter().enumerate() {
         for (j, b) in ["{}", "1", "\"a\"", "{\"c\":true}", "{\"c\":2}"].iter().enumerate() {
             let id = format!("d{i:02}{j}");
-            let data: Value = serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a}}}")).unwrap();
+            let data: Value =
+                serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a},\"s\\\\l\":{a}}}")).unwrap();
             c.send(json!({"type":"set","req":i * 10 + j,"path":format!("mixed/{id}"),"data":data})).await;
             model.insert(id, data);
         }
@@ -451,7 +454,7 @@ async fn narrowed_reads_keep_what_the_evaluation_keeps(server: &TestServer) {
     for op in ["==", "<", "<=", ">", ">=", "in"] {
         for operand in values {
             let operand = if op == "in" { format!("[{operand}, 0]") } else { operand.to_owned() };
-            for field in ["a", "b.c", "w e"] {
+            for field in ["a", "b.c", "w e", "s\\\\l"] {
                 let query: Value =
                     serde_json::from_str(&format!("{{\"where\":[[\"{field}\",\"{op}\",{operand}]]}}")).unwrap();
                 let parsed: Query = serde_json::from_value(query.clone()).unwrap();

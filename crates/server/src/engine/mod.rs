@@ -368,6 +368,7 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
                 Job::Tick => {
                     commit(&mut *store, shared, &mut batch, &mut publisher);
                     guarded("catching up", || publisher.catch_up(&mut *store, shared));
+                    guarded("reading live queries again", || publisher::retry_short_queries(&mut *store, shared));
                     guarded("housekeeping", || store.maintain());
                 }
             }

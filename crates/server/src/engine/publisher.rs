@@ -164,6 +164,12 @@ impl Reads for StoreReads<'_> {
     }
 }
 
+/// Reads again the live queries whose last re-read failed.
+pub fn retry_short_queries(store: &mut dyn Store, shared: &Shared) {
+    let mut reads = StoreReads(store, shared);
+    lock(&shared.hub).queries.retry_short(&mut |c, q, l| reads.query(c, q, l));
+}
+
 /// Publishes one committed write to the hub.
 fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
     lock(&shared.hub).publish(path, committed, &mut StoreReads(store, shared));

@@ -31,14 +31,18 @@ pub struct Group {
     version: u64,
     /// By (connection, subscription id).
     subscribers: HashMap<(u64, u64), Subscriber>,
+    /// The window ran short and reading it again failed: it is read again on the next write to the
+    /// collection, or the next tick.
+    short: bool,
 }
 
 impl Group {
     /// A group over `read`, the start of `query`'s result (as many documents as
     /// [`Window::capacity`] asks for).
     pub fn new(query: Query, read: QueryRead) -> Self {
-        let (from, version) = (read.as_of, read.as_of);
-        Self { window: Window::new(query, tracked(read.docs)), from, version, subscribers: HashMap::new() }
+        let (from, version) = (read.as_of, read.version);
+        let window = Window::new(query, tracked(read.docs));
+        Self { window, from, version, subscribers: HashMap::new(), short: false }
     }
 
     /// The subscription's first frame from what the group holds: `unchanged` when the client
@@ -65,11 +69,13 @@ impl Group {
     /// Reads the result again after the window ran short, and returns what changed.
     fn refill(&mut self, path: &Path, requery: &mut Requery<'_>) -> Vec<Seen<Data>> {
         let Some(read) = requery(path, self.window.query(), Window::<Data>::capacity(self.window.query())) else {
+            self.short = true;
             return Vec::new();
         };
+        self.short = false;
         // The read holds every write up to its version (other nodes' too, not published yet).
         self.from = self.from.max(read.as_of);
-        self.version = self.version.max(read.as_of);
+        self.version = self.version.max(read.version);
         self.window.refill(tracked(read.docs), read.as_of)
     }
 }
@@ -166,10 +172,21 @@ impl Queries {
             group.version = group.version.max(version);
             let applied = group.window.apply(id, version, doc.as_ref().map(|(value, data)| (value, data.clone())));
             let mut changes = applied.changes;
-            if applied.refill {
+            if applied.refill || group.short {
                 changes.extend(group.refill(collection, requery));
             }
             group.push(collection, version, &changes);
+        }
+    }
+
+    /// Reads again the results whose last re-read failed, and sends what changed.
+    pub fn retry_short(&mut self, requery: &mut Requery<'_>) {
+        for (collection, groups) in &mut self.collections {
+            let Ok(path) = Path::parse(collection) else { continue };
+            for group in groups.values_mut().filter(|g| g.short) {
+                let changes = group.refill(&path, requery);
+                group.push(&path, group.version, &changes);
+            }
         }
     }
 
@@ -216,6 +233,40 @@ mod tests {
             })
             .collect();
         QueryRead { as_of, version: as_of, docs }
+    }
+
+    #[tokio::test]
+    async fn a_window_whose_re_read_failed_is_read_again_later_and_its_subscribers_get_what_changed() {
+        let query: Query = serde_json::from_str(r#"{"orderBy":[["n","desc"]],"limit":1}"#).unwrap();
+        let path = Path::parse("scores").unwrap();
+        let outbox = Arc::new(Outbox::new(100, usize::MAX, Arc::default()));
+        let mut queries = Queries::default();
+        // A full window (the shown document and its buffer of 20) over a larger result: once all 21
+        // are deleted the window must be read again.
+        let ids: Vec<String> = (0..21).map(|i| format!("d{i:02}")).collect();
+        let docs: Vec<(&str, i64)> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), 100 - i as i64)).collect();
+        let group = Group::new(query.clone(), read(&docs, &query, 1));
+        queries.add(&path, "q", Subscriber { conn: 1, id: 7, outbox: outbox.clone() }, Some(group)).unwrap();
+        let mut failing = |_: &Path, _: &Query, _: Option<usize>| -> Option<QueryRead> { None };
+        for (i, id) in ids.iter().enumerate() {
+            queries.publish(&path, id, 2 + i as u64, None, &mut failing);
+        }
+        let mut store = |_: &Path, q: &Query, _: Option<usize>| Some(read(&[("later", 4)], q, 30));
+        queries.retry_short(&mut store);
+        queries.retry_short(&mut failing); // nothing short any more: not called
+        outbox.close(None);
+        let mut frames = Vec::new();
+        while let Next::Frame(frame) = outbox.next().await {
+            frames.push(serde_json::from_str::<serde_json::Value>(&frame).unwrap());
+        }
+        let changes: Vec<(String, String)> = frames
+            .iter()
+            .flat_map(|f| f["changes"].as_array().unwrap().clone())
+            .map(|c| (c["type"].as_str().unwrap().to_owned(), c["id"].as_str().unwrap().to_owned()))
+            .collect();
+        let last: Vec<(String, String)> = changes[changes.len() - 3..].to_vec();
+        let pair = |t: &str, id: &str| (t.to_owned(), id.to_owned());
+        assert_eq!(last, [pair("added", "d20"), pair("removed", "d20"), pair("added", "later")]);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! A [`Narrow`] may let through documents the filter refuses (the evaluation drops them), never
 //! the other way round: each store renders it only where its SQL keeps every matching document.
 //! Filters left out (`!=`, `not-in`, the array operators, operands that are arrays or objects,
-//! fields whose names hold a `"`) narrow nothing; the evaluation alone decides them.
+//! fields whose names hold a `"` or a `\`) narrow nothing; the evaluation alone decides them.
 
 use livepath_protocol::query::{Op, Query, Value};
 
@@ -50,7 +50,8 @@ fn scalar(value: &Value) -> Option<Scalar> {
 pub fn narrows(query: &Query) -> Vec<Narrow> {
     let mut narrows = Vec::new();
     for filter in &query.filters {
-        if filter.field.contains('"') {
+        // Quotes and backslashes would need escaping in a JSON path, which the stores do not do.
+        if filter.field.contains(['"', '\\']) {
             continue;
         }
         let test = match (filter.op, &filter.value) {
@@ -74,7 +75,8 @@ mod tests {
     fn equalities_lists_and_ranges_on_scalars_narrow_and_the_rest_is_left_to_the_evaluation() {
         let query: Query = serde_json::from_str(
             r#"{"where":[["a.b","==","x"],["n","in",[1,true]],["m",">=",2],["q","!=",1],["l","in",[[1]]],
-                ["o","==",{"k":1}],["z","==",null],["t","array-contains","x"],["has\"quote","==",1]]}"#,
+                ["o","==",{"k":1}],["z","==",null],["t","array-contains","x"],["has\"quote","==",1],
+                ["back\\slash","==",1]]}"#,
         )
         .unwrap();
         assert_eq!(

@@ -344,7 +344,8 @@ impl Store for SqliteStore {
 /// The `SELECT` of a collection's live documents (`?1`) that `narrows` let through, and the
 /// parameters after `?1`. `json_extract` gives a JSON number as a number, a string as text, `true`
 /// and `false` as 1 and 0, and a missing field as NULL, so each condition keeps every document whose
-/// field matches (and maybe a few others, which the evaluation drops).
+/// field matches (and maybe a few others, which the evaluation drops). Numbers are compared as REAL:
+/// the evaluation compares doubles, and SQLite would compare an integer above 2^53 exactly.
 fn narrowed_select(narrows: &[Narrow]) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as Sql;
     let mut sql = String::from("SELECT id, version, data FROM docs WHERE collection = ?1 AND data IS NOT NULL");
@@ -364,13 +365,23 @@ fn narrowed_select(narrows: &[Narrow]) -> (String, Vec<rusqlite::types::Value>) 
             .collect::<Vec<_>>()
             .join(".");
         let field = format!("json_extract(data, {})", arg(Sql::Text(json_path), &mut args));
+        let real = format!("CAST({field} AS REAL)");
         match &narrow.test {
             Test::OneOf(values) => {
-                let list: Vec<String> = values.iter().map(|v| arg(scalar(v), &mut args)).collect();
-                sql.push_str(&format!(" AND {field} IN ({})", list.join(", ")));
+                let (numbers, others): (Vec<&Scalar>, Vec<&Scalar>) =
+                    values.iter().partition(|v| matches!(v, Scalar::Number(_)));
+                let mut either = Vec::new();
+                for (expression, list) in [(&real, numbers), (&field, others)] {
+                    if !list.is_empty() {
+                        let list: Vec<String> = list.into_iter().map(|v| arg(scalar(v), &mut args)).collect();
+                        either.push(format!("{expression} IN ({})", list.join(", ")));
+                    }
+                }
+                sql.push_str(&format!(" AND ({})", either.join(" OR ")));
             }
             Test::Range(op, value) => {
-                sql.push_str(&format!(" AND {field} {} {}", op.as_str(), arg(scalar(value), &mut args)));
+                let expression = if matches!(value, Scalar::Number(_)) { &real } else { &field };
+                sql.push_str(&format!(" AND {expression} {} {}", op.as_str(), arg(scalar(value), &mut args)));
             }
         }
     }
@@ -540,6 +551,9 @@ mod tests {
             "2.5",
             "-3",
             "1e300",
+            "9007199254740993",
+            "9007199254740992",
+            "-9007199254740993",
             "\"\"",
             "\"1\"",
             "\"a\"",
@@ -553,7 +567,7 @@ mod tests {
             for b in ["{}", "1", "\"a\"", "{\"c\":true}", "{\"c\":2}", "[]"] {
                 n += 1;
                 let doc: serde_json::Value =
-                    serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a}}}")).unwrap();
+                    serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a},\"s\\\\l\":{a}}}")).unwrap();
                 s.write(&format!("c/d{n:03}"), &Mutation::Set(object(doc)), None).unwrap();
             }
         }
@@ -563,7 +577,7 @@ mod tests {
         for op in ["==", "<", "<=", ">", ">=", "in"] {
             for operand in values {
                 let operand = if op == "in" { format!("[{operand}, 0]") } else { operand.to_owned() };
-                for field in ["a", "b.c", "w e"] {
+                for field in ["a", "b.c", "w e", "s\\\\l"] {
                     let text = format!("{{\"where\":[[\"{field}\",\"{op}\",{operand}]]}}");
                     let query: livepath_protocol::Query = serde_json::from_str(&text).unwrap();
                     if query.check().is_err() {

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Client, TestServer, pg::Cluster};
+use common::{Client, Rng, TestServer, pg::Cluster};
 use livepath_server::Config;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -73,18 +73,6 @@ struct Acked {
     /// `set`, `update` or `delete`.
     op: &'static str,
     data: Value,
-}
-
-/// A tiny deterministic generator (the seed is printed on failure).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 const DOCS: [&str; 12] = ["m/0", "m/1", "m/2", "m/3", "m/4", "m/5", "m/6", "m/7", "n/0", "n/1", "n/2", "n/3"];

@@ -9,30 +9,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Client, TestServer, pg::Cluster};
+use common::{Client, Rng, TestServer, pg::Cluster};
 use livepath_protocol::query::{Query, Value as QValue};
 use livepath_server::{Config, config::IndexSpec};
 use serde_json::{Value, json};
-
-/// A tiny seeded generator, so that a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn random_number(rng: &mut Rng) -> Value {
     match rng.below(10) {
@@ -118,6 +98,12 @@ fn run(query: &Query, model: &Model) -> Vec<(String, Value)> {
     query.run(docs).into_iter().map(|(key, _)| (key.id.clone(), model[&key.id].clone())).collect()
 }
 
+/// The documents of a `collection` frame: id and data, in the frame's order.
+fn docs_of(frame: &Value) -> Vec<(String, Value)> {
+    let docs = frame["docs"].as_array().unwrap_or_else(|| panic!("not a collection frame: {frame}"));
+    docs.iter().map(|d| (d["id"].as_str().unwrap().to_owned(), d["data"].clone())).collect()
+}
+
 /// One live query's view, as a client following its frames holds it.
 struct View {
     query: Query,
@@ -132,12 +118,7 @@ impl View {
         self.frames += 1;
         match frame["type"].as_str() {
             Some("collection") => {
-                let docs: Vec<(String, Value)> = frame["docs"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| (d["id"].as_str().unwrap().to_owned(), d["data"].clone()))
-                    .collect();
+                let docs = docs_of(frame);
                 let listed: Model = docs.iter().cloned().collect();
                 assert_eq!(docs, run(&self.query, &listed), "a collection frame in the query's order");
                 self.docs = listed;
@@ -270,12 +251,7 @@ async fn every_live_view_equals_its_query_run_afresh(server: TestServer) {
     for (id, view) in &views {
         late.send(json!({"type":"subscribe","id":id,"path":"items","query":view.query})).await;
         let frame = late.recv().await;
-        let docs: Vec<(String, Value)> = frame["docs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| (d["id"].as_str().unwrap().to_owned(), d["data"].clone()))
-            .collect();
+        let docs = docs_of(&frame);
         assert_eq!(docs, run(&view.query, &model), "a late subscriber to query {id}");
     }
 }
@@ -464,12 +440,7 @@ async fn narrowed_reads_keep_what_the_evaluation_keeps(server: &TestServer) {
                 id += 1;
                 c.send(json!({"type":"subscribe","id":id,"path":"mixed","query":query})).await;
                 let frame = c.recv().await;
-                let docs: Vec<(String, Value)> = frame["docs"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{frame}"))
-                    .iter()
-                    .map(|d| (d["id"].as_str().unwrap().to_owned(), d["data"].clone()))
-                    .collect();
+                let docs = docs_of(&frame);
                 let expected = run(&parsed, &model);
                 kept += usize::from(!expected.is_empty());
                 assert_eq!(docs, expected, "{query}");

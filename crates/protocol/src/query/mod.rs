@@ -147,11 +147,6 @@ impl Op {
         ("array-contains-any", Op::ArrayContainsAny),
     ];
 
-    /// The operator written `text`.
-    pub fn parse(text: &str) -> Option<Op> {
-        Self::ALL.iter().find(|(t, _)| *t == text).map(|(_, op)| *op)
-    }
-
     /// The operator as written.
     pub fn as_str(self) -> &'static str {
         Self::ALL.iter().find(|(_, op)| *op == self).map_or("", |(text, _)| *text)

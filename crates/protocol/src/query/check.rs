@@ -40,7 +40,7 @@ fn check_field(field: &str) -> Result<(), QueryError> {
         return refuse(format!("a query field is at most {MAX_FIELD_BYTES} bytes"));
     }
     if field.split('.').any(str::is_empty) {
-        return refuse(format!("query field {field:?} has an empty segment (no leading, trailing or double '.')"));
+        return refuse(format!("query field \"{field}\" has an empty segment (no leading, trailing or double '.')"));
     }
     Ok(())
 }
@@ -64,7 +64,7 @@ impl Query {
             match (&filter.value, filter.op) {
                 (Value::Array(items), op) if op.takes_list() && (items.is_empty() || items.len() > MAX_VALUES) => {
                     return refuse(format!(
-                        "the '{}' filter on {:?} needs 1 to {MAX_VALUES} values; it has {}",
+                        "the '{}' filter on \"{}\" needs 1 to {MAX_VALUES} values; it has {}",
                         op.as_str(),
                         filter.field,
                         items.len()
@@ -73,14 +73,14 @@ impl Query {
                 (Value::Array(_), _) => {}
                 (_, op) if op.takes_list() => {
                     return refuse(format!(
-                        "the '{}' filter on {:?} needs a list of values",
+                        "the '{}' filter on \"{}\" needs a list of values",
                         op.as_str(),
                         filter.field
                     ));
                 }
                 (Value::Null, op @ (Op::Lt | Op::Le | Op::Gt | Op::Ge)) => {
                     return refuse(format!(
-                        "the '{}' filter on {:?} cannot compare with null: use '==' or '!='",
+                        "the '{}' filter on \"{}\" cannot compare with null: use '==' or '!='",
                         op.as_str(),
                         filter.field
                     ));
@@ -94,7 +94,7 @@ impl Query {
         for (i, order) in self.order_by.iter().enumerate() {
             check_field(&order.field)?;
             if self.order_by[..i].iter().any(|o| o.field == order.field) {
-                return refuse(format!("the query orders by {:?} twice", order.field));
+                return refuse(format!("the query orders by \"{}\" twice", order.field));
             }
         }
         if let Some(limit) = self.limit {

@@ -7,7 +7,7 @@ use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 
 use crate::{
-    Data,
+    Data, Query,
     browser::{
         function::gc_function,
         snippet::{self, field, fields},
@@ -45,6 +45,30 @@ export interface ClientOptions {
   maxPendingWrites?: number;
 }
 
+/** A JSON value, as filters and cursors take them. */
+export type QueryValue = null | boolean | number | string | QueryValue[] | { [key: string]: QueryValue };
+
+export type WhereOp = "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not-in" | "array-contains"
+  | "array-contains-any";
+
+/**
+ * A live query on the collection at `path`: the documents every filter keeps, in `orderBy` order
+ * (then by id), at most `limit` of them. Fields are top-level names or dotted paths
+ * (`"author.name"`). Values order across types as null < booleans < numbers < strings < arrays <
+ * objects; ranges match only the operand's type. Limits: 10 filters, lists of 1–30 values, limit
+ * 1–10000; a bad query fails its listener with `invalid-argument`.
+ */
+export interface Query {
+  path: string;
+  where?: [field: string, op: WhereOp, value: QueryValue][];
+  orderBy?: ([field: string] | [field: string, direction: "asc" | "desc"])[];
+  limit?: number;
+  /** Values of the first `orderBy` fields: only documents after them. */
+  startAfter?: QueryValue[];
+  /** Values of the first `orderBy` fields: only documents before them. */
+  endBefore?: QueryValue[];
+}
+
 export type Snapshot = DocumentSnapshot | CollectionSnapshot;
 
 export interface DocumentSnapshot {
@@ -52,6 +76,7 @@ export interface DocumentSnapshot {
   data: Record<string, unknown> | null; version: number; fromCache: boolean; hasPendingWrites: boolean;
 }
 
+/** `docs` are in the query's order (a plain collection: by id). */
 export interface CollectionSnapshot {
   kind: "collection"; path: string; docs: DocumentSnapshot[];
   changes: DocChange[]; version: number; fromCache: boolean; hasPendingWrites: boolean;
@@ -134,11 +159,16 @@ pub fn init(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsV
     client
 }
 
-/// Listens to a document or collection with the default client; returns the function that stops.
+/// Listens to a document, a collection or a query with the default client; returns the function
+/// that stops.
 #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
-pub fn on_snapshot(path: &str, next: SnapshotCallback, error: Option<ErrorCallback>) -> Result<Function, JsValue> {
+pub fn on_snapshot(
+    #[wasm_bindgen(unchecked_param_type = "string | Query")] path_or_query: JsValue,
+    next: SnapshotCallback,
+    error: Option<ErrorCallback>,
+) -> Result<Function, JsValue> {
     let client = DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| Client::new(ClientOptions::default())).clone());
-    client.on_snapshot_js(path, next, error)
+    client.on_snapshot_js(path_or_query, next, error)
 }
 
 /// Whether `e` is a `LivepathError`.
@@ -150,16 +180,24 @@ pub fn is_livepath_error(#[wasm_bindgen(unchecked_param_type = "unknown")] e: Js
 /// The JavaScript face of [`Client`].
 #[wasm_bindgen]
 impl Client {
-    /// Listens to a document or collection; returns the function that stops listening.
+    /// Listens to a document or collection (a path) or to a live query (a `Query` object); returns
+    /// the function that stops listening. An invalid path throws; an invalid query fails the
+    /// listener (its `onError`) at the end of the task, as the server's refusals do.
     #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
     pub fn on_snapshot_js(
         &self,
-        path: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Query")] path_or_query: JsValue,
         next: SnapshotCallback,
         error: Option<ErrorCallback>,
     ) -> Result<Function, JsValue> {
-        let (next, error) = (next.unchecked_into(), error.map(JsCast::unchecked_into));
-        let subscription = self.listen(path, Callback::Js { next, error })?;
+        let callback = Callback::Js { next: next.unchecked_into(), error: error.map(JsCast::unchecked_into) };
+        let subscription = match path_or_query.as_string() {
+            Some(path) => self.listen(&path, callback)?,
+            None => match Query::from_js(&path_or_query) {
+                Ok(checked) => self.listen_query(checked, callback)?,
+                Err(e) => self.refuse(callback, e),
+            },
+        };
         Ok(unsubscribe_function(subscription))
     }
 

@@ -18,6 +18,8 @@
 //! - `js`: the whole JavaScript API: the free functions (`connect`, `init`, `onSnapshot`,
 //!   `isLivepathError`), the `Client` class's methods and the TypeScript types.
 //! - `data`: [`Data`], a document's data as a JS object, and the checks a write's data must pass.
+//! - `query`: [`Query`], a live query as Rust builds it (`Query::new(path).filter(…).order_by(…)
+//!   .limit(…)`) and as the JS `Query` object is read; the rules are `livepath_protocol::query`'s.
 //!
 //! - `allocator`: the wasm module's memory allocator (feature `allocator`, on by default).
 //!
@@ -30,7 +32,10 @@ pub mod client;
 pub mod core;
 mod data;
 mod js;
+mod query;
 
 pub use client::{Client, ClientOptions, Error, Subscription, Token};
 pub use data::Data;
 pub use js::{connect, init, is_livepath_error, on_snapshot};
+pub use livepath_protocol::query::{Direction, Op, Value};
+pub use query::Query;

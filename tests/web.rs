@@ -110,7 +110,8 @@ async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_uns
     let client = livepath::connect(options());
 
     let listener = Recorder::new();
-    let unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let unsubscribe =
+        client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("kind"), "document");
     assert_eq!(listener.last("exists"), true);
@@ -124,7 +125,7 @@ async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_uns
 
     // A second listener on the same path sees what the first would have seen.
     let observer = Recorder::new();
-    let _keep = client.on_snapshot_js(&path, observer.function.clone().unchecked_into(), None).unwrap();
+    let _keep = client.on_snapshot_js(path.as_str().into(), observer.function.clone().unchecked_into(), None).unwrap();
     wait_until("the cached snapshot", || observer.len() == 1).await;
 
     unsubscribe.call0(&JsValue::NULL).unwrap();
@@ -141,7 +142,8 @@ async fn a_missing_document_reports_exists_false_then_appears() {
     let path = unique("docs");
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _unsubscribe =
+        client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("exists"), false);
     assert!(listener.last("data").is_null());
@@ -156,7 +158,8 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
     let path = unique("docs");
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _unsubscribe =
+        client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     let data = js_sys::JSON::parse(r#"{"title":"from the client"}"#).unwrap();
     let result = settled(client.set(&path, data)).await.unwrap();
     let version = get(&result, "version").as_f64().unwrap();
@@ -176,7 +179,8 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
 fn an_invalid_path_throws_a_livepath_error_at_once() {
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let error = client.on_snapshot_js("rooms//r1", listener.function.clone().unchecked_into(), None).unwrap_err();
+    let error =
+        client.on_snapshot_js("rooms//r1".into(), listener.function.clone().unchecked_into(), None).unwrap_err();
     assert!(error.is_instance_of::<js_sys::Error>());
     assert!(livepath::is_livepath_error(error.clone()));
     assert_eq!(get(&error, "name"), "LivepathError");
@@ -192,7 +196,8 @@ async fn collections_list_documents_in_id_order_with_changes() {
     put(&format!("{collection}/a"), r#"{"n":1}"#).await;
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _unsubscribe = client.on_snapshot_js(&collection, listener.function.clone().unchecked_into(), None).unwrap();
+    let _unsubscribe =
+        client.on_snapshot_js(collection.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the listing", || listener.len() == 1).await;
     assert_eq!(listener.last("kind"), "collection");
     assert_eq!(listener.last("docs.0.id"), "a");
@@ -212,7 +217,8 @@ async fn the_free_on_snapshot_uses_the_client_configured_by_init() {
     put(&path, r#"{"via":"init"}"#).await;
     livepath::init(options());
     let listener = Recorder::new();
-    let unsubscribe = livepath::on_snapshot(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let unsubscribe =
+        livepath::on_snapshot(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the snapshot", || listener.len() == 1).await;
     assert_eq!(listener.last("data.via"), "init");
     unsubscribe.call0(&JsValue::NULL).unwrap();
@@ -264,8 +270,8 @@ async fn two_listeners_on_one_path_share_one_server_subscription() {
     let before = metric("subscribes_total").await;
     let client = livepath::connect(options());
     let (a, b) = (Recorder::new(), Recorder::new());
-    let _ua = client.on_snapshot_js(&path, a.function.clone().unchecked_into(), None).unwrap();
-    let _ub = client.on_snapshot_js(&path, b.function.clone().unchecked_into(), None).unwrap();
+    let _ua = client.on_snapshot_js(path.as_str().into(), a.function.clone().unchecked_into(), None).unwrap();
+    let _ub = client.on_snapshot_js(path.as_str().into(), b.function.clone().unchecked_into(), None).unwrap();
     wait_until("both listeners have the value", || a.len() == 1 && b.len() == 1).await;
     assert_eq!(stat(&client, "listeners"), 2);
     assert_eq!(stat(&client, "subscriptions"), 1);
@@ -281,9 +287,10 @@ async fn mount_unmount_mount_in_one_task_sends_one_subscribe() {
     let client = livepath::connect(options());
     let (first, second) = (Recorder::new(), Recorder::new());
     // React StrictMode runs an effect, its cleanup, and the effect again, synchronously.
-    let unsubscribe = client.on_snapshot_js(&path, first.function.clone().unchecked_into(), None).unwrap();
+    let unsubscribe =
+        client.on_snapshot_js(path.as_str().into(), first.function.clone().unchecked_into(), None).unwrap();
     unsubscribe.call0(&JsValue::NULL).unwrap();
-    let _keep = client.on_snapshot_js(&path, second.function.clone().unchecked_into(), None).unwrap();
+    let _keep = client.on_snapshot_js(path.as_str().into(), second.function.clone().unchecked_into(), None).unwrap();
     wait_until("the remounted listener has the value", || second.len() == 1).await;
     TimeoutFuture::new(50).await;
     assert_eq!(metric("subscribes_total").await - before, 1.0, "exactly one subscribe reached the server");
@@ -312,8 +319,8 @@ async fn a_listener_removed_during_a_delivery_is_not_called_for_that_frame() {
             }
         }) as Box<dyn FnMut(JsValue)>)
     };
-    let _u1 = client.on_snapshot_js(&path, first.as_ref().clone().unchecked_into(), None).unwrap();
-    let u2 = client.on_snapshot_js(&path, victim.function.clone().unchecked_into(), None).unwrap();
+    let _u1 = client.on_snapshot_js(path.as_str().into(), first.as_ref().clone().unchecked_into(), None).unwrap();
+    let u2 = client.on_snapshot_js(path.as_str().into(), victim.function.clone().unchecked_into(), None).unwrap();
     *victim_unsubscribe.borrow_mut() = Some(u2);
     wait_until("both have the first value", || *seen_by_first.borrow() == 1 && victim.len() == 1).await;
     put(&path, r#"{"n":2}"#).await;
@@ -338,8 +345,8 @@ async fn after_a_dropped_connection_the_client_reconnects_and_only_changed_paths
     };
     let _stop_status = client.on_status_js(on_status.as_ref().clone().unchecked_into());
     let (a, b) = (Recorder::new(), Recorder::new());
-    let _ua = client.on_snapshot_js(&changed, a.function.clone().unchecked_into(), None).unwrap();
-    let _ub = client.on_snapshot_js(&unchanged, b.function.clone().unchecked_into(), None).unwrap();
+    let _ua = client.on_snapshot_js(changed.as_str().into(), a.function.clone().unchecked_into(), None).unwrap();
+    let _ub = client.on_snapshot_js(unchanged.as_str().into(), b.function.clone().unchecked_into(), None).unwrap();
     wait_until("both values", || a.len() == 1 && b.len() == 1).await;
 
     drop_connections().await;
@@ -362,7 +369,7 @@ async fn writes_cut_off_or_made_while_disconnected_are_applied_exactly_once() {
     let path = unique("docs");
     let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
     let listener = Recorder::new();
-    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("connected", || listener.len() == 1).await;
     let before = metric("writes_total").await;
 
@@ -384,7 +391,8 @@ async fn the_socket_closes_after_the_linger_once_the_last_listener_leaves() {
     let path = unique("docs");
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let unsubscribe = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let unsubscribe =
+        client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     assert_eq!(stat(&client, "socket"), "open");
     unsubscribe.call0(&JsValue::NULL).unwrap();
@@ -411,7 +419,7 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
     };
     let client = livepath::connect(options_with(&[("backoff", fast_backoff()), ("token", token.as_ref().clone())]));
     let listener = Recorder::new();
-    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot, after hello", || listener.len() == 1).await;
     assert_eq!(*asked.borrow(), 1);
     drop_connections().await;
@@ -427,7 +435,7 @@ async fn a_write_shows_at_once_with_pending_writes_then_confirmed() {
     put(&path, r#"{"n":1}"#).await;
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     let promise = client.update(&path, js_sys::JSON::parse(r#"{"m":2}"#).unwrap());
     assert_eq!(listener.len(), 2, "the local result is delivered synchronously with the write");
@@ -447,7 +455,7 @@ async fn a_write_the_server_rejects_rolls_the_local_view_back() {
     put(&path, r#"{"n":1}"#).await;
     let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
     let listener = Recorder::new();
-    let _u = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     // While this client is cut off, the document is deleted; its update then reaches the server late.
     drop_connections().await;
@@ -468,7 +476,8 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
     put(&format!("{collection}/c"), r#"{"n":3}"#).await;
     let client = livepath::connect(options());
     let listener = Recorder::new();
-    let _u = client.on_snapshot_js(&collection, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u =
+        client.on_snapshot_js(collection.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the listing", || listener.len() == 1).await;
     let promise = client.set(&format!("{collection}/b"), js_sys::JSON::parse(r#"{"n":2}"#).unwrap());
     assert_eq!(listener.len(), 2);
@@ -524,7 +533,7 @@ async fn the_rust_api_delivers_typed_snapshots_until_the_subscription_is_dropped
     let versions = Rc::new(RefCell::new(Vec::new()));
     let sink = versions.clone();
     let subscription = client
-        .on_snapshot(&path, move |s| {
+        .on_snapshot(path.as_str().into(), move |s| {
             if let Snapshot::Document { state, .. } = s {
                 sink.borrow_mut().push(state.version);
             }
@@ -546,9 +555,9 @@ async fn a_callback_that_throws_breaks_neither_the_client_nor_other_listeners() 
     let thrower =
         Closure::wrap(Box::new(|_s: JsValue| -> Result<(), JsValue> { Err(js_sys::Error::new("boom").into()) })
             as Box<dyn FnMut(JsValue) -> Result<(), JsValue>>);
-    let _u1 = client.on_snapshot_js(&path, thrower.as_ref().clone().unchecked_into(), None).unwrap();
+    let _u1 = client.on_snapshot_js(path.as_str().into(), thrower.as_ref().clone().unchecked_into(), None).unwrap();
     let listener = Recorder::new();
-    let _u2 = client.on_snapshot_js(&path, listener.function.clone().unchecked_into(), None).unwrap();
+    let _u2 = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
     put(&path, r#"{"n":2}"#).await;
     wait_until("the next snapshot", || listener.len() == 2).await;
@@ -562,13 +571,13 @@ async fn while_disconnected_a_new_listener_gets_the_cached_snapshot_from_cache()
     let slow = js_sys::JSON::parse(r#"{"initialMs":60000,"maxMs":60000}"#).unwrap();
     let client = livepath::connect(options_with(&[("backoff", slow)]));
     let first = Recorder::new();
-    let _u1 = client.on_snapshot_js(&path, first.function.clone().unchecked_into(), None).unwrap();
+    let _u1 = client.on_snapshot_js(path.as_str().into(), first.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || first.len() == 1).await;
     assert_eq!(first.last("fromCache"), false);
     drop_connections().await;
     wait_until("disconnected", || client.status().as_str() == "reconnecting").await;
     let late = Recorder::new();
-    let _u2 = client.on_snapshot_js(&path, late.function.clone().unchecked_into(), None).unwrap();
+    let _u2 = client.on_snapshot_js(path.as_str().into(), late.function.clone().unchecked_into(), None).unwrap();
     wait_until("the cached snapshot", || late.len() == 1).await;
     assert_eq!((late.last("fromCache"), late.last("data.n")), (JsValue::TRUE, JsValue::from(1)));
     client.close();
@@ -581,14 +590,16 @@ async fn a_subscription_the_server_refuses_goes_to_its_error_callback_and_ends()
     let mut keep = Vec::new();
     let quiet = Recorder::new();
     for i in 0..1000 {
-        keep.push(client.on_snapshot_js(&format!("many/d{i}"), quiet.function.clone().unchecked_into(), None).unwrap());
+        keep.push(
+            client.on_snapshot_js(format!("many/d{i}").into(), quiet.function.clone().unchecked_into(), None).unwrap(),
+        );
     }
     wait_until("1000 snapshots", || quiet.len() == 1000).await;
     let listener = Recorder::new();
     let errors = Recorder::new();
     let _u = client
         .on_snapshot_js(
-            "many/one-too-many",
+            "many/one-too-many".into(),
             listener.function.clone().unchecked_into(),
             Some(errors.function.clone().unchecked_into()),
         )
@@ -653,7 +664,7 @@ async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carr
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
-            &path,
+            path.as_str().into(),
             listener.function.clone().unchecked_into(),
             Some(errors.function.clone().unchecked_into()),
         )
@@ -685,7 +696,7 @@ async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
-            &unique("docs"),
+            unique("docs").into(),
             listener.function.clone().unchecked_into(),
             Some(errors.function.clone().unchecked_into()),
         )
@@ -703,7 +714,7 @@ async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothin
     let (next, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
-            "refused/d",
+            "refused/d".into(),
             next.function.clone().unchecked_into(),
             Some(errors.function.clone().unchecked_into()),
         )
@@ -714,7 +725,7 @@ async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothin
     let gone = Recorder::new();
     let unsubscribe = client
         .on_snapshot_js(
-            "refused/e",
+            "refused/e".into(),
             gone.function.clone().unchecked_into(),
             Some(gone.function.clone().unchecked_into()),
         )
@@ -753,9 +764,80 @@ async fn the_web_socket_class_passed_in_is_the_one_the_client_uses() {
     let path = unique("passed-class");
     put(&path, r#"{"n":1}"#).await;
     let next = Recorder::new();
-    let _u = client.on_snapshot_js(&path, next.function.clone().unchecked_into(), None).unwrap();
+    let _u = client.on_snapshot_js(path.as_str().into(), next.function.clone().unchecked_into(), None).unwrap();
     wait_until("the snapshot", || next.len() == 1).await;
     assert_eq!(next.last("data.n"), 1);
     assert_eq!(get(&class, "made"), 1);
+    client.close();
+}
+
+/// A JS query object from JSON text.
+fn query_object(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_limited_query_pulls_the_next_document_in_and_a_move_reports_both_indexes() {
+    let collection = format!("scores{}", (js_sys::Math::random() * 1e15) as u64);
+    for (id, score) in [("a", 50), ("b", 40), ("c", 30)] {
+        put(&format!("{collection}/{id}"), &format!(r#"{{"score":{score}}}"#)).await;
+    }
+    let client = livepath::connect(options());
+    let listener = Recorder::new();
+    let query = query_object(&format!(r#"{{"path":"{collection}","orderBy":[["score","desc"]],"limit":2}}"#));
+    let _stop = client.on_snapshot_js(query, listener.function.clone().unchecked_into(), None).unwrap();
+    wait_until("the first result", || listener.len() == 1).await;
+    assert_eq!((listener.last("docs.0.id"), listener.last("docs.1.id")), ("a".into(), "b".into()));
+    // The top one leaves over HTTP: the server pulls c into the window.
+    let (status, _) = http("DELETE", &format!("{collection}/a"), None).await;
+    assert_eq!(status, 200);
+    wait_until("c pulled in", || listener.len() == 2).await;
+    assert_eq!(listener.last("docs.length"), 2);
+    assert_eq!((listener.last("docs.0.id"), listener.last("docs.1.id")), ("b".into(), "c".into()));
+    assert_eq!(listener.last("changes.0.type"), "removed");
+    assert_eq!(listener.last("changes.1.type"), "added");
+    assert_eq!(listener.last("changes.1.newIndex"), 1);
+    // c overtakes b: one modification, from index 1 to 0.
+    put(&format!("{collection}/c"), r#"{"score":45}"#).await;
+    wait_until("c moved", || listener.len() == 3).await;
+    assert_eq!(listener.last("changes.length"), 1);
+    assert_eq!(listener.last("changes.0.type"), "modified");
+    assert_eq!((listener.last("changes.0.oldIndex"), listener.last("changes.0.newIndex")), (1.into(), 0.into()));
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn equal_queries_from_rust_and_javascript_share_one_subscription_and_see_local_writes_at_once() {
+    let collection = format!("notes{}", (js_sys::Math::random() * 1e15) as u64);
+    put(&format!("{collection}/n1"), r#"{"status":"open","at":1}"#).await;
+    let client = livepath::connect(options());
+    let js = Recorder::new();
+    let query =
+        query_object(&format!(r#"{{"where":[["status","==","open"]],"path":"{collection}","orderBy":[["at"]]}}"#));
+    let _stop = client.on_snapshot_js(query, js.function.clone().unchecked_into(), None).unwrap();
+    let rust_seen = Rc::new(RefCell::new(Vec::new()));
+    let sink = rust_seen.clone();
+    let rust_query = livepath::Query::new(&collection)
+        .filter("status", livepath::Op::Eq, "open")
+        .order_by("at", livepath::Direction::Asc);
+    let _subscription = client
+        .on_query(rust_query, move |s| {
+            if let livepath::core::Snapshot::Collection { docs, pending, .. } = s {
+                sink.borrow_mut().push((docs.iter().map(|d| d.id().to_owned()).collect::<Vec<_>>(), *pending));
+            }
+        })
+        .unwrap();
+    wait_until("both first results", || js.len() == 1 && rust_seen.borrow().len() == 1).await;
+    assert_eq!(get(&client.stats(), "subscriptions"), 1, "one subscription for both");
+    // A local write enters the filtered view inside the call, before the server answers.
+    let written = client.set(&format!("{collection}/n0"), query_object(r#"{"status":"open","at":0}"#));
+    assert_eq!(rust_seen.borrow().last().cloned(), Some((vec!["n0".to_owned(), "n1".to_owned()], true)));
+    assert_eq!(js.last("hasPendingWrites"), true);
+    settled(written).await.unwrap();
+    wait_until("the confirmed state", || rust_seen.borrow().last().is_some_and(|(_, pending)| !pending)).await;
+    assert_eq!(js.last("docs.0.id"), "n0");
+    // A query that breaks a rule fails at once in Rust.
+    let bad = livepath::Query::new(&collection).limit(0);
+    assert_eq!(client.on_query(bad, |_| {}).err().map(|e| e.code), Some(livepath_protocol::ErrorCode::InvalidArgument));
     client.close();
 }

@@ -20,7 +20,7 @@ fn document(collection: &str, id: &str, state: &DocState<Data>, from_cache: bool
 
 fn collection_doc(collection: &str, doc: &CollectionDoc<Data>, from_cache: bool) -> JsValue {
     let state = DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) };
-    document(collection, &doc.id, &state, from_cache, doc.pending)
+    document(collection, doc.id(), &state, from_cache, doc.pending)
 }
 
 /// The `Snapshot` object listeners receive (see the TypeScript types in `crate::js`).
@@ -64,6 +64,7 @@ struct Frame<'a> {
     req: Option<u64>,
     path: Option<&'a str>,
     since: Option<u64>,
+    query: Option<&'a str>,
     data: Option<&'a Data>,
     key: Option<&'a str>,
     token: Option<&'a str>,
@@ -77,13 +78,14 @@ impl<'a> Frame<'a> {
 }
 
 /// A client message as JSON text (a JS string, handed to the socket without a copy into the wasm), with
-/// the fields `livepath_protocol`'s serde derive gives it. The frame is built in JS, where the data already
+/// the fields `livepath_protocol`'s serde derive gives it; a `subscribe`'s query is written as `query`,
+/// its canonical JSON (the core holds it). The frame is built in JS, where the data already
 /// is, rather than by serde-wasm-bindgen's serializer (docs/wasm-size.md).
-pub fn encode(message: &ClientMessage<Data>) -> JsValue {
+pub fn encode(message: &ClientMessage<Data>, query: Option<&str>) -> JsValue {
     let frame = match message {
         ClientMessage::Hello { token } => Frame { kind: "hello", token: token.as_deref(), ..Frame::default() },
         ClientMessage::Subscribe { id, path, since, .. } => {
-            Frame { kind: "subscribe", id: Some(*id), path: Some(path), since: *since, ..Frame::default() }
+            Frame { kind: "subscribe", id: Some(*id), path: Some(path), since: *since, query, ..Frame::default() }
         }
         ClientMessage::Unsubscribe { id } => Frame { kind: "unsubscribe", id: Some(*id), ..Frame::default() },
         ClientMessage::Set { req, path, data, key } => Frame::write("set", *req, path, Some(data), key),
@@ -98,6 +100,7 @@ pub fn encode(message: &ClientMessage<Data>) -> JsValue {
         number(frame.req),
         frame.path,
         number(frame.since),
+        frame.query,
         frame.data.map_or(&JsValue::UNDEFINED, |d| &d.0),
         frame.key,
         frame.token,

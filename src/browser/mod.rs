@@ -11,4 +11,5 @@ pub mod decode;
 pub mod function;
 pub mod snippet;
 pub mod socket;
+pub mod value;
 pub mod wake;

@@ -29,13 +29,20 @@ pub mod fields {
     pub const MULTIPLIER: u32 = 16;
     pub const WEB_SOCKET: u32 = 17;
     pub const EPOCH: u32 = 18;
+    pub const PATH: u32 = 19;
+    pub const WHERE: u32 = 20;
+    pub const ORDER_BY: u32 = 21;
+    pub const LIMIT: u32 = 22;
+    pub const START_AFTER: u32 = 23;
+    pub const END_BEFORE: u32 = 24;
 }
 
 use js_sys::Function;
 
 #[wasm_bindgen(
     inline_js = "const FIELDS = ['id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'message', 'heartbeatMs', 'url',
-  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket', 'epoch'];
+  'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket', 'epoch', 'path',
+  'where', 'orderBy', 'limit', 'startAfter', 'endBefore'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
   'unavailable', 'internal', 'failed-precondition'];
@@ -131,8 +138,39 @@ export function dataProblem(v, maxBytes, maxDepth) {
 }
 let keys = 0;
 export function idempotencyKey() { return `${Date.now()}-${Math.floor(Math.random() * 2 ** 53)}-${++keys}`; }
-export function clientFrame(type, id, req, path, since, data, key, token) {
-  return JSON.stringify({ type, id, req, path, since, data, key, token });
+export function clientFrame(type, id, req, path, since, query, data, key, token) {
+  return JSON.stringify({ type, id, req, path, since, query: query && JSON.parse(query), data, key, token });
+}
+export function at(o, field) {
+  for (const name of field.split('.')) {
+    if (typeof o !== 'object' || o === null || Array.isArray(o) || !Object.hasOwn(o, name)) return;
+    o = o[name];
+  }
+  return o;
+}
+export function valueKind(v) {
+  const t = typeof v;
+  return v === null || (t === 'number' && !isFinite(v)) ? 0 : ['boolean', 'number', 'string'].indexOf(t) + 1
+    || (Array.isArray(v) ? 4 : t === 'object' ? 5 : -1);
+}
+export function entries(o) { return Object.entries(o).flat(); }
+export function list(items) { return items; }
+export function object(pairs) {
+  const o = {};
+  for (let i = 0; i < pairs.length; i += 2) o[pairs[i]] = pairs[i + 1];
+  return o;
+}
+const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const json = (v) => v === null || typeof v === 'boolean' || typeof v === 'string' || Number.isFinite(v)
+  || ((Array.isArray(v) || plain(v)) && Object.values(v).every(json));
+const sortedKeys = (k, v) => (plain(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v);
+export function readQuery(q) {
+  if (!plain(q) || typeof q.path !== 'string') return 'onSnapshot takes a path or a query: { path, where?, orderBy?, limit?, startAfter?, endBefore? }';
+  const { path, ...read } = q;
+  if (!json(read)) return 'a query holds only JSON values (no undefined, NaN or functions)';
+  if (Array.isArray(read.orderBy)) read.orderBy = read.orderBy.map((o) => (Array.isArray(o) && o.length === 1 ? [o[0], 'asc'] : o));
+  for (const list of ['where', 'orderBy']) if (read[list]?.length === 0) delete read[list];
+  return [path, JSON.stringify(read, sortedKeys), read];
 }
 export function merged(base, fields) {
   return base instanceof Object && fields instanceof Object ? { ...base, ...fields } : fields;
@@ -290,6 +328,7 @@ extern "C" {
         req: Option<f64>,
         path: Option<&str>,
         since: Option<f64>,
+        query: Option<&str>,
         data: &JsValue,
         key: Option<&str>,
         token: Option<&str>,
@@ -326,6 +365,34 @@ extern "C" {
     /// client resend what matters).
     #[wasm_bindgen(js_name = sendText)]
     pub fn send_text(ws: &JsValue, text: &JsValue);
+
+    /// The value at `field` (a dotted path) of the document data `o`, through plain objects and their
+    /// own members only (an array's `length` or an object's `constructor` is no field); `undefined`
+    /// when missing.
+    pub fn at(o: &JsValue, field: &str) -> JsValue;
+
+    /// How JSON sees `v`: 0 `null` (and non-finite numbers, which JSON writes as `null`), 1 a
+    /// boolean, 2 a number, 3 a string, 4 an array, 5 another object, -1 what JSON leaves out.
+    #[wasm_bindgen(js_name = valueKind)]
+    pub fn value_kind(v: &JsValue) -> i32;
+
+    /// The own enumerable members of an object or array, flat: `[key, value, key, value, …]`.
+    pub fn entries(o: &JsValue) -> JsValue;
+
+    /// The items as a JS array.
+    pub fn list(items: Vec<JsValue>) -> JsValue;
+
+    /// An object from `[key, value, key, value, …]`.
+    pub fn object(pairs: Vec<JsValue>) -> JsValue;
+
+    /// Reads a JS `Query` object: `[path, text, query]`, where `query` is the object without its path,
+    /// `orderBy` directions spelled out and empty lists left out, and `text` its canonical JSON (keys
+    /// sorted at every level: equal queries, however written, have the same text). Or a message (a JS
+    /// string) when it is no object with a string `path`, or holds what JSON cannot write as it is
+    /// (`undefined`, `NaN`, a function), which JSON would drop or turn into `null` in silence. The
+    /// rest of its shape (members, filters, operators, limits) is the server's to check.
+    #[wasm_bindgen(js_name = readQuery)]
+    pub fn read_query(q: &JsValue) -> JsValue;
 
     /// Clears the socket's handlers, so no event reaches its owner any more, and closes it with 1000
     /// (a normal close; a socket closing or closed already ignores it).
@@ -377,6 +444,12 @@ mod tests {
             (MULTIPLIER, "multiplier"),
             (WEB_SOCKET, "WebSocket"),
             (EPOCH, "epoch"),
+            (PATH, "path"),
+            (WHERE, "where"),
+            (ORDER_BY, "orderBy"),
+            (LIMIT, "limit"),
+            (START_AFTER, "startAfter"),
+            (END_BEFORE, "endBefore"),
         ];
         for (i, name) in expected {
             assert_eq!(fields.get(i as usize).map(String::as_str), Some(name));

@@ -42,6 +42,8 @@ enum Microtask {
     Deliver(Vec<ListenerId>, Snapshot<Data>),
     /// Release subscriptions left without listeners.
     Release,
+    /// A listener refused before it began: its error callback, if it is still there.
+    Fail(ListenerId, JsValue),
     /// No socket could be made (see [`connect`]): fail the listeners and writes still there, with this
     /// `LivepathError`.
     Refused(JsValue),
@@ -136,15 +138,32 @@ pub(super) fn start(options: CoreOptions, link: Link) -> Shared {
     shared
 }
 
-/// Adds a listener whose callback is `callback`.
-pub(super) fn listen(shared: &Shared, path: &Path, callback: Callback) -> ListenerId {
+/// Adds a listener (`add` adds it to the core) whose callback is `callback`.
+pub(super) fn listen(
+    shared: &Shared,
+    add: impl FnOnce(&mut Core<Data>) -> (ListenerId, Vec<Action<Data>>),
+    callback: Callback,
+) -> ListenerId {
     let (listener, actions) = {
         let mut inner = shared.state_mut();
-        let (listener, actions) = inner.core.listen(path);
+        let (listener, actions) = add(&mut inner.core);
         inner.callbacks.insert(listener, callback);
         (listener, actions)
     };
     perform(shared, actions);
+    listener
+}
+
+/// A listener that fails with `error` at the end of the task (unless removed first), never added to
+/// the core.
+pub(super) fn refuse(shared: &Shared, callback: Callback, error: JsValue) -> ListenerId {
+    let listener = {
+        let mut inner = shared.state_mut();
+        let listener = inner.core.refused_listener();
+        inner.callbacks.insert(listener, callback);
+        listener
+    };
+    queue(shared, Microtask::Fail(listener, error));
     listener
 }
 
@@ -229,7 +248,14 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
     for action in actions {
         match action {
             Action::Connect => connect(shared),
-            Action::Send(message) => shared.state().link.send(&convert::encode(&message)),
+            Action::Send(message) => {
+                let inner = shared.state();
+                let query = match &message {
+                    ClientMessage::Subscribe { id, query: Some(_), .. } => inner.core.query_text(*id),
+                    _ => None,
+                };
+                inner.link.send(&convert::encode(&message, query));
+            }
             Action::Disconnect => {
                 let mut inner = shared.state_mut();
                 let socket = inner.link.take();
@@ -437,6 +463,12 @@ fn flush_microtasks(shared: &Shared) {
             Microtask::Deliver(listeners, snapshot) => deliver(shared, &listeners, &snapshot),
             Microtask::Release => drive(shared, Core::release_unused),
             Microtask::Refused(error) => refused(shared, &error),
+            Microtask::Fail(listener, error) => {
+                let callback = shared.state_mut().callbacks.remove(listener);
+                if let Some(callback) = callback {
+                    failed(&callback, &error);
+                }
+            }
         }
     }
 }

@@ -16,9 +16,10 @@ use livepath_protocol::{ErrorCode, Path};
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 
 use crate::{
-    Data,
+    Data, Query,
     browser::{convert, snippet},
     core::{CoreOptions, ListenerId, Snapshot, Status, WriteOp},
+    query::Checked,
 };
 
 pub(crate) use driver::Callback;
@@ -113,6 +114,17 @@ impl Client {
         self.listen(path, Callback::Rust(Rc::new(RefCell::new(callback))))
     }
 
+    /// Calls `callback` with the current result of the live query `query` (its documents in the
+    /// query's order) and every change after, until the returned [`Subscription`] is dropped. A query
+    /// that breaks a rule (see `livepath_protocol::query`) is an `invalid-argument` error.
+    pub fn on_query(
+        &self,
+        query: Query,
+        callback: impl FnMut(&Snapshot<Data>) + 'static,
+    ) -> Result<Subscription, Error> {
+        self.listen_query(query.checked()?, Callback::Rust(Rc::new(RefCell::new(callback))))
+    }
+
     /// The connection status.
     pub fn status(&self) -> Status {
         self.shared.state().core.status()
@@ -126,11 +138,33 @@ impl Client {
 
     pub(crate) fn listen(&self, path: &str, callback: Callback) -> Result<Subscription, Error> {
         let path = parse_path(path)?;
+        self.open()?;
+        let listener = driver::listen(&self.shared, |core| core.listen(&path), callback);
+        Ok(self.subscription(listener))
+    }
+
+    pub(crate) fn listen_query(&self, (path, query, text): Checked, callback: Callback) -> Result<Subscription, Error> {
+        self.open()?;
+        let listener = driver::listen(&self.shared, |core| core.listen_query(&path, query, text), callback);
+        Ok(self.subscription(listener))
+    }
+
+    /// A listener refused before it began (a bad query): its error callback is called with `error`
+    /// at the end of the task, unless it unsubscribes first.
+    pub(crate) fn refuse(&self, callback: Callback, error: Error) -> Subscription {
+        self.subscription(driver::refuse(&self.shared, callback, error.into()))
+    }
+
+    fn subscription(&self, listener: ListenerId) -> Subscription {
+        Subscription { shared: Rc::downgrade(&self.shared), listener }
+    }
+
+    /// `failed-precondition` once the client is closed.
+    fn open(&self) -> Result<(), Error> {
         if self.shared.state().core.is_closed() {
             return Err(Error { code: ErrorCode::FailedPrecondition, message: "the client is closed".into() });
         }
-        let listener = driver::listen(&self.shared, &path, callback);
-        Ok(Subscription { shared: Rc::downgrade(&self.shared), listener })
+        Ok(())
     }
 
     /// Starts a write; its promise settles with `{ version }` or a `LivepathError`.

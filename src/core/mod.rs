@@ -9,13 +9,15 @@
 
 mod backoff;
 mod collection;
+mod fields;
 mod frame;
 mod id_map;
 
-use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind};
+use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, Query};
 
 pub use backoff::{Backoff, BackoffConfig};
-pub use collection::{CollectionDoc, CollectionView};
+pub use collection::{CollectionDoc, CollectionView, evaluate};
+pub use fields::{AsDocument, Fields};
 pub use frame::Frame;
 pub use id_map::IdMap;
 
@@ -120,7 +122,7 @@ pub enum Snapshot<D> {
     Collection {
         /// The collection path.
         path: String,
-        /// The documents, ordered by id.
+        /// The documents, in the query's order (a plain listing: by id).
         docs: Vec<CollectionDoc<D>>,
         /// The changes, in order.
         changes: Vec<DocChange<D>>,
@@ -138,6 +140,10 @@ pub trait Merge: Clone {
     /// `self` with the top-level fields of `fields` replaced or added.
     fn merged(&self, fields: &Self) -> Self;
 }
+
+/// What the client knows of a document: the version of its last confirmed write and its data
+/// (`None`: it does not exist).
+type Known<D> = (u64, Option<D>);
 
 /// Above every server version: the `rev` of a document shaped by local write `req`.
 const LOCAL_REV: u64 = 1 << 62;
@@ -255,6 +261,11 @@ enum View<D> {
 struct Subscription<D> {
     /// The document or collection path.
     path: String,
+    /// A collection's query; a plain listing (and a document) has the empty one: every document, by id.
+    query: Query,
+    /// The query's canonical JSON (what the wire's `query` holds), empty for none: two listeners with
+    /// equal queries on one path share a subscription.
+    canonical: String,
     /// Its listeners, in registration order.
     listeners: Vec<ListenerId>,
     /// The last state the server sent, if any.
@@ -329,7 +340,7 @@ pub const WATCHDOG_MS: u32 = 1000;
 /// The heartbeat assumed until `welcome` says otherwise (the server's default).
 const DEFAULT_HEARTBEAT_MS: f64 = 25_000.0;
 
-impl<D: Merge> Core<D> {
+impl<D: Merge + Fields> Core<D> {
     /// A client with nothing to do.
     pub fn new(options: CoreOptions) -> Self {
         let backoff = Backoff::new(options.backoff);
@@ -417,7 +428,8 @@ impl<D: Merge> Core<D> {
             View::Document(state) => state.as_ref().map(|s| s.version),
             View::Collection(view) => view.as_ref().map(|v| v.version),
         };
-        ClientMessage::Subscribe { id, path: sub.path.clone(), since, query: None }
+        let query = (!sub.canonical.is_empty()).then(|| sub.query.clone());
+        ClientMessage::Subscribe { id, path: sub.path.clone(), since, query }
     }
 
     /// The server's database is not the one the held versions come from (a restored backup, a wiped
@@ -438,19 +450,42 @@ impl<D: Merge> Core<D> {
         }
     }
 
-    /// The wire id of `path`'s subscription. A scan: paths are looked up when listeners are added and
-    /// writes made, frames by wire id.
-    fn subscription_id(&self, path: &str) -> Option<u64> {
-        self.subscriptions.iter().find(|(_, sub)| sub.path == path).map(|(id, _)| id)
+    /// The wire id of the subscription to `path` with the query whose canonical form is `canonical`
+    /// (empty: none). A scan: subscriptions are looked up when listeners are added, frames by wire id.
+    fn subscription_id(&self, path: &str, canonical: &str) -> Option<u64> {
+        self.subscriptions.iter().find(|(_, sub)| sub.path == path && sub.canonical == canonical).map(|(id, _)| id)
+    }
+
+    /// The canonical JSON of subscription `id`'s query, for its `subscribe` frame (the shell writes
+    /// it on the wire as it is, instead of writing the query again).
+    pub fn query_text(&self, id: u64) -> Option<&str> {
+        self.subscriptions.get(id).map(|sub| sub.canonical.as_str()).filter(|text| !text.is_empty())
+    }
+
+    /// A listener id that no listener has: for a listener refused before it was added (a bad query),
+    /// whose error is delivered later.
+    pub fn refused_listener(&mut self) -> ListenerId {
+        self.next_listener += 1;
+        self.next_listener - 1
     }
 
     /// Adds a listener to `path`. A path that already has a snapshot delivers it to the new listener
     /// (later, in a microtask) without asking the server.
     pub fn listen(&mut self, path: &Path) -> (ListenerId, Vec<Action<D>>) {
+        self.listen_to(path, Query::default(), String::new())
+    }
+
+    /// Adds a listener to the live query `query` on the collection at `path`. `canonical` is its
+    /// canonical JSON: listeners with the same one share a subscription. The query must be checked
+    /// ([`Query::check`]) and `path` a collection's.
+    pub fn listen_query(&mut self, path: &Path, query: Query, canonical: String) -> (ListenerId, Vec<Action<D>>) {
+        self.listen_to(path, query, canonical)
+    }
+
+    fn listen_to(&mut self, path: &Path, query: Query, canonical: String) -> (ListenerId, Vec<Action<D>>) {
         let mut actions = Vec::new();
-        let listener = self.next_listener;
-        self.next_listener += 1;
-        if let Some(id) = self.subscription_id(path.as_str()) {
+        let listener = self.refused_listener();
+        if let Some(id) = self.subscription_id(path.as_str(), &canonical) {
             if let Some(snapshot) = self.subscriptions.get(id).and_then(|sub| self.current_snapshot(sub)) {
                 actions.push(Action::Deliver { listeners: vec![listener], snapshot, later: true });
             }
@@ -466,7 +501,15 @@ impl<D: Merge> Core<D> {
                 PathKind::Collection => View::Collection(None),
             };
             let path = path.as_str().to_owned();
-            let sub = Subscription { path, listeners: vec![listener], view, delivered: None, delivered_pending: false };
+            let sub = Subscription {
+                path,
+                query,
+                canonical,
+                listeners: vec![listener],
+                view,
+                delivered: None,
+                delivered_pending: false,
+            };
             if self.link == Link::Open {
                 actions.push(Action::Send(Self::subscribe_message(id, &sub)));
             }
@@ -755,7 +798,11 @@ impl<D: Merge> Core<D> {
             Frame::Collection { id, version, docs } => {
                 let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
                 let View::Collection(view) = &mut sub.view else { return actions };
-                view.get_or_insert_with(CollectionView::default).replace(docs, version);
+                let mut keyed = Vec::with_capacity(docs.len());
+                for doc in docs {
+                    keyed.push(doc.keyed(&sub.query));
+                }
+                view.get_or_insert_with(CollectionView::default).replace(&sub.query, keyed, version);
                 self.refresh(id, Cause::Server, &mut actions);
             }
             Frame::Changes { id, changes } => {
@@ -763,7 +810,7 @@ impl<D: Merge> Core<D> {
                 let View::Collection(Some(view)) = &mut sub.view else { return actions };
                 let mut changed = false;
                 for (doc, version, data) in changes {
-                    changed |= view.apply(&doc, version, data);
+                    changed |= view.apply(&sub.query, &doc, version, data);
                 }
                 if changed {
                     self.refresh(id, Cause::Server, &mut actions);
@@ -827,41 +874,92 @@ impl<D: Merge> Core<D> {
         state
     }
 
-    /// The collection at `path` as this client sees it.
-    fn local_collection(&self, path: &str, server: &CollectionView<D>) -> CollectionView<D> {
+    /// The collection at `path` through `query` as this client sees it: the server's result with the
+    /// pending writes to its documents on top, each written document evaluated again (it enters,
+    /// moves or leaves), cut to the limit. A written document the result does not hold is looked for
+    /// in the client's other subscriptions, so that an `update` can bring it in.
+    fn local_collection(&self, path: &str, query: &Query, server: &CollectionView<D>) -> CollectionView<D> {
         let mut view = server.clone();
+        // Each written document: its id, its local state (`None`: unknown; else its version and its
+        // data, `None` when deleted) and the `rev` of the last write that shaped it.
+        let mut written: Vec<(&str, Option<Known<D>>, u64)> = Vec::new();
         for w in self.writes_in(path) {
             let id = split_last(&w.path).map_or(w.path.as_str(), |(_, id)| id);
-            let rev = LOCAL_REV + w.req;
-            match (&w.op, view.position(id)) {
-                (WriteOp::Set(data), Ok(i)) => {
-                    let doc = &mut view.docs[i];
-                    (doc.data, doc.rev, doc.pending) = (data.clone(), rev, true);
+            let i = match written.iter().position(|e| e.0 == id) {
+                Some(i) => i,
+                None => {
+                    let base = match view.find(query, id) {
+                        Some(i) => Some((view.docs[i].version, Some(view.docs[i].data.clone()))),
+                        None => self.known(path, id),
+                    };
+                    written.push((id, base, 0));
+                    written.len() - 1
                 }
-                (WriteOp::Set(data), Err(i)) => {
-                    let doc = CollectionDoc { id: id.to_owned(), version: 0, data: data.clone(), rev, pending: true };
-                    view.docs.insert(i, doc);
+            };
+            let entry = &mut written[i];
+            entry.1 = match (&w.op, entry.1.take()) {
+                (WriteOp::Set(data), state) => Some((state.map_or(0, |s| s.0), Some(data.clone()))),
+                (WriteOp::Delete, state) => Some((state.map_or(0, |s| s.0), None)),
+                (WriteOp::Update(fields), Some((version, Some(data)))) => Some((version, Some(data.merged(fields)))),
+                (WriteOp::Update(_), state) => {
+                    entry.1 = state; // nothing to merge into: the server decides
+                    continue;
                 }
-                (WriteOp::Update(fields), Ok(i)) => {
-                    let doc = &mut view.docs[i];
-                    (doc.data, doc.rev, doc.pending) = (doc.data.merged(fields), rev, true);
-                }
-                (WriteOp::Delete, Ok(i)) => {
-                    view.docs.remove(i);
-                }
-                (WriteOp::Update(_) | WriteOp::Delete, Err(_)) => {}
+            };
+            entry.2 = LOCAL_REV + w.req;
+        }
+        for (id, state, rev) in written {
+            let Some((version, data)) = state else { continue };
+            if rev == 0 {
+                continue;
             }
+            if let Some(i) = view.find(query, id) {
+                view.docs.remove(i);
+            }
+            let Some(data) = data else { continue };
+            if let Some(key) = evaluate(query, id, &data) {
+                view.insert(query, CollectionDoc { key, version, data, rev, pending: true });
+            }
+        }
+        if let Some(limit) = query.limit {
+            view.docs.truncate(limit as usize);
         }
         view
     }
 
-    /// Recomputes what the listeners of the document at `path` and of its collection see, after a
-    /// local write to it was made, acknowledged or rejected.
-    fn refresh_written(&mut self, path: &str, actions: &mut Vec<Action<D>>) {
-        if let Some(id) = self.subscription_id(path) {
-            self.refresh(id, Cause::Local, actions);
+    /// What the client's subscriptions say of document `id` of the collection at `collection`: its
+    /// version and data (`None`: it does not exist), or `None` when none of them knows.
+    fn known(&self, collection: &str, id: &str) -> Option<Known<D>> {
+        for (_, sub) in self.subscriptions.iter() {
+            match &sub.view {
+                View::Document(Some(state)) if split_last(&sub.path) == Some((collection, id)) => {
+                    return Some((state.version, state.data.clone()));
+                }
+                View::Collection(Some(view)) if sub.path == collection => {
+                    if let Some(i) = view.find(&sub.query, id) {
+                        return Some((view.docs[i].version, Some(view.docs[i].data.clone())));
+                    }
+                    if sub.canonical.is_empty() {
+                        return Some((0, None)); // the whole listing does not hold it
+                    }
+                }
+                _ => {}
+            }
         }
-        if let Some(id) = split_last(path).and_then(|(parent, _)| self.subscription_id(parent)) {
+        None
+    }
+
+    /// Recomputes what the listeners of the document at `path` and of its collection (every query on
+    /// it) see, after a local write to it was made, acknowledged or rejected.
+    fn refresh_written(&mut self, path: &str, actions: &mut Vec<Action<D>>) {
+        let parent = split_last(path).map(|(parent, _)| parent);
+        let mut ids = Vec::new();
+        for (id, sub) in self.subscriptions.iter() {
+            if sub.path == path || Some(sub.path.as_str()) == parent {
+                ids.push(id);
+            }
+        }
+        for id in ids {
             self.refresh(id, Cause::Local, actions);
         }
     }
@@ -890,9 +988,9 @@ impl<D: Merge> Core<D> {
                 if cause == Cause::Server && pending && sub.delivered.is_some() {
                     return;
                 }
-                let local = self.local_collection(path, server);
+                let local = self.local_collection(path, &sub.query, server);
                 let mut delivered = sub.delivered.clone().unwrap_or_default();
-                let changes = delivered.replace(local.docs, local.version);
+                let changes = delivered.replace(&sub.query, local.docs, local.version);
                 if sub.delivered.is_some() && changes.is_empty() && pending == sub.delivered_pending {
                     return;
                 }
@@ -956,5 +1054,7 @@ fn write_message<D: Clone>(w: &PendingWrite<D>) -> ClientMessage<D> {
     }
 }
 
+#[cfg(test)]
+mod query_model;
 #[cfg(test)]
 mod tests;

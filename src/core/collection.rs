@@ -70,14 +70,15 @@ impl<D: Clone> Default for CollectionView<D> {
 }
 
 fn change<D: Clone>(kind: ChangeKind, doc: &CollectionDoc<D>, old_index: usize, new_index: usize) -> DocChange<D> {
-    // -1 for the index a change has not (usize::MAX as i64 is -1).
+    // -1 for the index a change has not (`NONE`; `usize` is 32 bits in the wasm, 64 natively).
+    let index = |i: usize| if i == NONE { -1 } else { i as i64 };
     DocChange {
         kind,
         id: doc.key.id.clone(),
         doc: DocState { version: doc.version, exists: kind != ChangeKind::Removed, data: Some(doc.data.clone()) },
         pending: doc.pending,
-        old_index: old_index as i64,
-        new_index: new_index as i64,
+        old_index: index(old_index),
+        new_index: index(new_index),
     }
 }
 

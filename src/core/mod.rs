@@ -141,10 +141,6 @@ pub trait Merge: Clone {
     fn merged(&self, fields: &Self) -> Self;
 }
 
-/// What the client knows of a document: the version of its last confirmed write and its data
-/// (`None`: it does not exist).
-type Known<D> = (u64, Option<D>);
-
 /// Above every server version: the `rev` of a document shaped by local write `req`.
 const LOCAL_REV: u64 = 1 << 62;
 
@@ -880,45 +876,30 @@ impl<D: Merge + Fields> Core<D> {
     /// in the client's other subscriptions, so that an `update` can bring it in.
     fn local_collection(&self, path: &str, query: &Query, server: &CollectionView<D>) -> CollectionView<D> {
         let mut view = server.clone();
-        // Each written document: its id, its local state (`None`: unknown; else its version and its
-        // data, `None` when deleted) and the `rev` of the last write that shaped it.
-        let mut written: Vec<(&str, Option<Known<D>>, u64)> = Vec::new();
+        let mut done: Vec<&str> = Vec::new();
         for w in self.writes_in(path) {
             let id = split_last(&w.path).map_or(w.path.as_str(), |(_, id)| id);
-            let i = match written.iter().position(|e| e.0 == id) {
-                Some(i) => i,
-                None => {
-                    let base = match view.find(query, id) {
-                        Some(i) => Some((view.docs[i].version, Some(view.docs[i].data.clone()))),
-                        None => self.known(path, id),
-                    };
-                    written.push((id, base, 0));
-                    written.len() - 1
-                }
-            };
-            let entry = &mut written[i];
-            entry.1 = match (&w.op, entry.1.take()) {
-                (WriteOp::Set(data), state) => Some((state.map_or(0, |s| s.0), Some(data.clone()))),
-                (WriteOp::Delete, state) => Some((state.map_or(0, |s| s.0), None)),
-                (WriteOp::Update(fields), Some((version, Some(data)))) => Some((version, Some(data.merged(fields)))),
-                (WriteOp::Update(_), state) => {
-                    entry.1 = state; // nothing to merge into: the server decides
-                    continue;
-                }
-            };
-            entry.2 = LOCAL_REV + w.req;
-        }
-        for (id, state, rev) in written {
-            let Some((version, data)) = state else { continue };
-            if rev == 0 {
+            if done.contains(&id) {
                 continue;
             }
-            if let Some(i) = view.find(query, id) {
+            done.push(id);
+            // The document as the client knows it, then as its pending writes leave it.
+            let at = view.find(query, id);
+            let base = match at {
+                Some(i) => {
+                    let doc = &view.docs[i];
+                    Some(DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) })
+                }
+                None => self.known(path, id),
+            };
+            let Some(state) = self.local_document(&w.path, &base) else { continue };
+            if let Some(i) = at {
                 view.docs.remove(i);
             }
-            let Some(data) = data else { continue };
+            let (Some(data), Some(last)) = (state.data, self.writes_to(&w.path).last()) else { continue };
             if let Some(key) = evaluate(query, id, &data) {
-                view.insert(query, CollectionDoc { key, version, data, rev, pending: true });
+                let doc = CollectionDoc { key, version: state.version, data, rev: LOCAL_REV + last.req, pending: true };
+                view.insert(query, doc);
             }
         }
         if let Some(limit) = query.limit {
@@ -927,20 +908,21 @@ impl<D: Merge + Fields> Core<D> {
         view
     }
 
-    /// What the client's subscriptions say of document `id` of the collection at `collection`: its
-    /// version and data (`None`: it does not exist), or `None` when none of them knows.
-    fn known(&self, collection: &str, id: &str) -> Option<Known<D>> {
+    /// What the client's subscriptions say of document `id` of the collection at `collection`, or
+    /// `None` when none of them knows.
+    fn known(&self, collection: &str, id: &str) -> Option<DocState<D>> {
         for (_, sub) in self.subscriptions.iter() {
             match &sub.view {
                 View::Document(Some(state)) if split_last(&sub.path) == Some((collection, id)) => {
-                    return Some((state.version, state.data.clone()));
+                    return Some(state.clone());
                 }
                 View::Collection(Some(view)) if sub.path == collection => {
                     if let Some(i) = view.find(&sub.query, id) {
-                        return Some((view.docs[i].version, Some(view.docs[i].data.clone())));
+                        let doc = &view.docs[i];
+                        return Some(DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) });
                     }
                     if sub.canonical.is_empty() {
-                        return Some((0, None)); // the whole listing does not hold it
+                        return Some(DocState { version: 0, exists: false, data: None }); // not in the whole listing
                     }
                 }
                 _ => {}

@@ -20,8 +20,16 @@ import type { ReactNode } from "react";
 // The package's own entry point (`./index.js` here; `#livepath` in the package, its import map, which
 // picks the same entry point as the app's `import { connect } from "livepath"`): one module and one
 // wasm instance.
-import { connect, type Client } from "./index.js";
-import { collectionLoading, loading, watchCollection, watchDocument, type CollectionState, type SnapshotState } from "./state.js";
+import { connect, type Client, type Query } from "./index.js";
+import {
+  collectionLoading,
+  loading,
+  queryKey,
+  watchCollection,
+  watchDocument,
+  type CollectionState,
+  type SnapshotState,
+} from "./state.js";
 
 export type { CollectionState, SnapshotState } from "./state.js";
 
@@ -75,7 +83,7 @@ function useWatched<S>(
       stop();
       setCurrent((c) => (c.path === path ? { path: null, state: idle } : c));
     };
-  }, [client, path]); // `idle` and `watch` are module constants
+  }, [client, path]); // `idle` is a module constant; `watch` is one, or (useQuery) reads what `path` keys
   return current.path === path ? current.state : idle;
 }
 
@@ -90,6 +98,23 @@ function useWatched<S>(
  */
 export function useCollection(path: string | null): CollectionState {
   return useWatched(path, collectionLoading, watchCollection);
+}
+
+/**
+ * The live result of a query (`{ path, where?, orderBy?, limit?, startAfter?, endBefore? }`): the same
+ * state as `useCollection`, its documents in the query's order. `null` means "not yet". A query
+ * written inline (a new object on every render) does not resubscribe: queries are compared by their
+ * content, and a change of content (a filter, a higher `limit`) moves to the new query.
+ *
+ * ```tsx
+ * const { docs } = useQuery({ path: "rooms/r1/messages", where: [["status", "==", "open"]], orderBy: [["at", "desc"]], limit });
+ * ```
+ */
+export function useQuery(query: Query | null): CollectionState {
+  // The effect (keyed by the query's content) subscribes with the query of the render that changed it.
+  return useWatched(query === null ? null : queryKey(query), collectionLoading, (client, _key, set) =>
+    watchCollection(client, query as Query, set),
+  );
 }
 
 export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "closed";

@@ -3,7 +3,7 @@
  * components, defined once: its types, its three constructors (`loading`, from a snapshot, from an
  * error), and the subscription that turns a client's snapshots into states.
  */
-import type { Client, CollectionSnapshot, DocChange, DocumentSnapshot, LivepathError } from "./index.js";
+import type { Client, CollectionSnapshot, DocChange, DocumentSnapshot, LivepathError, Query } from "./index.js";
 
 /**
  * Whether this is a server (Node, or any runtime without `window`), where components are rendered to
@@ -30,7 +30,7 @@ export function fromError(error: LivepathError): SnapshotState {
   return { status: "error", data: null, snapshot: null, error };
 }
 
-/** A collection's state: its documents ordered by id, with the changes of the last update. */
+/** A collection's (or a live query's) state: its documents in order, with the changes of the last update. */
 export type CollectionState =
   | { status: "loading"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: null; error: null }
   | { status: "success"; docs: DocumentSnapshot[]; changes: DocChange[]; snapshot: CollectionSnapshot; error: null }
@@ -57,13 +57,31 @@ export function watchDocument(client: Client, path: string, set: (state: Snapsho
   );
 }
 
-/** Calls `set` with the state of the collection at `path` on every snapshot or error; returns the unsubscribe. */
-export function watchCollection(client: Client, path: string, set: (state: CollectionState) => void): () => void {
+/**
+ * Calls `set` with the state of the collection at `path` (or of a live query) on every snapshot or
+ * error; returns the unsubscribe.
+ */
+export function watchCollection(
+  client: Client,
+  path: string | Query,
+  set: (state: CollectionState) => void,
+): () => void {
   return client.onSnapshot(
     path,
     (snapshot) => {
       if (snapshot.kind === "collection") set(fromCollectionSnapshot(snapshot));
     },
     (error) => set(collectionFromError(error)),
+  );
+}
+
+/**
+ * A query's identity for the adapters: equal queries (however their objects are written: member
+ * order, a new object on every render) have the same key, so a component does not resubscribe when
+ * it renders an equal query again. The client shares one subscription between equal queries anyway.
+ */
+export function queryKey(query: Query): string {
+  return JSON.stringify(query, (_, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
   );
 }

@@ -13,11 +13,30 @@
  * ```
  */
 import { readable, type Readable } from "svelte/store";
-import type { Client } from "./index.js";
-import { loading, onServer, watchDocument, type SnapshotState } from "./state.js";
+import type { Client, Query } from "./index.js";
+import {
+  collectionLoading,
+  loading,
+  onServer,
+  watchCollection,
+  watchDocument,
+  type CollectionState,
+  type SnapshotState,
+} from "./state.js";
 
-export type { SnapshotState } from "./state.js";
+export type { CollectionState, SnapshotState } from "./state.js";
 
 export function snapshotStore(client: Client, path: string): Readable<SnapshotState> {
   return readable<SnapshotState>(loading, (set) => (onServer ? undefined : watchDocument(client, path, set)));
+}
+
+/**
+ * A readable store of a live query's result (`docs` in the query's order), subscribed while something
+ * subscribes to the store. For a query that changes, derive a new store from it (`$: open =
+ * queryStore(client, { path, limit })`): the old one is released when nothing reads it.
+ */
+export function queryStore(client: Client, query: Query): Readable<CollectionState> {
+  return readable<CollectionState>(collectionLoading, (set) =>
+    onServer ? undefined : watchCollection(client, query, set),
+  );
 }

@@ -1,10 +1,21 @@
-// A Vue component using the composable, for the browser tests: ?path= names the document.
+// A Vue component using the composable, for the browser tests: ?path= names the document; with
+// ?collection=, useQuery shows the ids of that collection's open documents instead.
 import { createApp, defineComponent, h } from "vue";
 import { connect } from "livepath";
-import { useSnapshot } from "livepath/vue";
+import { useQuery, useSnapshot } from "livepath/vue";
 
 const client = connect({});
 const path = new URLSearchParams(location.search).get("path") ?? "demo/vue";
+
+const collection = new URLSearchParams(location.search).get("collection");
+
+const Open = defineComponent({
+  setup() {
+    const state = useQuery(client, () => ({ path: collection!, where: [["open", "==", true]], orderBy: [["n", "desc"]] }));
+    return () =>
+      h("p", { "data-testid": "value" }, state.value.status === "success" ? state.value.docs.map((d) => d.id).join(",") : state.value.status);
+  },
+});
 
 const Title = defineComponent({
   setup() {
@@ -14,6 +25,6 @@ const Title = defineComponent({
   },
 });
 
-const app = createApp(Title);
+const app = createApp(collection ? Open : Title);
 app.mount("#app");
 Object.assign(window, { livepath: client, unmountApp: () => app.unmount() });

@@ -75,6 +75,9 @@ test("both pages converge on the same state after a burst of concurrent edits", 
   assert.equal(expected.length, 40);
   const title = (await stack.server.get(`boards/${board}`)).data.title;
   for (const page of [a, b]) {
+    // The list shows 20 at a time: one "show 20 more" shows all 40.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="todo"]').length === n, 20);
+    await page.getByTestId("show-more").click();
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="todo"]').length === n, 40);
     await page.getByTestId("title").and(page.locator(`[value="${title}"]`)).waitFor({ timeout: 5_000 });
     await page.waitForFunction(() => !document.querySelector(".pending"));
@@ -101,13 +104,13 @@ test("mounting and unmounting 100 times leaves no listener and no server subscri
   await page.close();
 });
 
-test("in React StrictMode each path gets exactly one subscribe", async () => {
+test("in React StrictMode each path and query gets exactly one subscribe", async () => {
   const before = await stack.server.metric("subscribes_total");
   const page = await openBoard(unique("strict"));
   await page.getByTestId("title").waitFor();
   await page.waitForTimeout(200);
-  // The board subscribes to two paths: its document and its todos.
-  assert.equal((await stack.server.metric("subscribes_total")) - before, 2);
+  // The board subscribes to its document, its todos (for the counts) and the list's live query.
+  assert.equal((await stack.server.metric("subscribes_total")) - before, 3);
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -140,5 +143,50 @@ test("after a server restart both pages recover, and a write made while it was d
     (e) => !e.includes("WebSocket connection") && !e.includes("Failed to load resource"),
   );
   assert.deepEqual(ours, []);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("the list's filters, sorting and 'show 20 more' are live queries, live across windows", async () => {
+  const board = unique("views");
+  const [a, b] = [await openBoard(board), await openBoard(board)];
+  await addTodo(a, "banana");
+  await addTodo(a, "cherry");
+  await addTodo(a, "apple");
+  await b.getByTestId("todo").nth(2).waitFor({ timeout: 5_000 });
+  const texts = async (page) => (await todoTexts(page)).map((t) => t.slice(2));
+  assert.deepEqual(await texts(b), ["banana", "cherry", "apple"], "oldest first");
+  await b.getByTestId("sort").selectOption("alphabetical");
+  await b.waitForFunction(() => document.querySelector('[data-testid="todo"]')?.textContent.startsWith("apple"));
+  assert.deepEqual(await texts(b), ["apple", "banana", "cherry"]);
+  await b.getByTestId("sort").selectOption("newest");
+  await b.waitForFunction(() => document.querySelector('[data-testid="todo"]')?.textContent.startsWith("apple"));
+  assert.deepEqual(await texts(b), ["apple", "cherry", "banana"]);
+  // b shows the open ones; a checks one off: it leaves b's view.
+  await b.getByTestId("show-open").click();
+  await a.getByRole("checkbox", { name: "Done: cherry" }).click();
+  await b.waitForFunction(() => document.querySelectorAll('[data-testid="todo"]').length === 2);
+  assert.deepEqual(await texts(b), ["apple", "banana"]);
+  // Checked in b's own "open" view, a todo leaves it at once (latency compensation), then for good.
+  await b.getByRole("checkbox", { name: "Done: apple" }).click();
+  assert.deepEqual(await texts(b), ["banana"]);
+  await b.getByTestId("show-done").click();
+  await b.waitForFunction(() => document.querySelectorAll('[data-testid="todo"]').length === 2);
+  assert.deepEqual(await texts(b), ["apple", "cherry"]);
+  assert.equal(await b.getByTestId("todo-count").textContent(), "1 of 3 left");
+  // 22 more in a: b's "all" view shows 20, then 25 after "show 20 more".
+  await a.evaluate(async (board) => {
+    const writes = [];
+    for (let i = 0; i < 22; i++) {
+      writes.push(window.livepath.set(`boards/${board}/todos/z${String(i).padStart(2, "0")}`, { text: `more ${i}`, done: false, createdAt: i }));
+    }
+    await Promise.all(writes);
+  }, board);
+  await b.getByTestId("show-all").click();
+  await b.getByTestId("sort").selectOption("oldest");
+  await b.waitForFunction(() => document.querySelectorAll('[data-testid="todo"]').length === 20);
+  await b.getByTestId("show-more").click();
+  await b.waitForFunction(() => document.querySelectorAll('[data-testid="todo"]').length === 25);
+  assert.equal(await b.getByTestId("show-more").count(), 0, "no more to show");
+  assert.deepEqual(a.errors.concat(b.errors), []);
   await Promise.all([a.close(), b.close()]);
 });

@@ -1,12 +1,35 @@
 import { useState, type FormEvent } from "react";
-import { isLivepathError, type DocumentSnapshot } from "livepath";
-import { useClient, useCollection } from "livepath/react";
+import { isLivepathError, type DocumentSnapshot, type Query } from "livepath";
+import { useClient, useCollection, useQuery } from "livepath/react";
 import { newId, paths } from "../board";
 
-/** The shared todo list: a collection, one document per todo. */
+type Show = "all" | "open" | "done";
+type Sort = "oldest" | "newest" | "alphabetical";
+/** How many more todos "show more" asks for. */
+const PAGE = 20;
+
+/** The live query behind the list: a filter, an order and a limit, all kept up to date by the server. */
+function todosQuery(show: Show, sort: Sort, limit: number): Query {
+  return {
+    path: paths.todos,
+    where: show === "all" ? [] : [["done", "==", show === "done"]],
+    // Oldest first is the collection's own order (ids sort by creation); the others order by a field.
+    orderBy: sort === "newest" ? [["createdAt", "desc"]] : sort === "alphabetical" ? [["text", "asc"]] : [],
+    limit,
+  };
+}
+
+/** The shared todo list: a collection, one document per todo, shown through a live query. */
 export function Todos() {
   const client = useClient();
-  const { status, docs, error } = useCollection(paths.todos);
+  const [show, setShow] = useState<Show>("all");
+  const [sort, setSort] = useState<Sort>("oldest");
+  const [limit, setLimit] = useState(PAGE);
+  // A new object on every render: useQuery compares queries by content and keeps its subscription.
+  const { status, docs, error } = useQuery(todosQuery(show, sort, limit));
+  // The counts come from the whole collection; the client shares what both subscriptions hold, so a
+  // todo checked in the "open" view leaves it at once.
+  const all = useCollection(paths.todos);
   const [text, setText] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
   const report = (e: unknown) => setProblem(isLivepathError(e) ? `${e.code}: ${e.message}` : String(e));
@@ -16,10 +39,10 @@ export function Todos() {
     const trimmed = text.trim();
     if (!trimmed) return;
     setText("");
-    client.set(paths.todo(newId()), { text: trimmed, done: false }).catch(report);
+    client.set(paths.todo(newId()), { text: trimmed, done: false, createdAt: Date.now() }).catch(report);
   }
 
-  const left = docs.filter((d) => !d.data?.done).length;
+  const left = all.docs.filter((d) => !d.data?.done).length;
   return (
     <section className="card todos">
       <div className="card-head">
@@ -36,6 +59,18 @@ export function Todos() {
         />
         <button type="submit">Add</button>
       </form>
+      <div className="view" role="toolbar" aria-label="View">
+        {(["all", "open", "done"] as const).map((s) => (
+          <button key={s} aria-pressed={show === s} onClick={() => setShow(s)} data-testid={`show-${s}`}>
+            {s}
+          </button>
+        ))}
+        <select value={sort} onChange={(e) => setSort(e.target.value as Sort)} aria-label="Sort" data-testid="sort">
+          <option value="oldest">oldest first</option>
+          <option value="newest">newest first</option>
+          <option value="alphabetical">alphabetical</option>
+        </select>
+      </div>
       {status === "loading" && <p className="muted">Loading…</p>}
       {status === "error" && <p className="error">{error.message}</p>}
       <ul data-testid="todo-list">
@@ -43,9 +78,14 @@ export function Todos() {
           <Todo key={doc.id} doc={doc} onError={report} />
         ))}
       </ul>
-      {status === "success" && (
+      {status === "success" && docs.length === limit && (
+        <button className="more" onClick={() => setLimit(limit + PAGE)} data-testid="show-more">
+          Show {PAGE} more
+        </button>
+      )}
+      {all.status === "success" && (
         <p className="meta" data-testid="todo-count">
-          {docs.length === 0 ? "Nothing yet — add the first one." : `${left} of ${docs.length} left`}
+          {all.docs.length === 0 ? "Nothing yet — add the first one." : `${left} of ${all.docs.length} left`}
         </p>
       )}
       {problem && <p className="error">{problem}</p>}

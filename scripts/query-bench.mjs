@@ -3,7 +3,7 @@
 // each with a fresh collection of 100,000 documents, and prints
 // Markdown tables: the time to a query's first result, and what a write costs with 1,000 live
 // queries held against the same writes with 1,000 document subscribers (server CPU per write, write
-// → delivery latency).
+// → delivery latency), and a resume's cost (`subscribe` with `since`: `unchanged`, or the full result).
 //
 // The raw figures go to target/bench/queries.json.
 // Usage: node scripts/query-bench.mjs [--quick]
@@ -71,4 +71,13 @@ for (const r of runs) {
     const rereads = l.rereads === undefined ? "–" : String(l.rereads);
     console.log(`| ${r.store} | ${l.label} | ${fmt(l.rate, 0)} | ${fmt(l.deliveries_per_write, 1)} | ${fmt(l.cpu_us_per_write / 1000, 2)} ms | ${ms(l.p50_ms)} ms | ${ms(l.p99_ms)} ms | ${rereads} |`);
   }
+}
+const bytes = (n) => `${n.toLocaleString("en")} B`;
+console.log(`\nResuming a query's result (\`subscribe\` with the \`since\` of its last result; \`priority == 7\`, newest first, limit 50; median of ${runs[0].first_result_ms.selective.runs}): when nothing in the collection changed the answer is \`unchanged\`; when anything did, even outside the result, it is the full result again (the client diffs it against what it holds, so listeners see only what changed):\n`);
+console.log("| store | first result | resume, nothing changed | resume, a document outside the result changed |");
+console.log("|---|---:|---:|---:|");
+for (const r of runs) {
+  const x = r.resume;
+  const cell = (c) => `${ms(c.ms.median)} ms, ${bytes(c.bytes)}`;
+  console.log(`| ${r.store} | ${cell(x.full)} | ${cell(x.unchanged)} | ${cell(x.changed_elsewhere)} |`);
 }

@@ -11,7 +11,10 @@
 //!   results far down ("departures", which pull buffered documents up and, once a buffer is used
 //!   up, read the query again); and the same writes with as many subscribers of single documents
 //!   instead. For each: write → delivery latency (to the first subscriber that gets the write) and
-//!   the server's CPU time per write.
+//!   the server's CPU time per write;
+//! - a resume (`subscribe` with `since`) of a query's result (`priority == 7`, newest first, limit
+//!   50) when nothing in the collection changed (`unchanged`) and when a document outside the result
+//!   changed (the server sends the full result again): bytes and time to the answer.
 //!
 //! Prints one JSON object. Loopback only.
 
@@ -129,6 +132,51 @@ async fn first_results(args: &Args, runs: usize, make: impl Fn(usize) -> Option<
     times
 }
 
+/// A resume of one query, `runs` times: when nothing changed, and after a write to a document outside
+/// its result. Each: the answer's bytes and the milliseconds to it (medians), against the first result.
+async fn resumes(args: &Args, runs: usize) -> Value {
+    let mut c = Conn::open(args, 2).await;
+    let query = json!({"where":[["priority","==",7]],"orderBy":[["createdAt","desc"]],"limit":50});
+    let (mut full, mut unchanged, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = [0; 3];
+    for run in 0..runs {
+        let id = 5000 + 3 * run;
+        let started = Instant::now();
+        c.send(json!({"type":"subscribe","id":id,"path":"items","query":query})).await;
+        let head = format!(r#"{{"type":"collection","id":{id},"#);
+        let first = c.until(|f| f.starts_with(&head)).await;
+        full.push(started.elapsed().as_secs_f64() * 1000.0);
+        let since = serde_json::from_str::<Value>(&first).ok().and_then(|f| f["version"].as_u64()).unwrap_or(0);
+        c.send(json!({"type":"unsubscribe","id":id})).await;
+        // Subscribes again from `since`: the answer and the milliseconds to it.
+        async fn resume(c: &mut Conn, query: &Value, id: usize, since: u64) -> (f64, String) {
+            let started = Instant::now();
+            c.send(json!({"type":"subscribe","id":id,"path":"items","query":query,"since":since})).await;
+            let head = format!(r#""id":{id},"#);
+            let answer = c.until(|f| f.contains(&head)).await;
+            c.send(json!({"type":"unsubscribe","id":id})).await;
+            (started.elapsed().as_secs_f64() * 1000.0, answer)
+        }
+        let (ms, same) = resume(&mut c, &query, id + 1, since).await;
+        assert!(same.starts_with(r#"{"type":"unchanged""#), "nothing changed: {same:.80}");
+        unchanged.push(ms);
+        // A document of another priority changes: the collection moved on, this result did not.
+        let req = 900_000 + run;
+        c.send(json!({"type":"set","req":req,"path":format!("items/d{}", 8 + 100 * run),"data":doc(8, 1)})).await;
+        let ack = format!(r#""req":{req}"#);
+        c.until(|f| f.contains(&ack)).await;
+        let (ms, again) = resume(&mut c, &query, id + 2, since).await;
+        assert!(again.starts_with(r#"{"type":"collection""#), "the full result again: {again:.80}");
+        changed.push(ms);
+        bytes = [first.len(), same.len(), again.len()];
+    }
+    json!({
+        "full": {"ms": summary(full), "bytes": bytes[0]},
+        "unchanged": {"ms": summary(unchanged), "bytes": bytes[1]},
+        "changed_elsewhere": {"ms": summary(changed), "bytes": bytes[2]},
+    })
+}
+
 fn summary(mut values: Vec<f64>) -> Value {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
@@ -237,6 +285,7 @@ async fn main() {
     })
     .await;
     let listing = first_results(&args, 3, |_| None).await;
+    let resume = resumes(&args, args.initial_runs).await;
     let mut live = Vec::new();
     // Live queries: each document matches the ten with its priority.
     let query = |i: usize| {
@@ -294,6 +343,7 @@ async fn main() {
     let out = json!({
         "docs": args.docs, "queries": args.queries, "rate": args.rate, "fill_seconds": fill_seconds,
         "first_result_ms": {"selective": summary(selective), "broad": summary(broad), "listing": summary(listing)},
+        "resume": resume,
         "live": live,
     });
     println!("{out}");

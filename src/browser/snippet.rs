@@ -3,7 +3,9 @@
 //!
 //! Every JS object the client reads or makes goes through these functions: objects are built with
 //! all their fields in one call, and fields are read by number. None of js-sys's `Reflect`, `Object`
-//! or `Array` bindings is used: each binding brings its own glue (docs/wasm-size.md).
+//! or `Array` bindings is used by the package: each binding brings its own glue (docs/wasm-size.md).
+//! (The Rust API's `Client::on_query` builds its query object with them; the package has no use
+//! for it, so leaves them out.)
 
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 
@@ -154,12 +156,6 @@ export function valueKind(v) {
     || (Array.isArray(v) ? 4 : t === 'object' ? 5 : -1);
 }
 export function entries(o) { return Object.entries(o).flat(); }
-export function list(items) { return items; }
-export function object(pairs) {
-  const o = {};
-  for (let i = 0; i < pairs.length; i += 2) o[pairs[i]] = pairs[i + 1];
-  return o;
-}
 const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const json = (v) => v === null || typeof v === 'boolean' || typeof v === 'string' || Number.isFinite(v)
   || ((Array.isArray(v) || plain(v)) && Object.values(v).every(json));
@@ -378,12 +374,6 @@ extern "C" {
 
     /// The own enumerable members of an object or array, flat: `[key, value, key, value, …]`.
     pub fn entries(o: &JsValue) -> JsValue;
-
-    /// The items as a JS array.
-    pub fn list(items: Vec<JsValue>) -> JsValue;
-
-    /// An object from `[key, value, key, value, …]`.
-    pub fn object(pairs: Vec<JsValue>) -> JsValue;
 
     /// Reads a JS `Query` object: `[path, text, query]`, where `query` is the object without its path,
     /// `orderBy` directions spelled out and empty lists left out, and `text` its canonical JSON (keys

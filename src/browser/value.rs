@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 
 use crate::{
     Data,
-    browser::snippet::{at, entries, item, list, object, value_kind},
+    browser::snippet::{at, entries, item, value_kind},
     core::Fields,
 };
 
@@ -41,7 +41,9 @@ pub fn from_js(value: &JsValue) -> Option<Value> {
     })
 }
 
-/// `value` as a JavaScript value (an object's members in key order).
+/// `value` as a JavaScript value (an object's members in key order). Only the Rust API's
+/// `Client::on_query` needs it, so it uses js-sys's bindings, which the npm package (which has no use
+/// for it) leaves out, rather than functions of the snippet, which every page would load.
 pub fn to_js(value: &Value) -> JsValue {
     match value {
         Value::Null => JsValue::NULL,
@@ -49,19 +51,19 @@ pub fn to_js(value: &Value) -> JsValue {
         Value::Number(n) => JsValue::from_f64(*n),
         Value::String(s) => JsValue::from_str(s),
         Value::Array(items) => {
-            let mut js = Vec::with_capacity(items.len());
+            let array = js_sys::Array::new();
             for item in items {
-                js.push(to_js(item));
+                array.push(&to_js(item));
             }
-            list(js)
+            array.into()
         }
         Value::Object(members) => {
-            let mut pairs = Vec::with_capacity(2 * members.len());
+            let object = js_sys::Object::new();
             for (key, member) in members {
-                pairs.push(JsValue::from_str(key));
-                pairs.push(to_js(member));
+                // Setting a member of a plain object made here cannot fail.
+                let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &to_js(member));
             }
-            object(pairs)
+            object.into()
         }
     }
 }

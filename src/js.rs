@@ -163,7 +163,7 @@ pub fn init(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsV
 /// that stops.
 #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
 pub fn on_snapshot(
-    #[wasm_bindgen(unchecked_param_type = "string | Query")] path_or_query: JsValue,
+    #[wasm_bindgen(js_name = "pathOrQuery", unchecked_param_type = "string | Query")] path_or_query: JsValue,
     next: SnapshotCallback,
     error: Option<ErrorCallback>,
 ) -> Result<Function, JsValue> {
@@ -186,7 +186,7 @@ impl Client {
     #[wasm_bindgen(js_name = onSnapshot, unchecked_return_type = "Unsubscribe")]
     pub fn on_snapshot_js(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string | Query")] path_or_query: JsValue,
+        #[wasm_bindgen(js_name = "pathOrQuery", unchecked_param_type = "string | Query")] path_or_query: JsValue,
         next: SnapshotCallback,
         error: Option<ErrorCallback>,
     ) -> Result<Function, JsValue> {

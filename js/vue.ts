@@ -26,25 +26,38 @@ import {
 
 export type { CollectionState, SnapshotState } from "./state.js";
 
-export function useSnapshot(client: Client, path: MaybeRefOrGetter<string | null>): ShallowRef<SnapshotState> {
-  const state = shallowRef<SnapshotState>(loading);
+/**
+ * A shallow ref following what `start` subscribes to for the current `key()` (`idle` while there is
+ * none, on a server, and until the new subscription answers). The subscription is released when the
+ * key changes and when the scope is disposed.
+ */
+function useWatched<S>(
+  idle: S,
+  key: () => string | null,
+  start: (key: string, set: (state: S) => void) => () => void,
+): ShallowRef<S> {
+  const state = shallowRef<S>(idle);
   let unsubscribe: (() => void) | null = null;
   const release = () => {
     unsubscribe?.();
     unsubscribe = null;
   };
   watch(
-    () => toValue(path),
+    key,
     (current) => {
       release();
-      state.value = loading;
+      state.value = idle;
       if (current === null || onServer) return;
-      unsubscribe = watchDocument(client, current, (next) => (state.value = next));
+      unsubscribe = start(current, (next) => (state.value = next));
     },
     { immediate: true },
   );
   onScopeDispose(release);
   return state;
+}
+
+export function useSnapshot(client: Client, path: MaybeRefOrGetter<string | null>): ShallowRef<SnapshotState> {
+  return useWatched(loading, () => toValue(path), (current, set) => watchDocument(client, current, set));
 }
 
 /**
@@ -57,26 +70,10 @@ export function useSnapshot(client: Client, path: MaybeRefOrGetter<string | null
  * ```
  */
 export function useQuery(client: Client, query: MaybeRefOrGetter<Query | null>): ShallowRef<CollectionState> {
-  const state = shallowRef<CollectionState>(collectionLoading);
-  let unsubscribe: (() => void) | null = null;
-  const release = () => {
-    unsubscribe?.();
-    unsubscribe = null;
+  // Keyed by content, so an equal query (a new object) keeps the subscription.
+  const key = () => {
+    const current = toValue(query);
+    return current === null ? null : queryKey(current);
   };
-  watch(
-    () => {
-      const current = toValue(query);
-      return current === null ? null : queryKey(current);
-    },
-    (key) => {
-      release();
-      state.value = collectionLoading;
-      const current = toValue(query);
-      if (key === null || current === null || onServer) return;
-      unsubscribe = watchCollection(client, current, (next) => (state.value = next));
-    },
-    { immediate: true },
-  );
-  onScopeDispose(release);
-  return state;
+  return useWatched(collectionLoading, key, (_, set) => watchCollection(client, toValue(query) as Query, set));
 }

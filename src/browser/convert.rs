@@ -19,8 +19,7 @@ fn document(collection: &str, id: &str, state: &DocState<Data>, from_cache: bool
 }
 
 fn collection_doc(collection: &str, doc: &CollectionDoc<Data>, from_cache: bool) -> JsValue {
-    let state = DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) };
-    document(collection, doc.id(), &state, from_cache, doc.pending)
+    document(collection, doc.id(), &doc.state(), from_cache, doc.pending)
 }
 
 /// The `Snapshot` object listeners receive (see the TypeScript types in `crate::js`).

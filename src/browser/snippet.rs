@@ -114,8 +114,9 @@ export function stats(listeners, subscriptions, pendingWrites, ws) {
   const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
   return { listeners, subscriptions, pendingWrites, socket };
 }
+const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 export function dataProblem(v, maxBytes, maxDepth) {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'data must be a plain object';
+  if (!plain(v)) return 'data must be a plain object';
   let json;
   try {
     json = JSON.stringify(v);
@@ -145,7 +146,7 @@ export function clientFrame(type, id, req, path, since, query, data, key, token)
 }
 export function at(o, field) {
   for (const name of field.split('.')) {
-    if (typeof o !== 'object' || o === null || Array.isArray(o) || !Object.hasOwn(o, name)) return;
+    if (!plain(o) || !Object.hasOwn(o, name)) return;
     o = o[name];
   }
   return o;
@@ -156,7 +157,6 @@ export function valueKind(v) {
     || (Array.isArray(v) ? 4 : t === 'object' ? 5 : -1);
 }
 export function entries(o) { return Object.entries(o).flat(); }
-const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const json = (v) => v === null || typeof v === 'boolean' || typeof v === 'string' || Number.isFinite(v)
   || ((Array.isArray(v) || plain(v)) && Object.values(v).every(json));
 const sortedKeys = (k, v) => (plain(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v);

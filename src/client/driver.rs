@@ -159,7 +159,7 @@ pub(super) fn listen(
 pub(super) fn refuse(shared: &Shared, callback: Callback, error: JsValue) -> ListenerId {
     let listener = {
         let mut inner = shared.state_mut();
-        let listener = inner.core.refused_listener();
+        let listener = inner.core.new_listener_id();
         inner.callbacks.insert(listener, callback);
         listener
     };

@@ -34,6 +34,13 @@ impl<D> CollectionDoc<D> {
     }
 }
 
+impl<D: Clone> CollectionDoc<D> {
+    /// The document's state, as a document listener would see it.
+    pub fn state(&self) -> DocState<D> {
+        DocState { version: self.version, exists: true, data: Some(self.data.clone()) }
+    }
+}
+
 impl<D: Fields> CollectionDoc<D> {
     /// The document with its key in `query`'s order: the server said it is in the result, so its
     /// filters are not evaluated again, and a missing `orderBy` field (which the server would not
@@ -300,11 +307,8 @@ mod tests {
     #[test]
     fn changes_replayed_on_the_old_list_give_the_new_one() {
         let q = by_score();
-        let mut seed = 7_u64;
-        let mut next = move |n: u64| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) % n
-        };
+        let mut rng = crate::core::query_model::Rng(7);
+        let mut next = move |n: u64| rng.below(n);
         let mut view = CollectionView::default();
         let mut version = 0;
         for _ in 0..300 {

@@ -458,9 +458,9 @@ impl<D: Merge + Fields> Core<D> {
         self.subscriptions.get(id).map(|sub| sub.canonical.as_str()).filter(|text| !text.is_empty())
     }
 
-    /// A listener id that no listener has: for a listener refused before it was added (a bad query),
-    /// whose error is delivered later.
-    pub fn refused_listener(&mut self) -> ListenerId {
+    /// A listener id no listener has had: for each new listener, and for one refused before it was
+    /// added (a bad query), whose error is delivered later.
+    pub fn new_listener_id(&mut self) -> ListenerId {
         self.next_listener += 1;
         self.next_listener - 1
     }
@@ -468,19 +468,16 @@ impl<D: Merge + Fields> Core<D> {
     /// Adds a listener to `path`. A path that already has a snapshot delivers it to the new listener
     /// (later, in a microtask) without asking the server.
     pub fn listen(&mut self, path: &Path) -> (ListenerId, Vec<Action<D>>) {
-        self.listen_to(path, Query::default(), String::new())
+        self.listen_query(path, Query::default(), String::new())
     }
 
-    /// Adds a listener to the live query `query` on the collection at `path`. `canonical` is its
-    /// canonical JSON: listeners with the same one share a subscription. The query must be checked
+    /// Adds a listener to the live query `query` on the collection at `path` (the empty query with
+    /// an empty `canonical`: a plain listener, as [`Core::listen`]). `canonical` is its canonical
+    /// JSON: listeners with the same one share a subscription. The query must be checked
     /// ([`Query::check`]) and `path` a collection's.
     pub fn listen_query(&mut self, path: &Path, query: Query, canonical: String) -> (ListenerId, Vec<Action<D>>) {
-        self.listen_to(path, query, canonical)
-    }
-
-    fn listen_to(&mut self, path: &Path, query: Query, canonical: String) -> (ListenerId, Vec<Action<D>>) {
         let mut actions = Vec::new();
-        let listener = self.refused_listener();
+        let listener = self.new_listener_id();
         if let Some(id) = self.subscription_id(path.as_str(), &canonical) {
             if let Some(snapshot) = self.subscriptions.get(id).and_then(|sub| self.current_snapshot(sub)) {
                 actions.push(Action::Deliver { listeners: vec![listener], snapshot, later: true });
@@ -886,10 +883,7 @@ impl<D: Merge + Fields> Core<D> {
             // The document as the client knows it, then as its pending writes leave it.
             let at = view.find(query, id);
             let base = match at {
-                Some(i) => {
-                    let doc = &view.docs[i];
-                    Some(DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) })
-                }
+                Some(i) => Some(view.docs[i].state()),
                 None => self.known(path, id),
             };
             let Some(state) = self.local_document(&w.path, &base) else { continue };
@@ -918,8 +912,7 @@ impl<D: Merge + Fields> Core<D> {
                 }
                 View::Collection(Some(view)) if sub.path == collection => {
                     if let Some(i) = view.find(&sub.query, id) {
-                        let doc = &view.docs[i];
-                        return Some(DocState { version: doc.version, exists: true, data: Some(doc.data.clone()) });
+                        return Some(view.docs[i].state());
                     }
                     if sub.canonical.is_empty() {
                         return Some(DocState { version: 0, exists: false, data: None }); // not in the whole listing

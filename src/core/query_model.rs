@@ -6,7 +6,7 @@
 
 use livepath_protocol::{
     ClientMessage, Path,
-    query::{Direction, Filter, Op, Order, Query, Value},
+    query::{Direction, Filter, Key, Op, Order, Query, Value},
 };
 
 use super::*;
@@ -25,10 +25,11 @@ impl Merge for Value {
     }
 }
 
-struct Rng(u64);
+/// The core tests' seeded generator.
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
@@ -119,8 +120,6 @@ fn run(query: &Query, docs: &Docs) -> Docs {
     }
     keyed.into_iter().map(|(_, doc)| doc).collect()
 }
-
-use livepath_protocol::query::Key;
 
 struct Write {
     req: WriteId,

@@ -4,15 +4,16 @@
 use std::cell::RefCell;
 
 use js_sys::Function;
+use livepath_protocol::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 
 use crate::{
     Data, Query,
     browser::{
         function::gc_function,
-        snippet::{self, field, fields},
+        snippet::{field, fields},
     },
-    client::{Callback, Client, ClientOptions, Subscription, Token},
+    client::{Callback, Client, ClientOptions, Error, Subscription, Token},
     core::{BackoffConfig, WriteOp},
 };
 
@@ -43,7 +44,22 @@ export interface ClientOptions {
   backoff?: { initialMs?: number; maxMs?: number; multiplier?: number };
   /** Writes queued while offline (default 1000); past it writes reject. */
   maxPendingWrites?: number;
+  /** "indexeddb": keep the last snapshot of every path listened to, and every pending write, in
+   * IndexedDB, so a reload shows cached data at once (`fromCache: true`) and unsent writes survive
+   * it. Default "memory". Where IndexedDB fails, the client goes on in memory and says so once to the
+   * status callbacks (`stats().persistence` is "unavailable"). */
+  persistence?: "memory" | "indexeddb";
+  /** Which of this origin's clients this is (default "default"): clients of one name share a cache. */
+  name?: string;
+  /** The cache's size cap in bytes (default 40 MiB): past it, the least recently used paths without a
+   * listener are evicted. Pending writes are never evicted. */
+  cacheBytes?: number;
 }
+
+export type Status = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+/** The second argument of a status callback, once, when persistence fails. */
+export interface StatusNotice { persistence: "unavailable"; message: string; }
 
 /** A JSON value, as filters and cursors take them. */
 export type QueryValue = null | boolean | number | string | QueryValue[] | { [key: string]: QueryValue };
@@ -115,8 +131,9 @@ fn number(value: JsValue) -> Option<f64> {
 }
 
 /// The Rust form of JS `ClientOptions`; fields that are missing or of the wrong type keep their
-/// defaults.
-fn options(value: &JsValue) -> ClientOptions {
+/// defaults, except a `persistence` the client does not know (`invalid-argument`: a misspelt one
+/// must not quietly lose the persistence asked for).
+fn options(value: &JsValue) -> Result<ClientOptions, JsValue> {
     let token = field(value, fields::TOKEN);
     let token = match token.as_string() {
         Some(token) => Some(Token::Static(token)),
@@ -134,29 +151,41 @@ fn options(value: &JsValue) -> ClientOptions {
     if let Some(n) = number(field(value, fields::MAX_PENDING_WRITES)) {
         core.max_pending_writes = n as usize;
     }
+    let persistence = field(value, fields::PERSISTENCE);
+    core.persistent = match persistence.as_string().as_deref() {
+        Some("indexeddb") => true,
+        Some("memory") => false,
+        _ if persistence.is_undefined() => false,
+        _ => {
+            let message = "connect({ persistence }) takes \"memory\" or \"indexeddb\"";
+            return Err(Error { code: ErrorCode::InvalidArgument, message: message.into() }.into());
+        }
+    };
+    options.name = field(value, fields::NAME).as_string();
+    options.cache_bytes = number(field(value, fields::CACHE_BYTES));
     let (d, backoff) = (BackoffConfig::default(), field(value, fields::BACKOFF));
     core.backoff = BackoffConfig {
         initial_ms: number(field(&backoff, fields::INITIAL_MS)).unwrap_or(d.initial_ms),
         max_ms: number(field(&backoff, fields::MAX_MS)).unwrap_or(d.max_ms),
         multiplier: number(field(&backoff, fields::MULTIPLIER)).unwrap_or(d.multiplier),
     };
-    options
+    Ok(options)
 }
 
-/// An independent client.
+/// An independent client. Throws (`invalid-argument`) only for an unknown `persistence`.
 #[wasm_bindgen(js_name = connect)]
-pub fn connect(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Client {
-    Client::new(self::options(&options))
+pub fn connect(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<Client, JsValue> {
+    Ok(Client::new(self::options(&options)?))
 }
 
 /// Configures the default client (the one behind the free `onSnapshot`), closing any previous one.
 #[wasm_bindgen(js_name = init)]
-pub fn init(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Client {
-    let client = connect(options);
+pub fn init(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<Client, JsValue> {
+    let client = connect(options)?;
     if let Some(previous) = DEFAULT.with(|d| d.borrow_mut().replace(client.clone())) {
         previous.close();
     }
-    client
+    Ok(client)
 }
 
 /// Listens to a document, a collection or a query with the default client; returns the function
@@ -223,21 +252,25 @@ impl Client {
     #[wasm_bindgen(js_name = onStatus, unchecked_return_type = "Unsubscribe")]
     pub fn on_status_js(
         &self,
-        #[wasm_bindgen(
-            unchecked_param_type = "(s: \"idle\" | \"connecting\" | \"open\" | \"reconnecting\" | \"closed\") => void"
-        )]
-        callback: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(s: Status, notice?: StatusNotice) => void")] callback: JsValue,
     ) -> JsValue {
         self.on_status(&callback)
     }
 
     /// Counts of what the client holds, for leak checks.
     #[wasm_bindgen(
-        unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\" }"
+        unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\"; persistence: \"memory\" | \"indexeddb\" | \"unavailable\"; cache: { documents: number; bytes: number } }"
     )]
     pub fn stats(&self) -> JsValue {
-        let (listeners, subscriptions, pending_writes, socket) = self.counts();
-        snippet::stats(listeners as f64, subscriptions as f64, pending_writes as f64, &socket)
+        self.stats_js()
+    }
+
+    /// Forgets every snapshot cached for this client's `name`; rejects with `failed-precondition`
+    /// while a listener is active or a write is pending. Writes stored by a tab that closed before
+    /// they were acknowledged are kept: they are still sent.
+    #[wasm_bindgen(js_name = clearPersistence, unchecked_return_type = "Promise<void>")]
+    pub fn clear_persistence_js(&self) -> JsValue {
+        self.clear_persistence()
     }
 
     /// The current connection status.

@@ -107,7 +107,7 @@ impl Recorder {
 async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_unsubscribe() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
 
     let listener = Recorder::new();
     let unsubscribe =
@@ -140,7 +140,7 @@ async fn a_listener_gets_the_current_value_then_each_write_and_nothing_after_uns
 #[wasm_bindgen_test]
 async fn a_missing_document_reports_exists_false_then_appears() {
     let path = unique("docs");
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let _unsubscribe =
         client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -156,7 +156,7 @@ async fn a_missing_document_reports_exists_false_then_appears() {
 #[wasm_bindgen_test]
 async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
     let path = unique("docs");
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let _unsubscribe =
         client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -177,7 +177,7 @@ async fn writes_from_the_client_resolve_with_the_version_and_reach_listeners() {
 
 #[wasm_bindgen_test]
 fn an_invalid_path_throws_a_livepath_error_at_once() {
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let error =
         client.on_snapshot_js("rooms//r1".into(), listener.function.clone().unchecked_into(), None).unwrap_err();
@@ -194,7 +194,7 @@ async fn collections_list_documents_in_id_order_with_changes() {
     let collection = format!("lists{}", (js_sys::Math::random() * 1e15) as u64);
     put(&format!("{collection}/b"), r#"{"n":2}"#).await;
     put(&format!("{collection}/a"), r#"{"n":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let _unsubscribe =
         client.on_snapshot_js(collection.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -215,7 +215,7 @@ async fn collections_list_documents_in_id_order_with_changes() {
 async fn the_free_on_snapshot_uses_the_client_configured_by_init() {
     let path = unique("docs");
     put(&path, r#"{"via":"init"}"#).await;
-    livepath::init(options());
+    livepath::init(options()).expect("valid options");
     let listener = Recorder::new();
     let unsubscribe =
         livepath::on_snapshot(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -268,7 +268,7 @@ async fn two_listeners_on_one_path_share_one_server_subscription() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let before = metric("subscribes_total").await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let (a, b) = (Recorder::new(), Recorder::new());
     let _ua = client.on_snapshot_js(path.as_str().into(), a.function.clone().unchecked_into(), None).unwrap();
     let _ub = client.on_snapshot_js(path.as_str().into(), b.function.clone().unchecked_into(), None).unwrap();
@@ -284,7 +284,7 @@ async fn mount_unmount_mount_in_one_task_sends_one_subscribe() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let before = metric("subscribes_total").await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let (first, second) = (Recorder::new(), Recorder::new());
     // React StrictMode runs an effect, its cleanup, and the effect again, synchronously.
     let unsubscribe =
@@ -303,7 +303,7 @@ async fn mount_unmount_mount_in_one_task_sends_one_subscribe() {
 async fn a_listener_removed_during_a_delivery_is_not_called_for_that_frame() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let victim = Recorder::new();
     let victim_unsubscribe: Rc<RefCell<Option<Function>>> = Rc::default();
     let seen_by_first = Rc::new(RefCell::new(0));
@@ -335,7 +335,7 @@ async fn after_a_dropped_connection_the_client_reconnects_and_only_changed_paths
     let (changed, unchanged) = (unique("docs"), unique("docs"));
     put(&changed, r#"{"n":1}"#).await;
     put(&unchanged, r#"{"n":1}"#).await;
-    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())])).expect("valid options");
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
     let on_status = {
         let statuses = statuses.clone();
@@ -367,7 +367,7 @@ async fn after_a_dropped_connection_the_client_reconnects_and_only_changed_paths
 #[wasm_bindgen_test]
 async fn writes_cut_off_or_made_while_disconnected_are_applied_exactly_once() {
     let path = unique("docs");
-    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())])).expect("valid options");
     let listener = Recorder::new();
     let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("connected", || listener.len() == 1).await;
@@ -389,7 +389,7 @@ async fn writes_cut_off_or_made_while_disconnected_are_applied_exactly_once() {
 #[wasm_bindgen_test]
 async fn the_socket_closes_after_the_linger_once_the_last_listener_leaves() {
     let path = unique("docs");
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let unsubscribe =
         client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -417,7 +417,8 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
             js_sys::Promise::resolve(&token).into()
         }) as Box<dyn FnMut() -> JsValue>)
     };
-    let client = livepath::connect(options_with(&[("backoff", fast_backoff()), ("token", token.as_ref().clone())]));
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff()), ("token", token.as_ref().clone())]))
+        .expect("valid options");
     let listener = Recorder::new();
     let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot, after hello", || listener.len() == 1).await;
@@ -433,7 +434,7 @@ async fn the_token_function_is_asked_again_on_every_connection_and_may_return_a_
 async fn a_write_shows_at_once_with_pending_writes_then_confirmed() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
@@ -453,7 +454,7 @@ async fn a_write_shows_at_once_with_pending_writes_then_confirmed() {
 async fn a_write_the_server_rejects_rolls_the_local_view_back() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
-    let client = livepath::connect(options_with(&[("backoff", fast_backoff())]));
+    let client = livepath::connect(options_with(&[("backoff", fast_backoff())])).expect("valid options");
     let listener = Recorder::new();
     let _u = client.on_snapshot_js(path.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || listener.len() == 1).await;
@@ -474,7 +475,7 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
     let collection = format!("lists{}", (js_sys::Math::random() * 1e15) as u64);
     put(&format!("{collection}/a"), r#"{"n":1}"#).await;
     put(&format!("{collection}/c"), r#"{"n":3}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let _u =
         client.on_snapshot_js(collection.as_str().into(), listener.function.clone().unchecked_into(), None).unwrap();
@@ -498,7 +499,7 @@ async fn a_collection_shows_a_local_addition_at_its_index_then_the_confirmed_doc
 
 #[wasm_bindgen_test]
 async fn a_document_too_large_or_too_deep_is_refused_before_it_is_sent() {
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let big = js_sys::Object::new();
     Reflect::set(&big, &"s".into(), &"x".repeat(1 << 20).into()).unwrap();
     let error = settled(client.set(&unique("docs"), big.into())).await.unwrap_err();
@@ -551,7 +552,7 @@ async fn the_rust_api_delivers_typed_snapshots_until_the_subscription_is_dropped
 async fn a_callback_that_throws_breaks_neither_the_client_nor_other_listeners() {
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let thrower =
         Closure::wrap(Box::new(|_s: JsValue| -> Result<(), JsValue> { Err(js_sys::Error::new("boom").into()) })
             as Box<dyn FnMut(JsValue) -> Result<(), JsValue>>);
@@ -569,7 +570,7 @@ async fn while_disconnected_a_new_listener_gets_the_cached_snapshot_from_cache()
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let slow = js_sys::JSON::parse(r#"{"initialMs":60000,"maxMs":60000}"#).unwrap();
-    let client = livepath::connect(options_with(&[("backoff", slow)]));
+    let client = livepath::connect(options_with(&[("backoff", slow)])).expect("valid options");
     let first = Recorder::new();
     let _u1 = client.on_snapshot_js(path.as_str().into(), first.function.clone().unchecked_into(), None).unwrap();
     wait_until("the first snapshot", || first.len() == 1).await;
@@ -586,7 +587,7 @@ async fn while_disconnected_a_new_listener_gets_the_cached_snapshot_from_cache()
 #[wasm_bindgen_test]
 async fn a_subscription_the_server_refuses_goes_to_its_error_callback_and_ends() {
     // The server allows 1000 subscriptions per connection (its default).
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let mut keep = Vec::new();
     let quiet = Recorder::new();
     for i in 0..1000 {
@@ -660,7 +661,7 @@ async fn when_the_token_expires_the_client_asks_for_a_new_one_and_listeners_carr
     Reflect::set(&o, &"url".into(), &format!("ws://{AUTH_SERVER}/v1/ws").into()).unwrap();
     Reflect::set(&o, &"token".into(), token.as_ref()).unwrap();
     Reflect::set(&o, &"backoff".into(), &fast_backoff()).unwrap();
-    let client = livepath::connect(o.into());
+    let client = livepath::connect(o.into()).expect("valid options");
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
@@ -692,7 +693,7 @@ async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
     let o = js_sys::Object::new();
     Reflect::set(&o, &"url".into(), &format!("ws://{AUTH_SERVER}/v1/ws").into()).unwrap();
     Reflect::set(&o, &"token".into(), &"not-a-token".into()).unwrap();
-    let client = livepath::connect(o.into());
+    let client = livepath::connect(o.into()).expect("valid options");
     let (listener, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
@@ -710,7 +711,8 @@ async fn without_a_valid_token_a_listener_fails_with_unauthenticated() {
 #[wasm_bindgen_test]
 async fn a_url_the_browser_refuses_fails_each_listener_and_write_once_and_nothing_retries() {
     let client =
-        livepath::connect(options_with(&[("url", "ftp://127.0.0.1/v1/ws".into()), ("backoff", fast_backoff())]));
+        livepath::connect(options_with(&[("url", "ftp://127.0.0.1/v1/ws".into()), ("backoff", fast_backoff())]))
+            .expect("valid options");
     let (next, errors) = (Recorder::new(), Recorder::new());
     let _u = client
         .on_snapshot_js(
@@ -760,7 +762,7 @@ async fn the_web_socket_class_passed_in_is_the_one_the_client_uses() {
         "(class Counted extends WebSocket { constructor(url, p) { super(url, p); Counted.made = (Counted.made ?? 0) + 1; } })",
     )
     .unwrap();
-    let client = livepath::connect(options_with(&[("WebSocket", class.clone())]));
+    let client = livepath::connect(options_with(&[("WebSocket", class.clone())])).expect("valid options");
     let path = unique("passed-class");
     put(&path, r#"{"n":1}"#).await;
     let next = Recorder::new();
@@ -782,7 +784,7 @@ async fn a_limited_query_pulls_the_next_document_in_and_a_move_reports_both_inde
     for (id, score) in [("a", 50), ("b", 40), ("c", 30)] {
         put(&format!("{collection}/{id}"), &format!(r#"{{"score":{score}}}"#)).await;
     }
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let listener = Recorder::new();
     let query = query_object(&format!(r#"{{"path":"{collection}","orderBy":[["score","desc"]],"limit":2}}"#));
     let _stop = client.on_snapshot_js(query, listener.function.clone().unchecked_into(), None).unwrap();
@@ -810,7 +812,7 @@ async fn a_limited_query_pulls_the_next_document_in_and_a_move_reports_both_inde
 async fn equal_queries_from_rust_and_javascript_share_one_subscription_and_see_local_writes_at_once() {
     let collection = format!("notes{}", (js_sys::Math::random() * 1e15) as u64);
     put(&format!("{collection}/n1"), r#"{"status":"open","at":1}"#).await;
-    let client = livepath::connect(options());
+    let client = livepath::connect(options()).expect("valid options");
     let js = Recorder::new();
     let query =
         query_object(&format!(r#"{{"where":[["status","==","open"]],"path":"{collection}","orderBy":[["at"]]}}"#));

@@ -6,8 +6,8 @@
 pub use by_serde_json::decode;
 #[cfg(not(feature = "serde-json-decode"))]
 pub use by_snippet::decode;
+pub use by_snippet::decode_object;
 
-#[cfg(not(feature = "serde-json-decode"))]
 mod by_snippet {
     use livepath_protocol::ErrorCode;
     use wasm_bindgen::JsValue;
@@ -49,36 +49,39 @@ mod by_snippet {
 
     /// Parses a text frame. `None` for malformed frames and for types this client does not read (a
     /// newer server may send them); both are ignored.
+    #[cfg_attr(feature = "serde-json-decode", allow(dead_code))]
     pub fn decode(text: &JsValue) -> Option<Frame<Data>> {
-        let m = parse_frame(text);
-        let id = || number(&m, ID);
-        let version = || number(&m, VERSION);
-        Some(match frame_kind(&m) {
-            0 => Frame::Welcome { heartbeat_ms: number(&m, HEARTBEAT_MS)?, epoch: field(&m, EPOCH).as_string() },
-            1 => {
-                Frame::Snapshot { id: id()?, version: version()?, exists: field(&m, EXISTS).as_bool()?, data: data(&m) }
-            }
+        decode_object(&parse_frame(text))
+    }
+
+    /// A frame already parsed (as the cache keeps subscription states).
+    pub fn decode_object(m: &JsValue) -> Option<Frame<Data>> {
+        let id = || number(m, ID);
+        let version = || number(m, VERSION);
+        Some(match frame_kind(m) {
+            0 => Frame::Welcome { heartbeat_ms: number(m, HEARTBEAT_MS)?, epoch: field(m, EPOCH).as_string() },
+            1 => Frame::Snapshot { id: id()?, version: version()?, exists: field(m, EXISTS).as_bool()?, data: data(m) },
             2 => Frame::Collection {
                 id: id()?,
                 version: version()?,
-                docs: list(&m, DOCS, |d| {
+                docs: list(m, DOCS, |d| {
                     Some(CollectionDoc::confirmed(field(d, ID).as_string()?, number(d, VERSION)?, data(d)?))
                 })?,
             },
             3 => Frame::Changes {
                 id: id()?,
-                changes: list(&m, CHANGES, |c| Some((field(c, ID).as_string()?, number(c, VERSION)?, data(c))))?,
+                changes: list(m, CHANGES, |c| Some((field(c, ID).as_string()?, number(c, VERSION)?, data(c))))?,
             },
-            4 => Frame::Unchanged,
-            5 => Frame::Ack { req: number(&m, REQ)?, version: version()? },
+            4 => Frame::Unchanged { id: id()? },
+            5 => Frame::Ack { req: number(m, REQ)?, version: version()? },
             6 => Frame::Error {
                 id: id(),
-                req: number(&m, REQ),
-                code: match error_code(&m) {
+                req: number(m, REQ),
+                code: match error_code(m) {
                     -2 => return None,
                     i => ErrorCode::ALL.get(i as usize).copied().unwrap_or(ErrorCode::Internal),
                 },
-                message: field(&m, MESSAGE).as_string().unwrap_or_default(),
+                message: field(m, MESSAGE).as_string().unwrap_or_default(),
             },
             _ => return None,
         })
@@ -111,7 +114,7 @@ mod by_serde_json {
             ServerMessage::Changes { id, changes, .. } => {
                 Frame::Changes { id, changes: changes.into_iter().map(|c| (c.id, c.version, c.data)).collect() }
             }
-            ServerMessage::Unchanged { .. } => Frame::Unchanged,
+            ServerMessage::Unchanged { id, .. } => Frame::Unchanged { id },
             ServerMessage::Ack { req, version } => Frame::Ack { req, version },
             ServerMessage::Error { id, req, code, message } => Frame::Error { id, req, code, message },
             ServerMessage::Pong | ServerMessage::Ping => return None,

@@ -18,7 +18,7 @@ use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use crate::{
     Data, Query,
     browser::{convert, snippet},
-    core::{CoreOptions, ListenerId, Snapshot, Status, WriteOp},
+    core::{CoreOptions, ListenerId, Persistence, Snapshot, Status, WriteOp},
     query::Checked,
 };
 
@@ -37,7 +37,13 @@ pub struct ClientOptions {
     pub web_socket: JsValue,
     /// Credentials sent in `hello` on every connection.
     pub token: Option<Token>,
-    /// Reconnect, linger and write-queue settings.
+    /// Which of the origin's clients this is: clients of one name share their cache (with
+    /// `core.persistent`); `None`: `"default"`.
+    pub name: Option<String>,
+    /// The cache's size cap in bytes (`None`: 40 MiB): past it, the least recently used paths without
+    /// a listener are evicted.
+    pub cache_bytes: Option<f64>,
+    /// Reconnect, linger, write-queue and persistence settings.
     pub core: CoreOptions,
 }
 
@@ -49,6 +55,9 @@ pub enum Token {
     /// Asked on every (re)connect; may return a string or a promise of one.
     Function(Function),
 }
+
+/// The cache's default size cap: 40 MiB, as Firestore's.
+const DEFAULT_CACHE_BYTES: f64 = 41_943_040.0;
 
 /// A livepath client: one socket, shared subscriptions, reconnects by itself.
 ///
@@ -101,7 +110,9 @@ impl Client {
         install_panic_hook();
         let url = options.url.map_or(JsValue::UNDEFINED, |url| JsValue::from_str(&url));
         let link = Link::new(url, options.web_socket, options.token);
-        Self { shared: driver::start(options.core, link) }
+        let name = options.name.unwrap_or_else(|| "default".to_owned());
+        let cache_bytes = options.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES);
+        Self { shared: driver::start(options.core, link, &name, cache_bytes) }
     }
 
     /// Calls `callback` with the current snapshot of `path` and every change after, until the returned
@@ -134,6 +145,19 @@ impl Client {
     /// `failed-precondition`.
     pub fn close(&self) {
         driver::close(&self.shared);
+    }
+
+    /// Where the client keeps what it learns, now: [`Persistence::Unavailable`] once the storage
+    /// asked for has failed.
+    pub fn persistence(&self) -> Persistence {
+        self.shared.state().core.persistence()
+    }
+
+    /// Forgets every cached snapshot (writes stored by a closed tab are kept, to be sent): a promise
+    /// that resolves once they are gone, or rejects with
+    /// `failed-precondition` while a listener is active or a write is pending.
+    pub fn clear_persistence(&self) -> JsValue {
+        driver::clear_persistence(&self.shared)
     }
 
     pub(crate) fn listen(&self, path: &str, callback: Callback) -> Result<Subscription, Error> {
@@ -183,12 +207,19 @@ impl Client {
         driver::on_status(&self.shared, callback)
     }
 
-    /// Counts of what the client holds: listeners, subscriptions, pending writes, and the browser's
-    /// socket if there is one (`stats()` reports its state).
-    pub(crate) fn counts(&self) -> (usize, usize, usize, JsValue) {
+    /// The object `stats()` returns: counts of what the client holds (listeners, subscriptions,
+    /// pending writes), the browser's socket's state, the persistence and what the cache holds.
+    pub(crate) fn stats_js(&self) -> JsValue {
         let inner = self.shared.state();
         let core = &inner.core;
-        (core.listener_count(), core.subscription_count(), core.pending_write_count(), inner.link.socket_js())
+        snippet::stats(
+            core.listener_count() as f64,
+            core.subscription_count() as f64,
+            core.pending_write_count() as f64,
+            &inner.link.socket_js(),
+            core.persistence().as_str(),
+            &inner.cache_js(),
+        )
     }
 }
 

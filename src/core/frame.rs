@@ -46,7 +46,10 @@ pub enum Frame<D> {
         changes: Vec<(String, u64, Option<D>)>,
     },
     /// `unchanged`: a resumed subscription is current.
-    Unchanged,
+    Unchanged {
+        /// The subscription id.
+        id: u64,
+    },
     /// `ack`: a write was committed.
     Ack {
         /// The write's `req`.

@@ -8,6 +8,7 @@
 //! `Clone` in tests.
 
 mod backoff;
+mod cache;
 mod collection;
 mod fields;
 mod frame;
@@ -16,6 +17,7 @@ mod id_map;
 use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, Query};
 
 pub use backoff::{Backoff, BackoffConfig};
+pub use cache::{CacheOp, FLUSH_MS, Persistence, StoredWrite, cache_key};
 pub use collection::{CollectionDoc, CollectionView, evaluate};
 pub use fields::{AsDocument, Fields};
 pub use frame::Frame;
@@ -195,6 +197,22 @@ pub enum Action<D> {
     /// token function will be asked again on the next connection), could not reach its database
     /// (`unavailable`), or went silent.
     Reconnect,
+    /// An operation on the cache's entry `key` (see [`CacheOp`]).
+    Cache(CacheOp, String),
+    /// Write this server state (`from_cache` and `pending` false) to the cache under `key`, with the
+    /// epoch its versions come from.
+    StoreSnapshot {
+        /// The subscription's key ([`cache_key`]).
+        key: String,
+        /// The epoch its versions come from.
+        epoch: Option<String>,
+        /// The state.
+        snapshot: Snapshot<D>,
+    },
+    /// Store this pending write, then call [`Core::write_stored`]: it is not sent before.
+    StoreWrite(StoredWrite<D>),
+    /// Call [`Core::flush_due`] after this many milliseconds.
+    ArmFlush(u32),
 }
 
 /// The knobs of [`Core`].
@@ -209,6 +227,9 @@ pub struct CoreOptions {
     /// The token can be asked again (a token function): an `unauthenticated` answer reconnects with a
     /// fresh one instead of failing the listener or write.
     pub refreshable_token: bool,
+    /// Keep snapshots and pending writes in persistent storage (the shell opens it and calls
+    /// [`Core::cache_opened`] or [`Core::cache_failed`]).
+    pub persistent: bool,
 }
 
 impl Default for CoreOptions {
@@ -218,6 +239,7 @@ impl Default for CoreOptions {
             max_pending_writes: 1000,
             backoff: BackoffConfig::default(),
             refreshable_token: false,
+            persistent: false,
         }
     }
 }
@@ -271,6 +293,17 @@ struct Subscription<D> {
     delivered: Option<CollectionView<D>>,
     /// Whether the last delivery had pending writes.
     delivered_pending: bool,
+    /// Whether the last delivery was marked `from_cache`.
+    delivered_from_cache: bool,
+    /// The server has sent this subscription's state (or said it is unchanged) on this connection;
+    /// until then what listeners see is the client's copy (`from_cache`).
+    synced: bool,
+    /// Its key in the cache ([`cache_key`]).
+    key: String,
+    /// Its cached state is being read: its `subscribe` waits, to resume from it.
+    loading: bool,
+    /// Its server state changed since it was last stored.
+    dirty: bool,
 }
 
 /// Why a subscription's snapshot is being recomputed.
@@ -281,6 +314,9 @@ enum Cause {
     Server,
     /// A local write was made, acknowledged or rejected.
     Local,
+    /// The server said the state held is current (a resume answered `unchanged`, or with the same
+    /// version): only `from_cache` may change.
+    Confirmed,
 }
 
 #[derive(Debug)]
@@ -290,6 +326,10 @@ struct PendingWrite<D> {
     op: WriteOp<D>,
     /// The idempotency key: a resend after a reconnect carries the same one.
     key: String,
+    /// It is in the cache (or needs not be): it may be sent.
+    stored: bool,
+    /// It went on this connection.
+    sent: bool,
 }
 
 /// The client's state machine. See the module docs.
@@ -329,6 +369,12 @@ pub struct Core<D> {
     said_hello: bool,
     /// This socket's `welcome` arrived.
     welcomed: bool,
+    /// Where what the client learns is kept.
+    persistence: Persistence,
+    /// A flush of changed state to the cache is armed.
+    flush_armed: bool,
+    /// The first socket is wanted, but waits for the cache ([`Core::holding`]).
+    connect_held: bool,
 }
 
 /// How often an open socket is checked for silence.
@@ -340,6 +386,7 @@ impl<D: Merge + Fields> Core<D> {
     /// A client with nothing to do.
     pub fn new(options: CoreOptions) -> Self {
         let backoff = Backoff::new(options.backoff);
+        let persistence = if options.persistent { Persistence::Opening } else { Persistence::Memory };
         Self {
             options,
             listeners: IdMap::default(),
@@ -359,6 +406,9 @@ impl<D: Merge + Fields> Core<D> {
             epoch: None,
             said_hello: false,
             welcomed: false,
+            persistence,
+            flush_armed: false,
+            connect_held: false,
         }
     }
 
@@ -399,6 +449,15 @@ impl<D: Merge + Fields> Core<D> {
             self.said_hello = false;
             self.welcomed = false;
         }
+        if !matches!(link, Link::Opening { .. }) {
+            self.connect_held = false;
+        }
+        if self.link == Link::Open && link != Link::Open {
+            // What listeners see from now on is the client's copy, until the server answers again.
+            for sub in self.subscriptions.values_mut() {
+                sub.synced = false;
+            }
+        }
         let before = self.status();
         self.link = link;
         if self.status() != before {
@@ -414,7 +473,11 @@ impl<D: Merge + Fields> Core<D> {
         }
         if self.link == Link::Idle {
             self.set_link(Link::Opening { reconnecting: false }, actions);
-            actions.push(Action::Connect);
+            if self.holding() {
+                self.connect_held = true;
+            } else {
+                actions.push(Action::Connect);
+            }
         }
     }
 
@@ -494,6 +557,11 @@ impl<D: Merge + Fields> Core<D> {
                 PathKind::Collection => View::Collection(None),
             };
             let path = path.as_str().to_owned();
+            let key = cache_key(&path, &canonical);
+            let loading = self.persistence.is_on();
+            if loading {
+                actions.push(Action::Cache(CacheOp::Read, key.clone()));
+            }
             let sub = Subscription {
                 path,
                 query,
@@ -502,8 +570,13 @@ impl<D: Merge + Fields> Core<D> {
                 view,
                 delivered: None,
                 delivered_pending: false,
+                delivered_from_cache: false,
+                synced: false,
+                key,
+                loading,
+                dirty: false,
             };
-            if self.link == Link::Open {
+            if self.link == Link::Open && !loading {
                 actions.push(Action::Send(Self::subscribe_message(id, &sub)));
             }
             self.subscriptions.insert(id, sub);
@@ -543,11 +616,14 @@ impl<D: Merge + Fields> Core<D> {
             }
         }
         for id in unused {
-            self.subscriptions.remove(id);
+            self.store_if_dirty(id, &mut actions);
+            let Some(sub) = self.subscriptions.remove(id) else { continue };
+            self.cache_op(CacheOp::Release, sub.key, &mut actions);
             if self.link == Link::Open {
                 actions.push(Action::Send(ClientMessage::Unsubscribe { id }));
             }
         }
+        self.unhold(&mut actions);
         self.maybe_linger(&mut actions);
         actions
     }
@@ -639,13 +715,33 @@ impl<D: Merge + Fields> Core<D> {
         self.set_link(Link::Open, &mut actions);
         self.confirmed = false;
         for (id, sub) in self.subscriptions.iter() {
-            actions.push(Action::Send(Self::subscribe_message(id, sub)));
+            if !sub.loading {
+                actions.push(Action::Send(Self::subscribe_message(id, sub)));
+            }
         }
-        for w in &self.writes {
-            actions.push(Action::Send(write_message(w)));
+        for w in &mut self.writes {
+            w.sent = false;
         }
+        self.send_writes(&mut actions);
         self.maybe_linger(&mut actions);
         actions
+    }
+
+    /// Sends, in order, the writes not yet sent on this open socket, up to the first one not stored
+    /// yet (a write goes only once it is stored, and never before an earlier one).
+    fn send_writes(&mut self, actions: &mut Vec<Action<D>>) {
+        if self.link != Link::Open {
+            return;
+        }
+        for w in &mut self.writes {
+            if !w.stored {
+                break;
+            }
+            if !w.sent {
+                w.sent = true;
+                actions.push(Action::Send(write_message(w)));
+            }
+        }
     }
 
     /// The socket closed or failed. `random` is uniform in `[0, 1)`, for the backoff's jitter.
@@ -676,7 +772,9 @@ impl<D: Merge + Fields> Core<D> {
         if matches!(self.link, Link::Opening { .. }) {
             self.listeners.clear();
             self.subscriptions.clear();
-            self.writes.clear();
+            for w in std::mem::take(&mut self.writes) {
+                self.forget_write(w.key, &mut actions);
+            }
             self.set_link(Link::Idle, &mut actions);
         }
         actions
@@ -708,11 +806,9 @@ impl<D: Merge + Fields> Core<D> {
             actions.push(Action::Settle { req, result: Err((ErrorCode::ResourceExhausted, message)) });
             return (req, actions);
         }
-        let write = PendingWrite { req, path: path.as_str().to_owned(), op, key };
-        if self.link == Link::Open {
-            actions.push(Action::Send(write_message(&write)));
-        }
-        self.writes.push(write);
+        let stored = self.store_write(&key, path.as_str(), &op, &mut actions);
+        self.writes.push(PendingWrite { req, path: path.as_str().to_owned(), op, key, stored, sent: false });
+        self.send_writes(&mut actions);
         self.refresh_written(path.as_str(), &mut actions);
         self.want_socket(&mut actions);
         (req, actions)
@@ -728,6 +824,7 @@ impl<D: Merge + Fields> Core<D> {
             let error =
                 (ErrorCode::FailedPrecondition, "the client was closed before the write was acknowledged".into());
             actions.push(Action::Settle { req: w.req, result: Err(error) });
+            self.forget_write(w.key, &mut actions);
         }
         self.listeners.clear();
         self.subscriptions.clear();
@@ -746,7 +843,7 @@ impl<D: Merge + Fields> Core<D> {
                 Frame::Snapshot { .. }
                     | Frame::Collection { .. }
                     | Frame::Changes { .. }
-                    | Frame::Unchanged
+                    | Frame::Unchanged { .. }
                     | Frame::Ack { .. }
             )
         {
@@ -779,40 +876,35 @@ impl<D: Merge + Fields> Core<D> {
                 self.welcomed = true;
                 return self.ready();
             }
-            Frame::Snapshot { id, version, exists, data } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
-                let View::Document(state) = &mut sub.view else { return actions };
-                if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
-                    return actions; // already seen (a resume answered with the same state)
-                }
-                *state = Some(DocState { version, exists, data: if exists { data } else { None } });
-                self.refresh(id, Cause::Server, &mut actions);
-            }
-            Frame::Collection { id, version, docs } => {
-                let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
-                let View::Collection(view) = &mut sub.view else { return actions };
-                let mut keyed = Vec::with_capacity(docs.len());
-                for doc in docs {
-                    keyed.push(doc.keyed(&sub.query));
-                }
-                view.get_or_insert_with(CollectionView::default).replace(&sub.query, keyed, version);
-                self.refresh(id, Cause::Server, &mut actions);
+            frame @ (Frame::Snapshot { id, .. } | Frame::Collection { id, .. }) => {
+                self.set_state(id, frame, true, &mut actions);
             }
             Frame::Changes { id, changes } => {
                 let Some(sub) = self.subscriptions.get_mut(id) else { return actions };
+                sub.synced = true;
                 let View::Collection(Some(view)) = &mut sub.view else { return actions };
                 let mut changed = false;
                 for (doc, version, data) in changes {
                     changed |= view.apply(&sub.query, &doc, version, data);
                 }
                 if changed {
+                    self.changed(id, &mut actions);
                     self.refresh(id, Cause::Server, &mut actions);
+                } else {
+                    self.refresh(id, Cause::Confirmed, &mut actions);
+                }
+            }
+            Frame::Unchanged { id } => {
+                if let Some(sub) = self.subscriptions.get_mut(id) {
+                    sub.synced = true;
+                    self.refresh(id, Cause::Confirmed, &mut actions);
                 }
             }
             Frame::Ack { req, version } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
                     let write = self.writes.remove(i);
                     actions.push(Action::Settle { req, result: Ok(version) });
+                    self.forget_write(write.key, &mut actions);
                     self.refresh_written(&write.path, &mut actions);
                     self.maybe_linger(&mut actions);
                 }
@@ -828,15 +920,45 @@ impl<D: Merge + Fields> Core<D> {
             Frame::Error { req: Some(req), code, message, .. } => {
                 if let Some(i) = self.writes.iter().position(|w| w.req == req) {
                     let write = self.writes.remove(i);
+                    self.forget_write(write.key, &mut actions);
                     // Listeners see the state without the rejected write: it rolls back.
                     self.refresh_written(&write.path, &mut actions);
                     actions.push(Action::Settle { req, result: Err((code, message)) });
                     self.maybe_linger(&mut actions);
                 }
             }
-            Frame::Unchanged | Frame::Error { .. } => {}
+            Frame::Error { .. } => {}
         }
         actions
+    }
+
+    /// Subscription `id`'s state from a `snapshot` or `collection` frame: the server's (`live`), or
+    /// the cache's (its listeners see it `from_cache`, and it is not stored again).
+    fn set_state(&mut self, id: u64, frame: Frame<D>, live: bool, actions: &mut Vec<Action<D>>) {
+        let Some(sub) = self.subscriptions.get_mut(id) else { return };
+        sub.synced |= live;
+        match (&mut sub.view, frame) {
+            (View::Document(state), Frame::Snapshot { version, exists, data, .. }) => {
+                if state.as_ref().is_some_and(|s| s.version >= version && s.exists == exists) {
+                    // Already seen (a resume answered with the same state): only `from_cache` changes.
+                    self.refresh(id, Cause::Confirmed, actions);
+                    return;
+                }
+                *state = Some(DocState { version, exists, data: if exists { data } else { None } });
+            }
+            (View::Collection(view), Frame::Collection { version, docs, .. }) => {
+                let mut keyed = Vec::with_capacity(docs.len());
+                for doc in docs {
+                    keyed.push(doc.keyed(&sub.query));
+                }
+                view.get_or_insert_with(CollectionView::default).replace(&sub.query, keyed, version);
+            }
+            _ => return,
+        }
+        if live {
+            self.changed(id, actions);
+        }
+        self.refresh(id, Cause::Server, actions);
     }
 
     /// Pending writes to the document at `path`, oldest first.
@@ -945,11 +1067,14 @@ impl<D: Merge + Fields> Core<D> {
             return;
         };
         let path = sub.path.as_str();
-        let from_cache = self.link != Link::Open;
+        let from_cache = !sub.synced;
+        if cause == Cause::Confirmed && !sub.delivered_from_cache {
+            return;
+        }
         let (snapshot, delivered) = match &sub.view {
             View::Document(server) => {
                 let pending = self.writes_to(path).next().is_some();
-                if cause == Cause::Server && pending && sub.delivered.is_some() {
+                if cause != Cause::Local && pending && sub.delivered.is_some() {
                     return;
                 }
                 let Some(state) = self.local_document(path, server) else {
@@ -960,13 +1085,17 @@ impl<D: Merge + Fields> Core<D> {
             View::Collection(None) => return, // local writes wait for the server's listing to sit in
             View::Collection(Some(server)) => {
                 let pending = self.writes_in(path).next().is_some();
-                if cause == Cause::Server && pending && sub.delivered.is_some() {
+                if cause != Cause::Local && pending && sub.delivered.is_some() {
                     return;
                 }
                 let local = self.local_collection(path, &sub.query, server);
                 let mut delivered = sub.delivered.clone().unwrap_or_default();
                 let changes = delivered.replace(&sub.query, local.docs, local.version);
-                if sub.delivered.is_some() && changes.is_empty() && pending == sub.delivered_pending {
+                if sub.delivered.is_some()
+                    && changes.is_empty()
+                    && pending == sub.delivered_pending
+                    && from_cache == sub.delivered_from_cache
+                {
                     return;
                 }
                 let snapshot = Snapshot::Collection {
@@ -986,6 +1115,7 @@ impl<D: Merge + Fields> Core<D> {
         if let Some(sub) = self.subscriptions.get_mut(id) {
             sub.delivered = Some(delivered);
             sub.delivered_pending = pending;
+            sub.delivered_from_cache = from_cache;
             actions.push(Action::Deliver { listeners: sub.listeners.clone(), snapshot, later: false });
         }
     }
@@ -993,7 +1123,7 @@ impl<D: Merge + Fields> Core<D> {
     /// What a listener joining `sub` sees first: exactly what the others last saw.
     fn current_snapshot(&self, sub: &Subscription<D>) -> Option<Snapshot<D>> {
         let path = sub.path.as_str();
-        let from_cache = self.link != Link::Open;
+        let from_cache = !sub.synced;
         let pending = sub.delivered_pending;
         match (&sub.view, &sub.delivered) {
             (View::Document(server), Some(_)) => {
@@ -1029,6 +1159,8 @@ fn write_message<D: Clone>(w: &PendingWrite<D>) -> ClientMessage<D> {
     }
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod query_model;
 #[cfg(test)]

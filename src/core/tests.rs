@@ -4,7 +4,7 @@ use livepath_protocol::{ClientMessage, ErrorCode, Path};
 
 use super::*;
 
-type A = Action<&'static str>;
+pub(super) type A = Action<&'static str>;
 
 /// In these tests an update's fields replace the whole value: enough to see which write won.
 impl Merge for &'static str {
@@ -20,15 +20,15 @@ impl Fields for &'static str {
     }
 }
 
-fn path(p: &str) -> Path {
+pub(super) fn path(p: &str) -> Path {
     Path::parse(p).unwrap()
 }
 
-fn core() -> Core<&'static str> {
+pub(super) fn core() -> Core<&'static str> {
     Core::new(CoreOptions::default())
 }
 
-fn open_core() -> Core<&'static str> {
+pub(super) fn open_core() -> Core<&'static str> {
     let mut c = core();
     let (l, _) = c.listen(&path("warmup/doc"));
     opened(&mut c);
@@ -43,31 +43,31 @@ fn open_core() -> Core<&'static str> {
 
 /// The socket opens, `hello` goes and `welcome` (with no epoch, as from an older server) arrives:
 /// the actions of the last two.
-fn opened(c: &mut Core<&'static str>) -> Vec<A> {
+pub(super) fn opened(c: &mut Core<&'static str>) -> Vec<A> {
     let mut actions = c.opened();
     actions.extend(c.received(Frame::Welcome { heartbeat_ms: 25_000, epoch: None }));
     actions
 }
 
-fn sends(actions: &[A]) -> Vec<ClientMessage<&'static str>> {
+pub(super) fn sends(actions: &[A]) -> Vec<ClientMessage<&'static str>> {
     actions.iter().filter_map(|a| if let A::Send(m) = a { Some(m.clone()) } else { None }).collect()
 }
 
 /// The wire id of the subscribe among `actions`.
-fn sub_id(actions: &[A]) -> u64 {
+pub(super) fn sub_id(actions: &[A]) -> u64 {
     match sends(actions).first() {
         Some(ClientMessage::Subscribe { id, .. }) => *id,
         other => panic!("expected a subscribe, got {other:?}"),
     }
 }
 
-type F = Frame<&'static str>;
+pub(super) type F = Frame<&'static str>;
 
-fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> F {
+pub(super) fn snapshot(id: u64, version: u64, data: Option<&'static str>) -> F {
     Frame::Snapshot { id, version, exists: data.is_some(), data }
 }
 
-fn delivered(actions: &[A]) -> Vec<(Vec<ListenerId>, Snapshot<&'static str>)> {
+pub(super) fn delivered(actions: &[A]) -> Vec<(Vec<ListenerId>, Snapshot<&'static str>)> {
     actions
         .iter()
         .filter_map(|a| {
@@ -173,7 +173,7 @@ fn a_lost_socket_reconnects_with_backoff_and_resumes_with_the_last_version() {
     let actions = opened(&mut c);
     assert_eq!(actions[0], A::Status(Status::Open));
     assert_eq!(sends(&actions), [ClientMessage::Subscribe { id: 1, path: "c/d".into(), since: Some(7), query: None }]);
-    c.received(Frame::Unchanged);
+    c.received(Frame::Unchanged { id: 1 });
     assert_eq!(c.closed(1.0), [A::Status(Status::Reconnecting), A::ArmReconnect(500)], "success reset the backoff");
 }
 
@@ -186,12 +186,12 @@ fn a_resumed_path_that_did_not_change_causes_no_callback_and_one_that_did_causes
     c.closed(0.0);
     c.reconnect_due();
     opened(&mut c);
-    assert!(c.received(Frame::Unchanged).is_empty());
+    assert!(c.received(Frame::Unchanged { id: 1 }).is_empty());
     assert!(c.received(snapshot(1, 7, Some("v7"))).is_empty(), "a repeated version is not delivered twice");
     assert_eq!(delivered(&c.received(snapshot(1, 9, Some("v9")))).len(), 1);
 }
 
-fn welcome_from(epoch: &str) -> F {
+pub(super) fn welcome_from(epoch: &str) -> F {
     Frame::Welcome { heartbeat_ms: 25_000, epoch: Some(epoch.into()) }
 }
 
@@ -504,7 +504,7 @@ fn a_socket_that_cannot_be_opened_drops_every_listener_and_write_and_does_not_re
     assert!(actions.contains(&A::Connect));
 }
 
-fn doc_state(snapshot: &Snapshot<&'static str>) -> (Option<&'static str>, bool, bool) {
+pub(super) fn doc_state(snapshot: &Snapshot<&'static str>) -> (Option<&'static str>, bool, bool) {
     match snapshot {
         Snapshot::Document { state, pending, .. } => (state.data, state.exists, *pending),
         other => panic!("{other:?}"),

@@ -13,9 +13,11 @@ const files = {
   // Reads a document, writes it, sees the write, then stops; the process must then exit by itself.
   "live.mjs": `import { connect } from "livepath";
 
-const [url, path, passWs] = process.argv.slice(2);
+const [url, path, passWs, persistence] = process.argv.slice(2);
 const WebSocket = passWs === "ws" ? (await import("ws")).WebSocket : undefined;
-const client = connect({ url, WebSocket, lingerMs: 0 });
+const client = connect({ url, WebSocket, lingerMs: 0, persistence });
+const notices = [];
+client.onStatus((_, notice) => notice && notices.push(notice));
 const seen = [];
 let stop;
 await new Promise((resolve, reject) => {
@@ -27,7 +29,7 @@ await new Promise((resolve, reject) => {
 });
 stop();
 client.close();
-console.log(JSON.stringify({ seen, stats: client.stats(), status: client.status }));
+console.log(JSON.stringify({ seen, stats: client.stats(), status: client.status, notices }));
 `,
   // A module-scope client without a url, as server-rendered code has: nothing throws, nothing connects,
   // each listener and write is told why, once.
@@ -92,6 +94,8 @@ function node(flags, script, ...args) {
   return JSON.parse(out.trim().split("\n").at(-1));
 }
 
+/** What `stats()` says of a client that holds nothing, in memory. */
+const idle = { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none", persistence: "memory", cache: { documents: 0, bytes: 0 } };
 const wsUrl = () => `ws://127.0.0.1:${stack.server.port}/v1/ws`;
 
 test("import, require and the framework adapters load in Node, with no fetch of files", () => {
@@ -109,24 +113,32 @@ test("import, require and the framework adapters load in Node, with no fetch of 
 });
 
 /** Runs live.mjs on a fresh document; checks what it saw, and that the server has the write. */
-async function readsAndWrites(flags, passWs) {
+async function readsAndWrites(flags, passWs, persistence = "memory") {
   const path = `node/${unique("doc")}`;
   await stack.server.put(path, { n: 1 });
   const before = await stack.server.metric("connections_total");
-  const result = node(flags, "live.mjs", wsUrl(), path, passWs);
+  const result = node(flags, "live.mjs", wsUrl(), path, passWs, persistence);
   assert.deepEqual(result.seen, [
     { data: { n: 1 }, pending: false },
     { data: { n: 2, from: "node" }, pending: true },
     { data: { n: 2, from: "node" }, pending: false },
   ]);
-  assert.deepEqual(result.stats, { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" });
+  const unavailable = persistence === "indexeddb";
+  assert.deepEqual(result.stats, unavailable ? { ...idle, persistence: "unavailable" } : idle);
+  assert.deepEqual(result.notices.map((n) => n.persistence), unavailable ? ["unavailable"] : [], "said once");
   assert.equal(result.status, "closed");
   assert.deepEqual((await stack.server.get(path)).data, { n: 2, from: "node" });
   assert.equal((await stack.server.metric("connections_total")) - before, 1, "one socket");
+  return result;
 }
 
 test("onSnapshot and set against the real server through a WebSocket class passed in (the ws package)", async () => {
   await readsAndWrites([], "ws");
+});
+
+test("persistence: \"indexeddb\" where there is no IndexedDB (Node) says so once and goes on in memory", async () => {
+  const { notices } = await readsAndWrites([], "ws", "indexeddb");
+  assert.match(notices[0].message, /IndexedDB/);
 });
 
 test("onSnapshot and set through Node's global WebSocket", async (t) => {
@@ -146,7 +158,7 @@ test("without a url, connect() does not throw; each listener and write gets inva
   assert.match(message, /\burl\b/);
   assert.equal(result.write[0], "invalid-argument");
   assert.match(result.write[1], /\burl\b/);
-  assert.deepEqual(result.stats, { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" });
+  assert.deepEqual(result.stats, idle);
   assert.equal(result.status, "idle");
 });
 
@@ -166,7 +178,7 @@ test("on a server the Vue and Svelte adapters stay loading and never subscribe",
   assert.deepEqual(result, {
     svelte: ["loading"],
     vue: "loading",
-    stats: { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none" },
+    stats: idle,
   });
   assert.equal(await stack.server.metric("connections_total"), before);
 });

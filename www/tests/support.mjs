@@ -28,12 +28,22 @@ export async function startVite(server) {
   return vite;
 }
 
+const chromiumOptions = {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+};
+
 export async function launchBrowser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  return chromium.launch(chromiumOptions);
+}
+
+/**
+ * A browser context with a profile on disk (in `dir`), as a user's browser has: unlike the
+ * in-memory contexts of `launchBrowser()`, its storage quota is enforced.
+ */
+export async function launchProfile(dir) {
+  return chromium.launchPersistentContext(dir, chromiumOptions);
 }
 
 /** A new page at `url` whose console errors are collected in `page.errors`. */

@@ -10,11 +10,8 @@
 // `livepath/manual` is the raw module, whose default export `init()` must be awaited first (for apps
 // that load the .wasm from a custom URL).
 //
-// The glue's imports get short names (scripts/rename-imports.mjs), and the glue and the inline JS
-// (snippets/) are minified with esbuild, as an app's bundler would do anyway: the package's size is
-// what an app pays. The same documentation is in the .d.ts files, where editors read it, and the
-// readable JS is in the repository (src/browser/snippet.rs).
-//
+// The glue's imports get short names and the JS is minified (scripts/shrink.mjs).
+
 // The entry point exports the API by name and leaves out wasm-bindgen's loader types (`InitOutput` and
 // friends, typed with `any`); the build fails if any `any` appears in the API's declarations.
 //
@@ -25,10 +22,10 @@
 // Vue and Svelte are optional peer dependencies, and the core entry points import none of them. The same
 // `any` guard covers their declarations.
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-import { renameImports } from "./rename-imports.mjs";
+import { shrink } from "./shrink.mjs";
 
 const dir = new URL("../pkg/", import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
@@ -36,14 +33,7 @@ const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
 const name = manifest.files.find((f) => f.endsWith("_bg.wasm")).replace(/_bg\.wasm$/, "");
 const declarations = readFileSync(new URL(`${name}.d.ts`, dir), "utf8");
 
-const glueFile = new URL(`${name}.js`, dir);
-const renamed = renameImports(fileURLToPath(new URL(`${name}_bg.wasm`, dir)), fileURLToPath(glueFile));
-const { transformSync } = await import(new URL("../www/node_modules/esbuild/lib/main.js", import.meta.url));
-const minify = (url) => writeFileSync(url, transformSync(readFileSync(url, "utf8"), { minify: true, format: "esm", legalComments: "none" }).code);
-minify(glueFile);
-for (const file of readdirSync(new URL("snippets/", dir), { recursive: true }).filter((f) => f.endsWith(".js"))) {
-  minify(new URL(`snippets/${file}`, dir));
-}
+const renamed = shrink(dir, name);
 
 const loader = new Set(["InitInput", "InitOutput", "SyncInitInput", "initSync"]);
 const values = [];

@@ -8,7 +8,7 @@
 // long path into every such import, and gives the glue one `import * as …` and one object key per
 // import, all alike (bundlers warn of the duplicate keys); they become one of each.
 //
-// Usage (from scripts/package.mjs): renameImports(wasmPath, gluePath).
+// Usage (from scripts/shrink.mjs): renameImports(wasmPath, gluePath).
 import { readFileSync, writeFileSync } from "node:fs";
 
 /** Reads an unsigned LEB128 number at `at`; returns [value, next offset]. */
@@ -84,7 +84,7 @@ export function renameImports(wasmPath, gluePath) {
   }
   if (!glue.includes(`"${module}": import0`)) throw new Error(`rename-imports: ${gluePath} has no "${module}" import object`);
 
-  const out = [...bytes.subarray(0, 8)];
+  const out = [bytes.subarray(0, 8)]; // chunks: a module's bytes are too many to spread
   const renames = new Map();
   const modules = new Map(); // the snippet modules' paths → short names (b, c, …)
   let at = 8;
@@ -93,7 +93,7 @@ export function renameImports(wasmPath, gluePath) {
     const [size, start] = readLeb(bytes, at + 1);
     const end = start + size;
     if (id !== 2) {
-      out.push(...bytes.subarray(at, end));
+      out.push(bytes.subarray(at, end));
       at = end;
       continue;
     }
@@ -115,7 +115,7 @@ export function renameImports(wasmPath, gluePath) {
       }
       section.push(...bytes.subarray(description, p));
     }
-    out.push(2, ...leb(section.length), ...section);
+    out.push(Buffer.from([2, ...leb(section.length), ...section]));
     at = end;
   }
 
@@ -137,7 +137,7 @@ export function renameImports(wasmPath, gluePath) {
     if (!first) throw new Error(`rename-imports: ${path} is not a key of the imports in ${gluePath}`);
     glue = glue.replace(keys, "").replace(`"${short}": import0,\n`, `"${short}": import0,\n${first.replace(/"[^"]+": import\d+/, `"${to}": ${keep}`)}`);
   }
-  writeFileSync(wasmPath, Buffer.from(out));
+  writeFileSync(wasmPath, Buffer.concat(out));
   writeFileSync(gluePath, glue);
   return renames.size;
 }

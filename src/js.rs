@@ -153,7 +153,7 @@ fn options(value: &JsValue) -> Result<ClientOptions, JsValue> {
     }
     let persistence = field(value, fields::PERSISTENCE);
     core.persistent = match persistence.as_string().as_deref() {
-        Some("indexeddb") => true,
+        Some("indexeddb") if cfg!(feature = "persistence") => true,
         Some("memory") => false,
         _ if persistence.is_undefined() => false,
         _ => {

@@ -10,6 +10,7 @@
 pub mod convert;
 pub mod decode;
 pub mod function;
+#[cfg(feature = "persistence")]
 pub mod indexed_db;
 pub mod snippet;
 pub mod socket;

@@ -116,11 +116,9 @@ export function askToken(ask, answer) {
   });
   return () => { live = false; };
 }
-export function stats(listeners, subscriptions, pendingWrites, ws, persistence, c) {
+export function stats(listeners, subscriptions, pendingWrites, ws, persistence, cache) {
   const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
-  const cache = { documents: 0, bytes: 0 };
-  c?.meta.forEach(([bytes, documents]) => { cache.bytes += bytes; cache.documents += documents; });
-  return { listeners, subscriptions, pendingWrites, socket, persistence, cache };
+  return { listeners, subscriptions, pendingWrites, socket, persistence, cache: cache ?? { documents: 0, bytes: 0 } };
 }
 const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 export function dataProblem(v, maxBytes, maxDepth) {
@@ -209,143 +207,6 @@ export function openSocket(url, protocol, handler, WS = globalThis.WebSocket) {
   return ws;
 }
 export function sendText(ws, text) { if (ws.readyState === 1) ws.send(text); }
-const STORES = ['s', 'm', 'w'];
-export function openCache(name, tab, cap, handler, listeners) {
-  const c = { tab, cap, handler, queue: [], meta: new Map(), live: new Set() };
-  const lock = (t) => `livepath ${name} ${t}`;
-  c.fail = (e) => {
-    if (c.dead) return;
-    c.dead = true;
-    c.db?.close();
-    tellStatus(listeners, listeners.status ?? 'idle', String(e?.message ?? e));
-    handler([11]);
-    for (const op of c.queue.splice(0)) op();
-  };
-  // Where there is no IndexedDB at all (Node, a page rendered on a server) the client fails over to
-  // memory only when it first needs the cache: a client made at a module's top level stays quiet.
-  if (!globalThis.indexedDB) {
-    c.lazy = 'there is no IndexedDB here';
-    return c;
-  }
-  Promise.resolve().then(async () => {
-    const held = new Set();
-    const locks = globalThis.navigator?.locks;
-    try {
-      for (const l of (await locks?.query())?.held ?? []) held.add(l.name);
-      // Held from before the database opens, so no other tab takes this one's writes.
-      await new Promise((granted) => locks?.request(lock(tab), () => {
-        granted();
-        return c.dead || new Promise((r) => { c.release = r; });
-      }) ?? granted());
-    } catch {}
-    const open = indexedDB.open(`livepath-${name}`, 1);
-    open.onupgradeneeded = () => STORES.forEach((s) => open.result.createObjectStore(s));
-    open.onblocked = () => c.fail('another tab holds an older version of the cache open');
-    open.onerror = () => c.fail(open.error);
-    open.onsuccess = () => {
-      const db = c.db = open.result;
-      if (c.dead) return db.close();
-      db.onversionchange = () => c.fail('another tab is changing the cache');
-      db.onclose = () => c.fail('the browser closed the cache');
-      const t = txn(c, () => {
-        c.ready = true;
-        handler([10, taken.writes]);
-        for (const op of c.queue.splice(0)) op();
-        // Writes of tabs alive a moment ago: theirs until their lock is free, then this one's.
-        for (const owner of taken.others) {
-          locks.request(lock(owner), () => new Promise((done) => {
-            if (c.dead) return done();
-            const later = adopt(txn(c, () => { handler([12, later.writes]); done(); }, done), tab, (t) => t === owner);
-          }));
-        }
-      });
-      const mk = t.objectStore('m').getAllKeys(), mv = t.objectStore('m').getAll();
-      mv.onsuccess = () => mk.result.forEach((k, i) => c.meta.set(k, mv.result[i]));
-      const taken = adopt(t, tab, (t) => !held.has(lock(t)));
-    };
-  }).catch(c.fail);
-  return c;
-}
-/** In transaction `t`, takes for `tab` the stored writes whose owner `mine` accepts: the result's
- * `writes` (flat, oldest first) once `t` completes, and `others`, the owners left. */
-function adopt(t, tab, mine) {
-  const w = t.objectStore('w'), keys = w.getAllKeys(), values = w.getAll(), result = { writes: [], others: new Set() };
-  values.onsuccess = () => {
-    const all = values.result.map((r, i) => [r, keys.result[i]]).sort((a, b) => a[0][0] - b[0][0]);
-    for (const [r, k] of all) {
-      if (r[1] === tab) continue;
-      if (!mine(r[1])) {
-        result.others.add(r[1]);
-        continue;
-      }
-      w.put([r[0], tab, ...r.slice(2)], k);
-      result.writes.push(k, ...r.slice(2));
-    }
-  };
-  return result;
-}
-function txn(c, done, settle) {
-  const t = c.db.transaction(STORES, 'readwrite');
-  t.oncomplete = () => { done(); settle?.(); };
-  t.onerror = t.onabort = () => { c.fail(t.error ?? 'the cache could not be written'); settle?.(); };
-  return t;
-}
-export function cacheOp(c, op, key, value, extra) {
-  if (op === 1) return c.live.delete(key);
-  if (op === 6) {
-    c.dead = true;
-    c.db?.close();
-    return c.release?.();
-  }
-  if (c.lazy) Promise.resolve(c.lazy).then(c.fail);
-  if (op === 0) c.live.add(key);
-  let settle;
-  const cleared = op === 5 && new Promise((r) => { settle = r; });
-  const run = () => {
-    if (c.dead) return settle?.();
-    const now = Date.now();
-    let got;
-    const t = txn(c, () => c.handler([op, key, got?.result]), settle);
-    const [s, m, w] = STORES.map((x) => t.objectStore(x));
-    const meta = c.meta.get(key);
-    if (op === 0) {
-      got = s.get(key);
-      if (meta) {
-        meta[2] = now;
-        m.put(meta, key);
-      }
-    } else if (op === 4) {
-      const frame = value.kind === 'document'
-        ? { type: 'snapshot', id: 0, version: value.version, exists: value.exists, data: value.data, epoch: extra }
-        : { type: 'collection', id: 0, version: value.version, epoch: extra,
-          docs: value.docs.map(({ id, version, data }) => ({ id, version, data })) };
-      s.put(frame, key);
-      c.meta.set(key, [JSON.stringify(frame).length + key.length, frame.docs?.length ?? +frame.exists, now]);
-      m.put(c.meta.get(key), key);
-      let total = 0;
-      for (const [bytes] of c.meta.values()) total += bytes;
-      for (;;) {
-        let old;
-        for (const [k, e] of c.meta) if (!c.live.has(k) && !(c.meta.get(old)?.[2] <= e[2])) old = k;
-        if (total <= c.cap || !old) break;
-        total -= c.meta.get(old)[0];
-        c.meta.delete(old);
-        s.delete(old);
-        m.delete(old);
-      }
-    } else if (op >= 20) w.put([performance.timeOrigin + performance.now(), c.tab, extra, op - 20, value], key);
-    else if (op === 3) w.delete(key);
-    else if (op === 5) {
-      s.clear();
-      m.clear();
-      c.meta.clear();
-    }
-  };
-  if (c.ready && !c.queue.length) run();
-  else if (!c.dead) c.queue.push(run);
-  else run();
-  return cleared;
-}
 export function closeSocket(ws) {
   ws.onopen = ws.onmessage = ws.onclose = null;
   ws.close(1000);
@@ -426,22 +287,26 @@ extern "C" {
     pub fn add_status_listener(listeners: &JsValue, callback: &JsValue, status: &JsValue) -> JsValue;
 
     /// Calls every callback in `listeners` with `status`; those added or removed meanwhile as the set
-    /// was when it began. (The cache calls it with a third argument, the reason persistence failed:
-    /// each callback then gets `{ persistence: "unavailable", message }` as its second, and the
-    /// console a warning.)
+    /// was when it began.
     #[wasm_bindgen(js_name = tellStatus)]
     pub fn tell_status(listeners: &JsValue, status: &JsValue);
 
+    /// [`tell_status`] with the reason persistence failed: each callback gets
+    /// `{ persistence: "unavailable", message: problem }` as its second argument, and the console a
+    /// warning.
+    #[wasm_bindgen(js_name = tellStatus)]
+    pub fn tell_problem(listeners: &JsValue, status: &JsValue, problem: &JsValue);
+
     /// The object `stats()` returns; `ws` is the client's WebSocket (its state is reported as
-    /// "connecting", "open" or "closing"), or `undefined` for "none"; `persistence`, and what the
-    /// cache `c` holds (none where it is `undefined`).
+    /// "connecting", "open" or "closing"), or `undefined` for "none"; `persistence`, and `cache`, what
+    /// the cache holds (`undefined`: nothing).
     pub fn stats(
         listeners: f64,
         subscriptions: f64,
         pending_writes: f64,
         ws: &JsValue,
         persistence: &str,
-        c: &JsValue,
+        cache: &JsValue,
     ) -> JsValue;
 
     /// Why `value` cannot be a document's data, as a message (a JS string), or `undefined` if it can:
@@ -538,30 +403,6 @@ extern "C" {
     /// rest of its shape (members, filters, operators, limits) is the server's to check.
     #[wasm_bindgen(js_name = readQuery)]
     pub fn read_query(q: &JsValue) -> JsValue;
-
-    /// Opens the IndexedDB database `livepath-{name}` (its stores: `s` the cached state of each
-    /// subscription key, shaped as the server's `snapshot` or `collection` frame with its `epoch`; `m`
-    /// each key's `[bytes, documents, last use]`; `w` pending writes by idempotency key) for a client
-    /// whose tab is `tab`, holding at most `cap` bytes of state, and returns its handle for
-    /// [`cache_op`]. Nothing happens before the current task ends; `handler` then receives arrays:
-    /// `[10, writes]` once open (`writes` flat as `[key, path, op, data, …]`, oldest first), then
-    /// `[op, key, value]` as each operation of [`cache_op`] completes (`value`: what a read found, or
-    /// `undefined`), or once `[11]` when the storage fails (nothing more follows); the status
-    /// callbacks in `listeners` are told why first (see [`tell_status`]). Pending writes belong to
-    /// the tab that made them while it lives (a Web Lock named after it, held from before the
-    /// database opens until [`cache_op`] closes it): `writes` are those of tabs that are gone (all of
-    /// them where there are no Web Locks), and those of a tab alive then come as `[12, writes]` once
-    /// its lock is free (it closed, reloaded or crashed).
-    #[wasm_bindgen(js_name = openCache)]
-    pub fn open_cache(name: &str, tab: &str, cap: f64, handler: &JsValue, listeners: &JsValue) -> JsValue;
-
-    /// An operation on the cache `c` (queued until it is open, in order; see
-    /// `browser::indexed_db` for the codes). Storing a subscription's state (`value`: its server
-    /// state as a `Snapshot` object, `extra`: its epoch) evicts, while the cache holds more than
-    /// its cap, the least recently used key that is not in use (read and not yet released). A clear (of the
-    /// cached snapshots: stored writes are still to be sent) returns a promise that resolves once it is done (or the cache has failed), else `false`.
-    #[wasm_bindgen(js_name = cacheOp)]
-    pub fn cache_op(c: &JsValue, op: u32, key: &str, value: &JsValue, extra: &JsValue) -> JsValue;
 
     /// Clears the socket's handlers, so no event reaches its owner any more, and closes it with 1000
     /// (a normal close; a socket closing or closed already ignores it).

@@ -12,18 +12,11 @@ use js_sys::Function;
 use livepath_protocol::{ClientMessage, Path};
 use wasm_bindgen::{JsValue, closure::Closure, prelude::wasm_bindgen};
 
-use super::{Token, link::Link};
+use super::{Token, cache, link::Link};
 use crate::{
     Data,
-    browser::{
-        convert, decode,
-        function::gc_function,
-        indexed_db::{self, CacheEvent, IndexedDb},
-        snippet,
-        socket::SocketEvent,
-        wake::WakeUps,
-    },
-    core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, StoredWrite, WriteOp},
+    browser::{convert, decode, function::gc_function, snippet, socket::SocketEvent, wake::WakeUps},
+    core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
 };
 
 #[wasm_bindgen]
@@ -68,7 +61,7 @@ pub(super) struct Inner {
     /// `resolve` and `reject` of each write's promise, by write id.
     writes: IdMap<(Function, Function)>,
     /// The `onStatus` callbacks (`browser::snippet::status_listeners`).
-    status_listeners: JsValue,
+    pub(super) status_listeners: JsValue,
     /// Armed while waiting to reconnect; dropping it cancels it.
     reconnect_timer: Option<Timeout>,
     /// Armed while lingering with nothing to do; dropping it cancels it.
@@ -86,16 +79,9 @@ pub(super) struct Inner {
     /// `online` and the page becoming visible: retry at once instead of waiting for the backoff.
     _wake_ups: Option<WakeUps>,
     /// The persistent cache, while persistence is on; dropped (closed) when it fails.
-    cache: Option<IndexedDb>,
+    pub(super) cache: Option<cache::Cache>,
     /// Armed while changed state waits to be written to the cache.
-    flush_timer: Option<Timeout>,
-}
-
-impl Inner {
-    /// The cache's handle, or `undefined` (for `stats()`).
-    pub(super) fn cache_js(&self) -> JsValue {
-        self.cache.as_ref().map_or(JsValue::UNDEFINED, |c| c.js().clone())
-    }
+    pub(super) flush_timer: Option<Timeout>,
 }
 
 pub(super) type Shared = Rc<RefCell<Inner>>;
@@ -123,7 +109,8 @@ impl State for RefCell<Inner> {
 /// The state of a new client, with its microtask callback, its wake-up listeners and, when
 /// `options.persistent`, the cache of client `name` (at most `cache_bytes`), opened at once: writes an
 /// earlier page left are sent even if this one never listens nor writes.
-pub(super) fn start(options: CoreOptions, link: Link, name: &str, cache_bytes: f64) -> Shared {
+pub(super) fn start(mut options: CoreOptions, link: Link, name: &str, cache_bytes: f64) -> Shared {
+    options.persistent &= cache::COMPILED;
     let persistent = options.persistent;
     let shared = Rc::new(RefCell::new(Inner {
         core: Core::new(options),
@@ -154,17 +141,7 @@ pub(super) fn start(options: CoreOptions, link: Link, name: &str, cache_bytes: f
             drive(&shared, Core::reconnect_due);
         }
     });
-    let cache = persistent.then(|| {
-        let weak = Rc::downgrade(&shared);
-        // A tab id no other client uses: its pending writes are its own while it lives.
-        let tab = snippet::idempotency_key().as_string().unwrap_or_default();
-        let listeners = shared.state().status_listeners.clone();
-        IndexedDb::open(name, &tab, cache_bytes, &listeners, move |event| {
-            if let Some(shared) = weak.upgrade() {
-                on_cache_event(&shared, event);
-            }
-        })
-    });
+    let cache = if persistent { cache::open(&shared, name, cache_bytes) } else { None };
     let mut inner = shared.state_mut();
     inner.flush = Some(flush);
     inner._wake_ups = Some(wake_ups);
@@ -173,40 +150,13 @@ pub(super) fn start(options: CoreOptions, link: Link, name: &str, cache_bytes: f
     shared
 }
 
-/// Operation `op` on the cache (see `browser::indexed_db`); nothing once it has failed.
-fn cache(shared: &Shared, op: u32, key: &str, value: &JsValue, extra: &JsValue) -> JsValue {
-    // The snippet never calls back from inside an operation: the borrow is not met again.
-    match &shared.state().cache {
-        Some(cache) => cache.op(op, key, value, extra),
-        None => resolved(),
-    }
-}
-
-fn on_cache_event(shared: &Shared, event: CacheEvent) {
-    match event {
-        CacheEvent::Opened(writes) => drive(shared, |core| core.cache_opened(writes)),
-        CacheEvent::Adopted(writes) => drive(shared, |core| core.adopted(writes)),
-        CacheEvent::Read(key, epoch, frame) => drive(shared, |core| core.cache_read(&key, epoch, frame)),
-        CacheEvent::WriteStored(key) => drive(shared, |core| core.write_stored(&key)),
-        CacheEvent::Failed => {
-            let cache = {
-                let mut inner = shared.state_mut();
-                inner.flush_timer = None;
-                inner.cache.take()
-            };
-            drop(cache);
-            drive(shared, Core::cache_failed);
-        }
-    }
-}
-
 /// `clearPersistence()`: a promise that settles once the cache is empty, or rejects with
 /// `failed-precondition` while listeners or writes are active.
 pub(super) fn clear_persistence(shared: &Shared) -> JsValue {
     let cleared = shared.state_mut().core.clear_persistence();
     match cleared {
         Err((code, message)) => rejected(convert::error(code, &message)),
-        Ok(true) => cache(shared, indexed_db::CLEAR, "", &JsValue::UNDEFINED, &JsValue::UNDEFINED),
+        Ok(true) => cache::clear(shared),
         Ok(false) => resolved(),
     }
 }
@@ -263,7 +213,7 @@ pub(super) fn write(shared: &Shared, path: &Path, op: WriteOp<Data>, key: String
 }
 
 /// A promise resolved with `undefined`.
-fn resolved() -> JsValue {
+pub(super) fn resolved() -> JsValue {
     let (promise, (resolve, _)) = deferred();
     snippet::report(&resolve, &JsValue::UNDEFINED);
     promise
@@ -382,20 +332,8 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
             }
             Action::ScheduleRelease => queue(shared, Microtask::Release),
             Action::Reconnect => socket_lost(shared),
-            Action::Cache(op, key) => {
-                cache(shared, op as u32, &key, &JsValue::UNDEFINED, &JsValue::UNDEFINED);
-            }
-            Action::StoreSnapshot { key, epoch, snapshot } => {
-                let epoch = epoch.map_or(JsValue::UNDEFINED, |e| JsValue::from_str(&e));
-                cache(shared, indexed_db::STORE, &key, &convert::snapshot(&snapshot), &epoch);
-            }
-            Action::StoreWrite(StoredWrite { key, path, op }) => {
-                let (kind, data) = match op {
-                    WriteOp::Set(data) => (0, data.0),
-                    WriteOp::Update(data) => (1, data.0),
-                    WriteOp::Delete => (2, JsValue::NULL),
-                };
-                cache(shared, indexed_db::STORE_WRITE + kind, &key, &data, &JsValue::from_str(&path));
+            action @ (Action::Cache(..) | Action::StoreSnapshot { .. } | Action::StoreWrite(_)) => {
+                cache::perform(shared, action)
             }
             Action::ArmFlush(ms) => arm(shared, ms, |i| &mut i.flush_timer, Core::flush_due),
         }

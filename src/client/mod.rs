@@ -3,6 +3,11 @@
 //! decides (timers, microtasks, deliveries) and `link` runs the socket (events, token, `hello`). The
 //! JavaScript face of the same client is `crate::js`.
 
+#[cfg(feature = "persistence")]
+mod cache;
+#[cfg(not(feature = "persistence"))]
+#[path = "no_cache.rs"]
+mod cache;
 mod driver;
 mod link;
 
@@ -218,7 +223,7 @@ impl Client {
             core.pending_write_count() as f64,
             &inner.link.socket_js(),
             core.persistence().as_str(),
-            &inner.cache_js(),
+            &cache::stats(inner.cache.as_ref()),
         )
     }
 }

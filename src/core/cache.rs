@@ -48,8 +48,15 @@ impl Persistence {
         }
     }
 
+    /// Asked for and not failed (a build without the `persistence` feature: never, so the
+    /// optimizer drops every branch that needs it).
     pub(super) fn is_on(self) -> bool {
-        matches!(self, Self::Opening | Self::On)
+        cfg!(feature = "persistence") && matches!(self, Self::Opening | Self::On)
+    }
+
+    /// Open: state is stored.
+    fn is_open(self) -> bool {
+        cfg!(feature = "persistence") && self == Self::On
     }
 }
 
@@ -110,7 +117,8 @@ impl<D: Merge + Fields> Core<D> {
 
     /// The first socket waits: the cache is opening, or a subscription's cached state is being read.
     pub(super) fn holding(&self) -> bool {
-        self.persistence == Persistence::Opening || self.subscriptions.iter().any(|(_, sub)| sub.loading)
+        self.persistence.is_on()
+            && (self.persistence == Persistence::Opening || self.subscriptions.iter().any(|(_, sub)| sub.loading))
     }
 
     /// Opens the socket that waited for the cache, once nothing is being read any more.
@@ -144,7 +152,7 @@ impl<D: Merge + Fields> Core<D> {
 
     /// Subscription `id`'s server state changed: write it back soon.
     pub(super) fn changed(&mut self, id: u64, actions: &mut Vec<Action<D>>) {
-        if self.persistence != Persistence::On {
+        if !self.persistence.is_open() {
             return;
         }
         if let Some(sub) = self.subscriptions.get_mut(id) {
@@ -159,7 +167,7 @@ impl<D: Merge + Fields> Core<D> {
     /// The store action for subscription `id` if its state changed since it was last stored.
     pub(super) fn store_if_dirty(&mut self, id: u64, actions: &mut Vec<Action<D>>) {
         let Some(sub) = self.subscriptions.get_mut(id) else { return };
-        if !std::mem::take(&mut sub.dirty) || self.persistence != Persistence::On {
+        if !std::mem::take(&mut sub.dirty) || !self.persistence.is_open() {
             return;
         }
         if let Some(snapshot) = server_snapshot(sub) {
@@ -213,7 +221,7 @@ impl<D: Merge + Fields> Core<D> {
     /// this client sends them now, after its own.
     pub fn adopted(&mut self, writes: Vec<StoredWrite<D>>) -> Vec<Action<D>> {
         let mut actions = Vec::new();
-        if self.persistence != Persistence::On {
+        if !self.persistence.is_open() {
             return actions;
         }
         for w in writes {

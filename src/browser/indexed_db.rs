@@ -20,7 +20,7 @@ use crate::{
 #[wasm_bindgen(inline_js = "
 const STORES = ['s', 'm', 'w'];
 export function openCache(name, tab, cap, handler) {
-  const c = { tab, cap, handler, queue: [], meta: new Map(), live: new Set() };
+  const c = { tab, cap, handler, queue: [], ops: [], meta: new Map(), live: new Set() };
   const lock = (t) => `livepath ${name} ${t}`;
   c.fail = (e) => {
     if (c.dead) return;
@@ -109,15 +109,24 @@ export function cacheOp(c, op, key, value, extra) {
   if (op === 0) c.live.add(key);
   let settle;
   const cleared = op === 5 && new Promise((r) => { settle = r; });
-  const run = () => {
-    if (c.dead) return settle?.();
-    const now = Date.now();
-    let got;
-    const t = txn(c, () => c.handler([op, key, got?.result]), settle);
-    const [s, m, w] = STORES.map((x) => t.objectStore(x));
+  // The operations of one task share a transaction: a page that starts 100 listeners reads 100 keys
+  // in one.
+  c.ops.push([op, key, value, extra, settle]);
+  if (c.ops.length === 1) queueMicrotask(() => (c.ready || c.dead ? run(c) : c.queue.push(() => run(c))));
+  return cleared;
+}
+function run(c) {
+  const ops = c.ops.splice(0);
+  const settle = () => ops.forEach((o) => o[4]?.());
+  if (c.dead) return settle();
+  const now = Date.now();
+  const got = [];
+  const t = txn(c, () => ops.forEach(([op, key], i) => c.handler([op, key, got[i]?.result])), settle);
+  const [s, m, w] = STORES.map((x) => t.objectStore(x));
+  ops.forEach(([op, key, value, extra], i) => {
     const meta = c.meta.get(key);
     if (op === 0) {
-      got = s.get(key);
+      got[i] = s.get(key);
       if (meta) {
         meta[2] = now;
         m.put(meta, key);
@@ -148,11 +157,7 @@ export function cacheOp(c, op, key, value, extra) {
       m.clear();
       c.meta.clear();
     }
-  };
-  if (c.ready && !c.queue.length) run();
-  else if (!c.dead) c.queue.push(run);
-  else run();
-  return cleared;
+  });
 }
 export function cacheStats(c) {
   const cache = { documents: 0, bytes: 0 };

@@ -1,5 +1,5 @@
 // The leak benchmark's page: 10,000 mount/unmount cycles of a subscribed React component, then 1,000
-// reconnects; JS heap after GC, wasm memory, the client's stats() and the server's subscriptions before
+// reconnects (with ?persistence=indexeddb, with the cache on: every cycle reads and stores it); JS heap after GC, wasm memory, the client's stats() and the server's subscriptions before
 // and after. Run by bench/leaks.mjs in a Chromium started with --js-flags=--expose-gc.
 import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
@@ -11,7 +11,8 @@ const params = new URLSearchParams(location.search);
 const server = params.get("server")!;
 const mounts = Number(params.get("mounts"));
 const reconnects = Number(params.get("reconnects"));
-const client = connect({ url: `${server.replace("http", "ws")}/v1/ws`, backoff: { initialMs: 5, maxMs: 20 } });
+const persistence = params.get("persistence") === "indexeddb" ? "indexeddb" : "memory";
+const client = connect({ url: `${server.replace("http", "ws")}/v1/ws`, backoff: { initialMs: 5, maxMs: 20 }, persistence });
 const root = createRoot(document.getElementById("root")!);
 
 function Subscribed({ path }: { path: string }) {

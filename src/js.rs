@@ -85,6 +85,12 @@ export interface Query {
   endBefore?: QueryValue[];
 }
 
+/**
+ * `fromCache` is true until the server has confirmed what is shown on the current socket: for a
+ * snapshot from the persistent cache, and for local writes made while disconnected. A resume that
+ * finds nothing changed (`unchanged`) calls the listener once more with the same data and
+ * `fromCache: false`.
+ */
 export type Snapshot = DocumentSnapshot | CollectionSnapshot;
 
 export interface DocumentSnapshot {

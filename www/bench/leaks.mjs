@@ -18,9 +18,9 @@ await server.close();
 
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 const row = (label, s) =>
-  `| ${label} | ${kib(s.heap)} | ${kib(s.wasm)} | ${s.stats.listeners} | ${s.stats.subscriptions} | ${s.stats.pendingWrites} | ${s.stats.socket} | ${s.stats.cache.documents} | ${s.serverSubscriptions} |`;
+  `| ${label} | ${kib(s.heap)} | ${kib(s.wasm)} | ${s.stats.listeners} | ${s.stats.subscriptions} | ${s.stats.pendingWrites} | ${s.stats.socket} | ${s.stats.cache.documents}, ${s.stats.cache.bytes.toLocaleString("en")} B | ${s.serverSubscriptions} |`;
 console.log(`${mounts.toLocaleString("en")} mount/unmount cycles (${(r.churnMs / mounts).toFixed(2)} ms each), then ${reconnects.toLocaleString("en")} reconnects, persistence "${persistence}"; JS heap after GC.\n`);
-console.log("| when | JS heap | wasm memory | listeners | subscriptions | pending writes | socket | cached documents | server subscriptions |");
+console.log("| when | JS heap | wasm memory | listeners | subscriptions | pending writes | socket | cache (documents, bytes) | server subscriptions |");
 console.log("|---|---:|---:|---:|---:|---:|---|---:|---:|");
 console.log(row("after 200 warm-up cycles", r.before));
 console.log(row(`after ${Math.floor(mounts / 2).toLocaleString("en")} cycles`, r.halfway));

@@ -28,6 +28,7 @@ export function SharedTitle() {
       />
       <p className="meta">
         {snapshot ? `version ${snapshot.version}` : "…"}
+        {snapshot?.fromCache && <span className="muted" data-testid="from-cache"> · from cache</span>}
         {snapshot?.hasPendingWrites && <span className="pending"> · saving…</span>}
       </p>
     </section>

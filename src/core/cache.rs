@@ -109,6 +109,22 @@ fn server_snapshot<D: Clone>(sub: &Subscription<D>) -> Option<Snapshot<D>> {
     })
 }
 
+/// Pushes the store action for `sub` if persistence is open and its state changed since it was last
+/// stored.
+fn store_if_dirty<D: Clone>(
+    persistence: Persistence,
+    epoch: &Option<String>,
+    sub: &mut Subscription<D>,
+    actions: &mut Vec<Action<D>>,
+) {
+    if !std::mem::take(&mut sub.dirty) || !persistence.is_open() {
+        return;
+    }
+    if let Some(snapshot) = server_snapshot(sub) {
+        actions.push(Action::StoreSnapshot { key: sub.key.clone(), epoch: epoch.clone(), snapshot });
+    }
+}
+
 impl<D: Merge + Fields> Core<D> {
     /// Where the client keeps what it learns, now.
     pub fn persistence(&self) -> Persistence {
@@ -166,12 +182,8 @@ impl<D: Merge + Fields> Core<D> {
 
     /// The store action for subscription `id` if its state changed since it was last stored.
     pub(super) fn store_if_dirty(&mut self, id: u64, actions: &mut Vec<Action<D>>) {
-        let Some(sub) = self.subscriptions.get_mut(id) else { return };
-        if !std::mem::take(&mut sub.dirty) || !self.persistence.is_open() {
-            return;
-        }
-        if let Some(snapshot) = server_snapshot(sub) {
-            actions.push(Action::StoreSnapshot { key: sub.key.clone(), epoch: self.epoch.clone(), snapshot });
+        if let Some(sub) = self.subscriptions.get_mut(id) {
+            store_if_dirty(self.persistence, &self.epoch, sub, actions);
         }
     }
 
@@ -179,14 +191,35 @@ impl<D: Merge + Fields> Core<D> {
     pub fn flush_due(&mut self) -> Vec<Action<D>> {
         let mut actions = Vec::new();
         self.flush_armed = false;
-        let mut ids = Vec::new();
-        for (id, _) in self.subscriptions.iter() {
-            ids.push(id);
-        }
-        for id in ids {
-            self.store_if_dirty(id, &mut actions);
+        for sub in self.subscriptions.values_mut() {
+            store_if_dirty(self.persistence, &self.epoch, sub, &mut actions);
         }
         actions
+    }
+
+    /// Pending writes from the cache, oldest first, before those made since (`first`) or after them;
+    /// listeners see them at once, and they are sent once the socket is open.
+    fn restore(&mut self, writes: Vec<StoredWrite<D>>, first: bool, actions: &mut Vec<Action<D>>) {
+        let mut restored = Vec::with_capacity(writes.len() + self.writes.len());
+        let mut paths = Vec::with_capacity(writes.len());
+        for w in writes {
+            let req = self.next_req;
+            self.next_req += 1;
+            paths.push(w.path.clone());
+            restored.push(super::PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false });
+        }
+        if first {
+            restored.append(&mut self.writes);
+            self.writes = restored;
+        } else {
+            self.writes.append(&mut restored);
+        }
+        for path in &paths {
+            self.refresh_written(path, actions);
+        }
+        if !paths.is_empty() {
+            self.want_socket(actions);
+        }
     }
 
     /// The cache opened: `writes` are the pending writes an earlier page left (oldest first), which go
@@ -197,22 +230,7 @@ impl<D: Merge + Fields> Core<D> {
             return actions;
         }
         self.persistence = Persistence::On;
-        let mut restored = Vec::with_capacity(writes.len() + self.writes.len());
-        for w in writes {
-            let req = self.next_req;
-            self.next_req += 1;
-            restored.push(super::PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false });
-        }
-        let count = restored.len();
-        restored.append(&mut self.writes);
-        self.writes = restored;
-        for i in 0..count {
-            let path = self.writes[i].path.clone();
-            self.refresh_written(&path, &mut actions);
-        }
-        if count > 0 {
-            self.want_socket(&mut actions);
-        }
+        self.restore(writes, true, &mut actions);
         self.unhold(&mut actions);
         actions
     }
@@ -224,21 +242,7 @@ impl<D: Merge + Fields> Core<D> {
         if !self.persistence.is_open() {
             return actions;
         }
-        for w in writes {
-            let req = self.next_req;
-            self.next_req += 1;
-            let path = w.path.clone();
-            self.writes.push(super::PendingWrite {
-                req,
-                path: w.path,
-                op: w.op,
-                key: w.key,
-                stored: true,
-                sent: false,
-            });
-            self.refresh_written(&path, &mut actions);
-            self.want_socket(&mut actions);
-        }
+        self.restore(writes, false, &mut actions);
         self.send_writes(&mut actions);
         actions
     }

@@ -843,3 +843,42 @@ async fn equal_queries_from_rust_and_javascript_share_one_subscription_and_see_l
     assert_eq!(client.on_query(bad, |_| {}).err().map(|e| e.code), Some(livepath_protocol::ErrorCode::InvalidArgument));
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn the_rust_api_with_persistence_shows_a_second_client_the_cached_state_before_the_server_confirms_it() {
+    use livepath::core::{CoreOptions, Snapshot};
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    let name = unique("cache").replace('/', "-");
+    let persistent = || {
+        livepath::Client::new(livepath::ClientOptions {
+            url: Some(ws_url()),
+            name: Some(name.clone()),
+            core: CoreOptions { persistent: true, linger_ms: 0, ..Default::default() },
+            ..Default::default()
+        })
+    };
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let record = |sink: Rc<RefCell<Vec<(u64, bool)>>>| {
+        move |s: &Snapshot<livepath::Data>| {
+            if let Snapshot::Document { state, from_cache, .. } = s {
+                sink.borrow_mut().push((state.version, *from_cache));
+            }
+        }
+    };
+    let first = persistent();
+    let subscription = first.on_snapshot(path.as_str().into(), record(seen.clone())).unwrap();
+    wait_until("the first client's snapshot", || seen.borrow().len() == 1).await;
+    let version = seen.borrow()[0].0;
+    drop(subscription); // stored as it is released
+    wait_until("stored", || get(&get(&first.stats(), "cache"), "documents") == 1).await;
+    assert_eq!(first.persistence(), livepath::core::Persistence::On);
+    first.close();
+
+    let again = Rc::new(RefCell::new(Vec::new()));
+    let second = persistent();
+    let _subscription = second.on_snapshot(path.as_str().into(), record(again.clone())).unwrap();
+    wait_until("confirmed by the server", || again.borrow().len() == 2).await;
+    assert_eq!(*again.borrow(), [(version, true), (version, false)], "the cached state, then the server's unchanged");
+    second.close();
+}

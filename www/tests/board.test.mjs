@@ -25,6 +25,30 @@ async function addTodo(page, text) {
   await page.getByTestId("new-todo").press("Enter");
 }
 
+test("a reload paints the board from the cache first (\"from cache\"), then the server confirms it", async () => {
+  const board = unique("reload");
+  const page = await openBoard(board);
+  await page.getByTestId("title").fill("Kept");
+  await page.getByText(/version [1-9]/).waitFor({ timeout: 5_000 });
+  await page.getByText("saving…").waitFor({ state: "detached" });
+  await page.waitForTimeout(300); // the cache's write-back
+  // Every text the title's line shows, from the first paint on.
+  await page.addInitScript(() => {
+    window.metaTexts = [];
+    new MutationObserver(() => {
+      const text = document.querySelector(".meta")?.textContent;
+      if (text && text !== window.metaTexts.at(-1)) window.metaTexts.push(text);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  await page.reload();
+  await page.getByTestId("title").and(page.locator('[value="Kept"]')).waitFor({ timeout: 5_000 });
+  await page.getByTestId("from-cache").waitFor({ state: "detached", timeout: 5_000 });
+  const texts = await page.evaluate(() => window.metaTexts.filter((t) => t.startsWith("version")));
+  assert.match(texts[0], /^version [1-9]\d* · from cache$/, `first painted from the cache: ${JSON.stringify(texts)}`);
+  assert.equal(texts.at(-1), texts[0].replace(" · from cache", ""), "then the same version, confirmed");
+  assert.deepEqual(page.errors, []);
+});
+
 test("an edit in one page appears in the other", async () => {
   const board = unique("sync");
   const [a, b] = [await openBoard(board), await openBoard(board)];

@@ -44,8 +44,10 @@ export function openCache(name, tab, cap, handler) {
       await new Promise((granted) => locks?.request(lock(tab), () => {
         granted();
         return c.dead || new Promise((r) => { c.release = r; });
-      }) ?? granted());
+      }).catch(granted) ?? granted());
     } catch {}
+    // An open that never answers (a browser's storage stuck) must not hold the first socket forever.
+    setTimeout(() => c.ready || c.fail('the cache did not open within 10 s'), 10000);
     const open = indexedDB.open(`livepath-${name}`, 1);
     open.onupgradeneeded = () => STORES.forEach((s) => open.result.createObjectStore(s));
     open.onblocked = () => c.fail('another tab holds an older version of the cache open');
@@ -63,7 +65,7 @@ export function openCache(name, tab, cap, handler) {
         for (const owner of taken.others) {
           locks.request(lock(owner), () => new Promise((done) => {
             if (c.dead) return done();
-            const later = adopt(txn(c, () => { handler([12, later.writes]); done(); }, done), tab, (t) => t === owner);
+            const later = adopt(txn(c, () => handler([12, later.writes]), done), tab, (t) => t === owner);
           }));
         }
       });
@@ -94,13 +96,21 @@ function adopt(t, tab, mine) {
 }
 function txn(c, done, settle) {
   const t = c.db.transaction(STORES, 'readwrite');
-  t.oncomplete = () => { done(); settle?.(); };
+  // Once the cache is closed or failed its owner hears nothing more (its handler is gone).
+  t.oncomplete = () => {
+    try {
+      c.dead || done();
+    } finally {
+      settle?.();
+    }
+  };
   t.onerror = t.onabort = () => { c.fail(t.error ?? 'the cache could not be written'); settle?.(); };
   return t;
 }
 export function cacheOp(c, op, key, value, extra) {
   if (op === 1) return c.live.delete(key);
   if (op === 6) {
+    if (c.ready && c.ops.length) run(c); // what the owner asked for last (forgetting writes) still goes in
     c.dead = true;
     c.db?.close();
     return c.release?.();
@@ -109,9 +119,12 @@ export function cacheOp(c, op, key, value, extra) {
   if (op === 0) c.live.add(key);
   let settle;
   const cleared = op === 5 && new Promise((r) => { settle = r; });
+  // A write's data as its frame will carry it (JSON, so a Proxy or a toJSON is what the server gets),
+  // copied now: the app may change the object after the call.
+  if (op >= 20 && value !== null) value = JSON.parse(JSON.stringify(value));
+  c.ops.push([op, key, value, extra, settle]);
   // The operations of one task share a transaction: a page that starts 100 listeners reads 100 keys
   // in one.
-  c.ops.push([op, key, value, extra, settle]);
   if (c.ops.length === 1) queueMicrotask(() => (c.ready || c.dead ? run(c) : c.queue.push(() => run(c))));
   return cleared;
 }
@@ -123,41 +136,55 @@ function run(c) {
   const got = [];
   const t = txn(c, () => ops.forEach(([op, key], i) => c.handler([op, key, got[i]?.result])), settle);
   const [s, m, w] = STORES.map((x) => t.objectStore(x));
-  ops.forEach(([op, key, value, extra], i) => {
-    const meta = c.meta.get(key);
-    if (op === 0) {
-      got[i] = s.get(key);
-      if (meta) {
-        meta[2] = now;
-        m.put(meta, key);
-      }
-    } else if (op === 4) {
-      const frame = value.kind === 'document'
-        ? { type: 'snapshot', id: 0, version: value.version, exists: value.exists, data: value.data, epoch: extra }
-        : { type: 'collection', id: 0, version: value.version, epoch: extra,
-          docs: value.docs.map(({ id, version, data }) => ({ id, version, data })) };
-      s.put(frame, key);
-      c.meta.set(key, [JSON.stringify(frame).length + key.length, frame.docs?.length ?? +frame.exists, now]);
-      m.put(c.meta.get(key), key);
-      let total = 0;
-      for (const [bytes] of c.meta.values()) total += bytes;
-      for (;;) {
-        let old;
-        for (const [k, e] of c.meta) if (!c.live.has(k) && !(c.meta.get(old)?.[2] <= e[2])) old = k;
-        if (total <= c.cap || !old) break;
-        total -= c.meta.get(old)[0];
-        c.meta.delete(old);
-        s.delete(old);
-        m.delete(old);
-      }
-    } else if (op >= 20) w.put([performance.timeOrigin + performance.now(), c.tab, extra, op - 20, value], key);
-    else if (op === 3) w.delete(key);
-    else if (op === 5) {
-      s.clear();
-      m.clear();
-      c.meta.clear();
+  try {
+    ops.forEach(([op, key, value, extra], i) => runOne(c, s, m, w, got, now, op, key, value, extra, i));
+  } catch (e) {
+    c.fail(e); // before the abort: the batch's operations must not look done
+    t.abort();
+  }
+}
+function runOne(c, s, m, w, got, now, op, key, value, extra, i) {
+  const meta = c.meta.get(key);
+  if (op === 0) {
+    got[i] = s.get(key);
+    if (meta) {
+      meta[2] = now;
+      m.put(meta, key);
     }
-  });
+  } else if (op === 4) {
+    const frame = value.kind === 'document'
+      ? { type: 'snapshot', id: 0, version: value.version, exists: value.exists, data: value.data, epoch: extra }
+      : { type: 'collection', id: 0, version: value.version, epoch: extra,
+        docs: value.docs.map(({ id, version, data }) => ({ id, version, data })) };
+    s.put(frame, key);
+    c.meta.set(key, [JSON.stringify(frame).length + key.length, frame.docs?.length ?? +frame.exists, now]);
+    m.put(c.meta.get(key), key);
+    let total = 0;
+    for (const [bytes] of c.meta.values()) total += bytes;
+    for (;;) {
+      let old;
+      for (const [k, e] of c.meta) if (!c.live.has(k) && !(c.meta.get(old)?.[2] <= e[2])) old = k;
+      if (total <= c.cap || !old) break;
+      total -= c.meta.get(old)[0];
+      c.meta.delete(old);
+      s.delete(old);
+      m.delete(old);
+    }
+  } else if (op >= 20) {
+    // The order of writes across reloads and tabs: a clock that never repeats within a tab.
+    c.at = Math.max(performance.timeOrigin + performance.now(), (c.at ?? 0) + 0.001);
+    w.put([c.at, c.tab, extra, op - 20, value], key);
+  } else if (op === 2) {
+    c.live.delete(key);
+    c.meta.delete(key);
+    s.delete(key);
+    m.delete(key);
+  } else if (op === 3) w.delete(key);
+  else if (op === 5) {
+    s.clear();
+    m.clear();
+    c.meta.clear();
+  }
 }
 export function cacheStats(c) {
   const cache = { documents: 0, bytes: 0 };
@@ -209,8 +236,8 @@ pub enum CacheEvent {
     WriteStored(String),
 }
 
-/// The operations of the snippet's `cacheOp`. Reads, releases and forgetting a write are the core's
-/// `CacheOp` values (0, 1, 3).
+/// The operations of the snippet's `cacheOp`. Reads, releases and forgetting a key or a write are the
+/// core's `CacheOp` values (0–3).
 pub const STORE: u32 = 4;
 /// Forget every cached snapshot; stored writes stay, to be sent (answered by a promise).
 pub const CLEAR: u32 = 5;

@@ -69,6 +69,9 @@ pub enum CacheOp {
     /// The subscription of this key is gone: its entry may be evicted (least recently used first)
     /// once the cache holds more than `cache_bytes`.
     Release = 1,
+    /// The server refused this subscription (permission denied, say): forget its cached state, so it
+    /// is not shown again (to another user of this browser, perhaps) before the server refuses it.
+    Forget = 2,
     /// Forget the stored write with this idempotency key: the server answered it.
     ForgetWrite = 3,
 }
@@ -85,12 +88,12 @@ pub struct StoredWrite<D> {
 }
 
 /// The cache's key for the subscription to `path` with the query whose canonical JSON is `canonical`
-/// (empty for none).
+/// (empty for none). The two are joined by U+0001, which no path may contain (a `?` may be in one).
 pub fn cache_key(path: &str, canonical: &str) -> String {
     let mut key = path.to_owned();
     if !canonical.is_empty() {
-        #[allow(clippy::single_char_add_str)] // `push('?')` brings in the encoding of a char
-        key.push_str("?");
+        #[allow(clippy::single_char_add_str)] // `push('\u{1}')` brings in the encoding of a char
+        key.push_str("\u{1}");
         key.push_str(canonical);
     }
     key

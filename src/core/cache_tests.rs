@@ -227,3 +227,16 @@ fn a_listing_is_cached_with_its_documents_and_read_back_in_its_query_order() {
     c.received(Frame::Changes { id: 1, changes: vec![("c".into(), 9, Some("C"))] });
     assert_eq!(stored_snapshots(&c.flush_due()), [("rooms".to_owned(), 9, vec!["A", "B", "C"])]);
 }
+
+#[test]
+fn a_subscription_the_server_refuses_is_forgotten_by_the_cache() {
+    let mut c = persistent();
+    let (l, _) = c.listen(&path("rooms/secret"));
+    c.cache_opened(Vec::new());
+    c.cache_read("rooms/secret", None, cached_doc(3, "someone else's"));
+    opened(&mut c);
+    let actions =
+        c.received(Frame::Error { id: Some(1), req: None, code: ErrorCode::PermissionDenied, message: "no".into() });
+    assert!(actions.contains(&A::Cache(CacheOp::Forget, "rooms/secret".into())), "{actions:?}");
+    assert!(actions.iter().any(|a| matches!(a, A::Fail { listeners, .. } if listeners == &[l])));
+}

@@ -914,6 +914,7 @@ impl<D: Merge + Fields> Core<D> {
                 for l in &sub.listeners {
                     self.listeners.remove(*l);
                 }
+                self.cache_op(CacheOp::Forget, sub.key, &mut actions);
                 actions.push(Action::Fail { listeners: sub.listeners, code, message });
                 self.maybe_linger(&mut actions);
             }

@@ -270,3 +270,30 @@ test("a storage quota error falls back to memory, says so once, and loses no pen
   assert.equal((await stack.server.get(`${name}/big`)).data.filler.length, big);
   await context.close();
 });
+
+test("writes queued in one task come back after a reload in the order they were made", async () => {
+  const name = unique("order");
+  const docs = Array.from({ length: 5 }, (_, i) => `${name}/d${i}`);
+  const context = await stack.browser.newContext();
+  let page = await cachePage(context, name);
+  await page.evaluate(() => window.listen("warm/up"));
+  await page.waitForFunction(() => window.client.status === "open");
+  await stack.server.stopProcess();
+  try {
+    await page.waitForFunction(() => window.client.status === "reconnecting");
+    await page.evaluate((docs) => {
+      for (const doc of docs) {
+        window.client.set(doc, { a: 1 });
+        window.client.update(doc, { b: 2 }); // after the set, or it would apply to nothing
+      }
+    }, docs);
+    await until(async () => (await storedWrites(page, name)) === docs.length * 2);
+    await page.close();
+    page = await cachePage(context, name);
+  } finally {
+    await stack.server.startProcess();
+  }
+  await until(async () => (await storedWrites(page, name)) === 0);
+  for (const doc of docs) assert.deepEqual((await stack.server.get(doc)).data, { a: 1, b: 2 }, doc);
+  await context.close();
+});

@@ -239,6 +239,12 @@ pub(super) fn close(shared: &Shared) {
     let mut inner = shared.state_mut();
     inner.callbacks.clear();
     inner.microtasks.clear();
+    inner.flush_timer = None;
+    // The cache closes too (after the writes close() forgot), releasing the tab's lock, so another
+    // tab may take over what this client left.
+    let cache = inner.cache.take();
+    drop(inner);
+    drop(cache);
 }
 
 pub(super) fn on_status(shared: &Shared, callback: &JsValue) -> JsValue {

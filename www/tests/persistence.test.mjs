@@ -26,6 +26,15 @@ const live = (page, n) => page.waitForFunction((n) => window.log.filter((e) => e
 const cachedDocuments = (page, n) => page.waitForFunction((n) => window.client.stats().cache.documents === n, n);
 const stats = (page) => page.evaluate(() => window.client.stats());
 
+/** A page of `context` whose client `name` has cached `doc` ({ v: 1 } on the server) and still listens. */
+async function cachedDocPage(context, name, doc) {
+  await stack.server.put(doc, { v: 1 });
+  const page = await cachePage(context, name, [doc]);
+  await live(page, 1);
+  await cachedDocuments(page, 1);
+  return page;
+}
+
 test("a reload shows the cached snapshots before any frame arrives, then resumes: unchanged documents cost no snapshot, a changed one arrives once", async () => {
   const name = unique("reload");
   const [a, b] = [`${name}/a`, `${name}/b`];
@@ -81,11 +90,8 @@ test("a cached collection resumes with only what changed while the page was clos
 test("offline start: cached data shows, writes queue and survive a reload, then land once and in order", async () => {
   const name = unique("offline");
   const doc = `${name}/doc`;
-  await stack.server.put(doc, { v: 1 });
   const context = await stack.browser.newContext();
-  let page = await cachePage(context, name, [doc]);
-  await live(page, 1);
-  await cachedDocuments(page, 1);
+  let page = await cachedDocPage(context, name, doc);
   await page.close();
 
   await stack.server.stopProcess();
@@ -217,11 +223,8 @@ test("the cache stays under cacheBytes, evicting the least recently used paths w
 test("clearPersistence() is refused while listening, then forgets everything", async () => {
   const name = unique("clear");
   const doc = `${name}/doc`;
-  await stack.server.put(doc, { v: 1 });
   const context = await stack.browser.newContext();
-  let page = await cachePage(context, name, [doc]);
-  await live(page, 1);
-  await cachedDocuments(page, 1);
+  let page = await cachedDocPage(context, name, doc);
   const refused = await page.evaluate(() => window.client.clearPersistence().then(() => "cleared", (e) => e.code));
   assert.equal(refused, "failed-precondition");
   await page.close();

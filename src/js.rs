@@ -13,7 +13,7 @@ use crate::{
         function::gc_function,
         snippet::{field, fields},
     },
-    client::{Callback, Client, ClientOptions, Error, Subscription, Token},
+    client::{Callback, Client, ClientOptions, Error, Subscription, Tabs, Token},
     core::{BackoffConfig, WriteOp},
 };
 
@@ -54,6 +54,14 @@ export interface ClientOptions {
   /** The cache's size cap in bytes (default 40 MiB): past it, the least recently used paths without a
    * listener are evicted. Pending writes are never evicted. */
   cacheBytes?: number;
+  /** "shared": the tabs of this origin with this `name` share one WebSocket. They elect a leader (Web
+   * Locks), which alone holds it and carries the others' frames over a BroadcastChannel; when it
+   * closes or crashes another tab takes over and every tab resumes. Listeners, writes and status
+   * behave as with a socket of one's own; another tab's write shows at once, with
+   * `hasPendingWrites`. The connection carries the `hello` (token) of each tab: tabs of one name
+   * must be one user. Where Web Locks or BroadcastChannel are missing, each tab keeps its own
+   * socket (`stats().tabs` says which). Default "single". */
+  tabs?: "single" | "shared";
 }
 
 export type Status = "idle" | "connecting" | "open" | "reconnecting" | "closed";
@@ -137,8 +145,8 @@ fn number(value: JsValue) -> Option<f64> {
 }
 
 /// The Rust form of JS `ClientOptions`; fields that are missing or of the wrong type keep their
-/// defaults, except a `persistence` the client does not know (`invalid-argument`: a misspelt one
-/// must not quietly lose the persistence asked for).
+/// defaults, except a `persistence` or `tabs` the client does not know (`invalid-argument`: a
+/// misspelt one must not quietly lose what was asked for).
 fn options(value: &JsValue) -> Result<ClientOptions, JsValue> {
     let token = field(value, fields::TOKEN);
     let token = match token.as_string() {
@@ -167,6 +175,16 @@ fn options(value: &JsValue) -> Result<ClientOptions, JsValue> {
             return Err(Error { code: ErrorCode::InvalidArgument, message: message.into() }.into());
         }
     };
+    let tabs = field(value, fields::TABS);
+    options.tabs = match tabs.as_string().as_deref() {
+        Some("shared") if cfg!(feature = "tabs") => Tabs::Shared,
+        Some("single") => Tabs::Single,
+        _ if tabs.is_undefined() => Tabs::Single,
+        _ => {
+            let message = "connect({ tabs }) takes \"single\" or \"shared\"";
+            return Err(Error { code: ErrorCode::InvalidArgument, message: message.into() }.into());
+        }
+    };
     options.name = field(value, fields::NAME).as_string();
     options.cache_bytes = number(field(value, fields::CACHE_BYTES));
     let (d, backoff) = (BackoffConfig::default(), field(value, fields::BACKOFF));
@@ -178,7 +196,7 @@ fn options(value: &JsValue) -> Result<ClientOptions, JsValue> {
     Ok(options)
 }
 
-/// An independent client. Throws (`invalid-argument`) only for an unknown `persistence`.
+/// An independent client. Throws (`invalid-argument`) only for an unknown `persistence` or `tabs`.
 #[wasm_bindgen(js_name = connect)]
 pub fn connect(#[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue) -> Result<Client, JsValue> {
     Ok(Client::new(self::options(&options)?))
@@ -265,7 +283,7 @@ impl Client {
 
     /// Counts of what the client holds, for leak checks.
     #[wasm_bindgen(
-        unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\"; persistence: \"memory\" | \"indexeddb\" | \"unavailable\"; cache: { documents: number; bytes: number } }"
+        unchecked_return_type = "{ listeners: number; subscriptions: number; pendingWrites: number; socket: \"none\" | \"connecting\" | \"open\" | \"closing\"; persistence: \"memory\" | \"indexeddb\" | \"unavailable\"; cache: { documents: number; bytes: number }; tabs: \"single\" | \"leader\" | \"follower\" }"
     )]
     pub fn stats(&self) -> JsValue {
         self.stats_js()

@@ -34,7 +34,7 @@ mod data;
 mod js;
 mod query;
 
-pub use client::{Client, ClientOptions, Error, Subscription, Token};
+pub use client::{Client, ClientOptions, Error, Subscription, Tabs, Token};
 pub use data::Data;
 pub use js::{connect, init, is_livepath_error, on_snapshot};
 pub use livepath_protocol::query::{Direction, Op, Value};

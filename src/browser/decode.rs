@@ -15,7 +15,7 @@ mod by_snippet {
     use crate::{
         Data,
         browser::snippet::{error_code, field, fields::*, frame_kind, item, parse_frame},
-        core::{CollectionDoc, Frame},
+        core::{CollectionDoc, Frame, WriteOp},
     };
 
     /// A whole number in `0..=2^53-1`, as every id and version on the wire is.
@@ -83,6 +83,16 @@ mod by_snippet {
                 },
                 message: field(m, MESSAGE).as_string().unwrap_or_default(),
             },
+            7 if cfg!(feature = "tabs") => Frame::Pending {
+                path: field(m, PATH).as_string()?,
+                op: match number(m, OP)? {
+                    0 => WriteOp::Set(data(m)?),
+                    1 => WriteOp::Update(data(m)?),
+                    _ => WriteOp::Delete,
+                },
+                key: field(m, KEY).as_string()?,
+            },
+            8 if cfg!(feature = "tabs") => Frame::Settled { key: field(m, KEY).as_string()? },
             _ => return None,
         })
     }

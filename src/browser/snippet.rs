@@ -40,6 +40,9 @@ pub mod fields {
     pub const PERSISTENCE: u32 = 25;
     pub const NAME: u32 = 26;
     pub const CACHE_BYTES: u32 = 27;
+    pub const TABS: u32 = 28;
+    pub const OP: u32 = 29;
+    pub const KEY: u32 = 30;
 }
 
 use js_sys::Function;
@@ -47,12 +50,12 @@ use js_sys::Function;
 #[wasm_bindgen(
     inline_js = "const FIELDS = ['id', 'req', 'version', 'exists', 'data', 'docs', 'changes', 'message', 'heartbeatMs', 'url',
   'token', 'lingerMs', 'maxPendingWrites', 'backoff', 'initialMs', 'maxMs', 'multiplier', 'WebSocket', 'epoch', 'path',
-  'where', 'orderBy', 'limit', 'startAfter', 'endBefore', 'persistence', 'name', 'cacheBytes'];
-const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error'];
+  'where', 'orderBy', 'limit', 'startAfter', 'endBefore', 'persistence', 'name', 'cacheBytes', 'tabs', 'op', 'key'];
+const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error', 'pending', 'settled'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
   'unavailable', 'internal', 'failed-precondition'];
 
-export function parseFrame(text) { try { return JSON.parse(text); } catch { return null; } }
+export function parseFrame(text) { try { return typeof text == 'string' ? JSON.parse(text) : text; } catch { return null; } }
 export function frameKind(m) { return KINDS.indexOf(m?.type); }
 export function errorCode(m) { return typeof m?.code === 'string' ? CODES.indexOf(m.code) : -2; }
 export function field(o, i) { return o?.[FIELDS[i]]; }
@@ -116,9 +119,10 @@ export function askToken(ask, answer) {
   });
   return () => { live = false; };
 }
-export function stats(listeners, subscriptions, pendingWrites, ws, persistence, cache) {
+export function stats(listeners, subscriptions, pendingWrites, ws, persistence, cache, t) {
   const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
-  return { listeners, subscriptions, pendingWrites, socket, persistence, cache: cache ?? { documents: 0, bytes: 0 } };
+  const tabs = t ? (t.hub ? 'leader' : 'follower') : 'single';
+  return { listeners, subscriptions, pendingWrites, socket, persistence, cache: cache ?? { documents: 0, bytes: 0 }, tabs };
 }
 const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 export function dataProblem(v, maxBytes, maxDepth) {
@@ -202,7 +206,7 @@ export function openSocket(url, protocol, handler, WS = globalThis.WebSocket) {
   }
   ws.onerror = () => {};
   ws.onopen = () => handler(true);
-  ws.onmessage = (e) => typeof e.data === 'string' && handler(e.data);
+  ws.onmessage = (e) => (typeof e.data === 'string' || e.parsed) && handler(e.data);
   ws.onclose = () => handler(false);
   return ws;
 }
@@ -214,7 +218,7 @@ export function closeSocket(ws) {
 )]
 extern "C" {
     /// `JSON.parse` of a frame as the socket gave it (a JS string: no copy into the wasm); `null` if
-    /// it is not JSON.
+    /// it is not JSON. A frame that came through the shared tabs' leader is already an object.
     #[wasm_bindgen(js_name = parseFrame)]
     pub fn parse_frame(text: &JsValue) -> JsValue;
 
@@ -299,7 +303,8 @@ extern "C" {
 
     /// The object `stats()` returns; `ws` is the client's WebSocket (its state is reported as
     /// "connecting", "open" or "closing"), or `undefined` for "none"; `persistence`, and `cache`, what
-    /// the cache holds (`undefined`: nothing).
+    /// the cache holds (`undefined`: nothing), and `tabs`, the shared tabs' handle (`undefined`: a
+    /// socket of its own).
     pub fn stats(
         listeners: f64,
         subscriptions: f64,
@@ -307,6 +312,7 @@ extern "C" {
         ws: &JsValue,
         persistence: &str,
         cache: &JsValue,
+        tabs: &JsValue,
     ) -> JsValue;
 
     /// Why `value` cannot be a document's data, as a message (a JS string), or `undefined` if it can:
@@ -463,6 +469,9 @@ mod tests {
             (PERSISTENCE, "persistence"),
             (NAME, "name"),
             (CACHE_BYTES, "cacheBytes"),
+            (TABS, "tabs"),
+            (OP, "op"),
+            (KEY, "key"),
         ];
         for (i, name) in expected {
             assert_eq!(fields.get(i as usize).map(String::as_str), Some(name));

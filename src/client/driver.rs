@@ -15,7 +15,7 @@ use wasm_bindgen::{JsValue, closure::Closure, prelude::wasm_bindgen};
 use super::{Token, cache, link::Link};
 use crate::{
     Data,
-    browser::{convert, decode, function::gc_function, snippet, socket::SocketEvent, wake::WakeUps},
+    browser::{convert, decode, function::gc_function, snippet, socket::SocketEvent, tabs::SharedTabs, wake::WakeUps},
     core::{Action, Core, CoreOptions, IdMap, ListenerId, Snapshot, WriteOp},
 };
 
@@ -56,6 +56,9 @@ pub(super) struct Inner {
     pub(super) core: Core<Data>,
     /// The socket and its token.
     pub(super) link: Link,
+    /// With `tabs: "shared"`: this tab's part among the tabs sharing one socket (which the link's
+    /// sockets go through). Declared after `link`, so the socket closes first.
+    pub(super) tabs: Option<SharedTabs>,
     /// Listener callbacks; a listener missing here is never called.
     callbacks: IdMap<Callback>,
     /// `resolve` and `reject` of each write's promise, by write id.
@@ -109,12 +112,19 @@ impl State for RefCell<Inner> {
 /// The state of a new client, with its microtask callback, its wake-up listeners and, when
 /// `options.persistent`, the cache of client `name` (at most `cache_bytes`), opened at once: writes an
 /// earlier page left are sent even if this one never listens nor writes.
-pub(super) fn start(mut options: CoreOptions, link: Link, name: &str, cache_bytes: f64) -> Shared {
+pub(super) fn start(
+    mut options: CoreOptions,
+    link: Link,
+    tabs: Option<SharedTabs>,
+    name: &str,
+    cache_bytes: f64,
+) -> Shared {
     options.persistent &= cache::COMPILED;
     let persistent = options.persistent;
     let shared = Rc::new(RefCell::new(Inner {
         core: Core::new(options),
         link,
+        tabs,
         callbacks: IdMap::default(),
         writes: IdMap::default(),
         status_listeners: snippet::status_listeners(),
@@ -241,10 +251,12 @@ pub(super) fn close(shared: &Shared) {
     inner.microtasks.clear();
     inner.flush_timer = None;
     // The cache closes too (after the writes close() forgot), releasing the tab's lock, so another
-    // tab may take over what this client left.
+    // tab may take over what this client left; and another tab leads the shared socket.
     let cache = inner.cache.take();
+    let tabs = inner.tabs.take();
     drop(inner);
     drop(cache);
+    drop(tabs);
 }
 
 pub(super) fn on_status(shared: &Shared, callback: &JsValue) -> JsValue {

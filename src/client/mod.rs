@@ -22,7 +22,7 @@ use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 
 use crate::{
     Data, Query,
-    browser::{convert, snippet},
+    browser::{convert, snippet, tabs::SharedTabs},
     core::{CoreOptions, ListenerId, Persistence, Snapshot, Status, WriteOp},
     query::Checked,
 };
@@ -48,8 +48,22 @@ pub struct ClientOptions {
     /// The cache's size cap in bytes (`None`: 40 MiB): past it, the least recently used paths without
     /// a listener are evicted.
     pub cache_bytes: Option<f64>,
+    /// Whether the tabs of this origin with this client `name` share one socket.
+    pub tabs: Tabs,
     /// Reconnect, linger, write-queue and persistence settings.
     pub core: CoreOptions,
+}
+
+/// Whether a client has its own socket or shares one with the other tabs (the JS `tabs` option).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tabs {
+    /// Its own socket (the default).
+    #[default]
+    Single,
+    /// One socket for every tab of the origin with the same client `name`: the tabs elect a leader
+    /// (Web Locks), which alone holds it; the others talk to it over a `BroadcastChannel`. Where
+    /// either is missing (or in a build without the `tabs` feature), the client keeps its own socket.
+    Shared,
 }
 
 /// Where the `hello` token comes from.
@@ -114,10 +128,15 @@ impl Client {
     pub fn new(options: ClientOptions) -> Self {
         install_panic_hook();
         let url = options.url.map_or(JsValue::UNDEFINED, |url| JsValue::from_str(&url));
-        let link = Link::new(url, options.web_socket, options.token);
         let name = options.name.unwrap_or_else(|| "default".to_owned());
+        let tabs = match options.tabs {
+            Tabs::Shared => SharedTabs::open(&name, &options.web_socket),
+            Tabs::Single => None,
+        };
+        let web_socket = tabs.as_ref().map_or(options.web_socket, SharedTabs::socket_class);
+        let link = Link::new(url, web_socket, options.token);
         let cache_bytes = options.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES);
-        Self { shared: driver::start(options.core, link, &name, cache_bytes) }
+        Self { shared: driver::start(options.core, link, tabs, &name, cache_bytes) }
     }
 
     /// Calls `callback` with the current snapshot of `path` and every change after, until the returned
@@ -213,7 +232,8 @@ impl Client {
     }
 
     /// The object `stats()` returns: counts of what the client holds (listeners, subscriptions,
-    /// pending writes), the browser's socket's state, the persistence and what the cache holds.
+    /// pending writes), the browser's socket's state, the persistence, what the cache holds and this
+    /// tab's part in a shared socket.
     pub(crate) fn stats_js(&self) -> JsValue {
         let inner = self.shared.state();
         let core = &inner.core;
@@ -224,6 +244,7 @@ impl Client {
             &inner.link.socket_js(),
             core.persistence().as_str(),
             &cache::stats(inner.cache.as_ref()),
+            &inner.tabs.as_ref().map_or(JsValue::UNDEFINED, |t| t.js().clone()),
         )
     }
 }

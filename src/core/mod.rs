@@ -343,6 +343,9 @@ pub struct Core<D> {
     subscriptions: IdMap<Subscription<D>>,
     /// Writes not yet acknowledged, in the order they were made (and are sent).
     writes: Vec<PendingWrite<D>>,
+    /// Other tabs' writes that the shared tabs' leader carries and has not seen answered
+    /// ([`Frame::Pending`]): shown under this client's own, never sent; forgotten with the socket.
+    foreign: Vec<PendingWrite<D>>,
     next_listener: ListenerId,
     next_wire_id: u64,
     next_req: WriteId,
@@ -392,6 +395,7 @@ impl<D: Merge + Fields> Core<D> {
             listeners: IdMap::default(),
             subscriptions: IdMap::default(),
             writes: Vec::new(),
+            foreign: Vec::new(),
             next_listener: 1,
             next_wire_id: 1,
             next_req: 1,
@@ -452,16 +456,22 @@ impl<D: Merge + Fields> Core<D> {
         if !matches!(link, Link::Opening { .. }) {
             self.connect_held = false;
         }
+        let mut foreign = Vec::new();
         if self.link == Link::Open && link != Link::Open {
             // What listeners see from now on is the client's copy, until the server answers again.
             for sub in self.subscriptions.values_mut() {
                 sub.synced = false;
             }
+            // Other tabs send theirs again on their next sockets, and the leader tells of them again.
+            foreign = std::mem::take(&mut self.foreign);
         }
         let before = self.status();
         self.link = link;
         if self.status() != before {
             actions.push(Action::Status(self.status()));
+        }
+        for w in foreign {
+            self.refresh_written(&w.path, actions);
         }
     }
 
@@ -929,6 +939,21 @@ impl<D: Merge + Fields> Core<D> {
                 }
             }
             Frame::Error { .. } => {}
+            Frame::Pending { path, op, key } => {
+                if self.link == Link::Open && !self.foreign.iter().any(|w| w.key == key) {
+                    // A number of this client's own: a collection orders local documents by it.
+                    let req = self.next_req;
+                    self.next_req += 1;
+                    self.foreign.push(PendingWrite { req, path: path.clone(), op, key, stored: true, sent: true });
+                    self.refresh_written(&path, &mut actions);
+                }
+            }
+            Frame::Settled { key } => {
+                if let Some(i) = self.foreign.iter().position(|w| w.key == key) {
+                    let write = self.foreign.remove(i);
+                    self.refresh_written(&write.path, &mut actions);
+                }
+            }
         }
         actions
     }
@@ -962,14 +987,18 @@ impl<D: Merge + Fields> Core<D> {
         self.refresh(id, Cause::Server, actions);
     }
 
-    /// Pending writes to the document at `path`, oldest first.
+    /// Pending writes to the document at `path`: other tabs' (which the leader carried first), then
+    /// this client's, oldest first.
     fn writes_to<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
-        self.writes.iter().filter(move |w| w.path == path)
+        self.foreign.iter().chain(&self.writes).filter(move |w| w.path == path)
     }
 
-    /// Pending writes to documents of the collection at `path`, oldest first.
+    /// Pending writes to documents of the collection at `path`, in the same order.
     fn writes_in<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
-        self.writes.iter().filter(move |w| split_last(&w.path).is_some_and(|(parent, _)| parent == path))
+        self.foreign
+            .iter()
+            .chain(&self.writes)
+            .filter(move |w| split_last(&w.path).is_some_and(|(parent, _)| parent == path))
     }
 
     /// The document at `path` as this client sees it: the server's state with pending writes on top.
@@ -1164,5 +1193,7 @@ fn write_message<D: Clone>(w: &PendingWrite<D>) -> ClientMessage<D> {
 mod cache_tests;
 #[cfg(test)]
 mod query_model;
+#[cfg(test)]
+mod tabs_tests;
 #[cfg(test)]
 mod tests;

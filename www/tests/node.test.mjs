@@ -13,9 +13,9 @@ const files = {
   // Reads a document, writes it, sees the write, then stops; the process must then exit by itself.
   "live.mjs": `import { connect } from "livepath";
 
-const [url, path, passWs, persistence] = process.argv.slice(2);
+const [url, path, passWs, persistence, tabs] = process.argv.slice(2);
 const WebSocket = passWs === "ws" ? (await import("ws")).WebSocket : undefined;
-const client = connect({ url, WebSocket, lingerMs: 0, persistence });
+const client = connect({ url, WebSocket, lingerMs: 0, persistence, tabs });
 const notices = [];
 client.onStatus((_, notice) => notice && notices.push(notice));
 const seen = [];
@@ -95,7 +95,10 @@ function node(flags, script, ...args) {
 }
 
 /** What `stats()` says of a client that holds nothing, in memory. */
-const idle = { listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none", persistence: "memory", cache: { documents: 0, bytes: 0 } };
+const idle = {
+  listeners: 0, subscriptions: 0, pendingWrites: 0, socket: "none", persistence: "memory", cache: { documents: 0, bytes: 0 },
+  tabs: "single",
+};
 const wsUrl = () => `ws://127.0.0.1:${stack.server.port}/v1/ws`;
 
 test("import, require and the framework adapters load in Node, with no fetch of files", () => {
@@ -113,11 +116,11 @@ test("import, require and the framework adapters load in Node, with no fetch of 
 });
 
 /** Runs live.mjs on a fresh document; checks what it saw, and that the server has the write. */
-async function readsAndWrites(flags, passWs, persistence = "memory") {
+async function readsAndWrites(flags, passWs, persistence = "memory", tabs = "single") {
   const path = `node/${unique("doc")}`;
   await stack.server.put(path, { n: 1 });
   const before = await stack.server.metric("connections_total");
-  const result = node(flags, "live.mjs", wsUrl(), path, passWs, persistence);
+  const result = node(flags, "live.mjs", wsUrl(), path, passWs, persistence, tabs);
   assert.deepEqual(result.seen, [
     { data: { n: 1 }, pending: false },
     { data: { n: 2, from: "node" }, pending: true },
@@ -139,6 +142,20 @@ test("onSnapshot and set against the real server through a WebSocket class passe
 test("persistence: \"indexeddb\" where there is no IndexedDB (Node) says so once and goes on in memory", async () => {
   const { notices } = await readsAndWrites([], "ws", "indexeddb");
   assert.match(notices[0].message, /IndexedDB/);
+});
+
+test("tabs: \"shared\" where there are no Web Locks (Node) keeps a socket of its own", async () => {
+  await readsAndWrites([], "ws", "memory", "shared");
+});
+
+test("an unknown persistence or tabs option throws invalid-argument naming the choices", () => {
+  const code = `import("livepath").then(({ connect }) => console.log(JSON.stringify(
+    [{ persistence: "local" }, { tabs: "all" }].map((o) => { try { connect(o); } catch (e) { return [e.code, e.message]; } }))))`;
+  const [persistence, tabs] = node(["--input-type=module", "-e"], code);
+  assert.equal(persistence[0], "invalid-argument");
+  assert.match(persistence[1], /"memory" or "indexeddb"/);
+  assert.equal(tabs[0], "invalid-argument");
+  assert.match(tabs[1], /"single" or "shared"/);
 });
 
 test("onSnapshot and set through Node's global WebSocket", async (t) => {

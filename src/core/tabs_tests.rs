@@ -1,0 +1,71 @@
+//! Other tabs' writes, as the shared tabs' leader tells of them (`pending`, then `settled`).
+
+use super::tests::{A, delivered, doc_state, open_core, opened, path, sends, snapshot, sub_id};
+use super::*;
+
+fn pending(path: &str, data: &'static str, key: &str) -> Frame<&'static str> {
+    Frame::Pending { path: path.into(), op: WriteOp::Set(data), key: key.into() }
+}
+
+#[test]
+fn another_tabs_write_shows_at_once_as_pending_and_is_confirmed_in_one_callback_once_settled() {
+    let mut c = open_core();
+    let (a, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.received(snapshot(id, 3, Some("server")));
+    let shown = delivered(&c.received(pending("c/d", "theirs", "k1")));
+    assert_eq!(shown[0].0, [a]);
+    assert_eq!(doc_state(&shown[0].1), (Some("theirs"), true, true), "their write, hasPendingWrites");
+    assert_eq!(c.pending_write_count(), 0, "not this client's to send or to count");
+    assert!(delivered(&c.received(snapshot(id, 4, Some("theirs")))).is_empty(), "held until settled");
+    let confirmed = delivered(&c.received(Frame::Settled { key: "k1".into() }));
+    assert_eq!(doc_state(&confirmed[0].1), (Some("theirs"), true, false));
+    assert!(delivered(&c.received(Frame::Settled { key: "k1".into() })).is_empty(), "settled once");
+}
+
+#[test]
+fn another_tabs_write_told_twice_counts_once_and_a_rejected_one_rolls_back() {
+    let mut c = open_core();
+    let (_, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.received(snapshot(id, 3, Some("server")));
+    c.received(pending("c/d", "theirs", "k1"));
+    assert!(delivered(&c.received(pending("c/d", "theirs", "k1"))).is_empty());
+    let back = delivered(&c.received(Frame::Settled { key: "k1".into() }));
+    assert_eq!(doc_state(&back[0].1), (Some("server"), true, false), "no server state came: back to the last");
+}
+
+#[test]
+fn other_tabs_writes_are_forgotten_with_the_socket_and_never_sent() {
+    let mut c = open_core();
+    let (_, actions) = c.listen(&path("c/d"));
+    let id = sub_id(&actions);
+    c.received(snapshot(id, 3, Some("server")));
+    c.received(pending("c/d", "theirs", "k1"));
+    let (_, actions) = c.write(&path("c/e"), WriteOp::Set("mine"), "k2".into());
+    assert_eq!(sends(&actions).len(), 1);
+    let actions = c.closed(0.0);
+    let back = delivered(&actions);
+    assert_eq!(doc_state(&back[0].1), (Some("server"), true, false), "their write goes with the socket");
+    c.reconnect_due();
+    let sent = sends(&opened(&mut c));
+    assert!(
+        sent.iter().all(|m| !matches!(m, ClientMessage::Set { key: Some(k), .. } if k == "k1")),
+        "only this client's writes go again: {sent:?}"
+    );
+    assert!(sent.iter().any(|m| matches!(m, ClientMessage::Set { key: Some(k), .. } if k == "k2")));
+}
+
+#[test]
+fn another_tabs_write_before_this_socket_is_ready_is_ignored() {
+    let mut c = core_listening();
+    assert!(c.received(pending("c/d", "theirs", "k1")).is_empty());
+    let _: Vec<A> = opened(&mut c);
+    assert!(c.received(Frame::Settled { key: "k1".into() }).is_empty());
+}
+
+fn core_listening() -> Core<&'static str> {
+    let mut c = Core::new(CoreOptions::default());
+    let _ = c.listen(&path("c/d"));
+    c
+}

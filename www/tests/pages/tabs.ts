@@ -1,0 +1,35 @@
+// A page with a client sharing its socket with the other tabs (tabs: "shared"), for the shared-tabs
+// tests. ?name= names the client (tabs share by name), ?paths= lists what it listens to from the first
+// moment (comma-separated), ?linger= sets lingerMs. Every snapshot it delivers goes, in order, to
+// window.log; window.listen(path) listens to one more path and window.stop() ends every listener.
+import { connect, type Snapshot, type Unsubscribe } from "livepath";
+
+const params = new URLSearchParams(location.search);
+const log: unknown[][] = [];
+
+const client = connect({
+  tabs: "shared",
+  name: params.get("name") ?? "default",
+  lingerMs: params.has("linger") ? Number(params.get("linger")) : undefined,
+  backoff: { initialMs: 100, maxMs: 400 },
+});
+
+function record(s: Snapshot) {
+  const data = s.kind === "document" ? s.data : s.docs.map((d) => [d.id, d.data]);
+  log.push(["snapshot", s.path, s.fromCache, s.hasPendingWrites, data]);
+}
+
+const listeners: Unsubscribe[] = [];
+
+/** Listens to `path`, recording its snapshots. */
+function listen(path: string) {
+  listeners.push(client.onSnapshot(path, record, (e) => log.push(["error", path, e.code])));
+}
+
+/** Ends every listener. */
+function stop() {
+  for (const unsubscribe of listeners.splice(0)) unsubscribe();
+}
+
+for (const path of params.get("paths")?.split(",").filter(Boolean) ?? []) listen(path);
+Object.assign(window, { client, log, listen, stop });

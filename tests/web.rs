@@ -882,3 +882,46 @@ async fn the_rust_api_with_persistence_shows_a_second_client_the_cached_state_be
     assert_eq!(*again.borrow(), [(version, true), (version, false)], "the cached state, then the server's unchanged");
     second.close();
 }
+
+#[wasm_bindgen_test]
+async fn the_rust_api_with_shared_tabs_carries_two_clients_on_the_leaders_socket_and_hands_it_over_on_close() {
+    use livepath::core::{CoreOptions, Snapshot};
+    let path = unique("docs");
+    put(&path, r#"{"n":1}"#).await;
+    // Two clients of one name in one page take part as two tabs would.
+    let name = unique("tabs").replace('/', "-");
+    let shared = || {
+        livepath::Client::new(livepath::ClientOptions {
+            url: Some(ws_url()),
+            name: Some(name.clone()),
+            tabs: livepath::Tabs::Shared,
+            core: CoreOptions { linger_ms: 0, ..Default::default() },
+            ..Default::default()
+        })
+    };
+    let record = |sink: Rc<RefCell<Vec<(u64, bool)>>>| {
+        move |s: &Snapshot<livepath::Data>| {
+            if let Snapshot::Document { state, pending, .. } = s {
+                sink.borrow_mut().push((state.version, *pending));
+            }
+        }
+    };
+    let (a, b) = (shared(), shared());
+    let (seen_a, seen_b) = (Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(Vec::new())));
+    let _sa = a.on_snapshot(&path, record(seen_a.clone())).unwrap();
+    let _sb = b.on_snapshot(&path, record(seen_b.clone())).unwrap();
+    wait_until("both snapshots", || seen_a.borrow().len() == 1 && seen_b.borrow().len() == 1).await;
+    let mut roles = [stat(&a, "tabs").as_string().unwrap(), stat(&b, "tabs").as_string().unwrap()];
+    roles.sort();
+    assert_eq!(roles, ["follower", "leader"]);
+    let (leader, follower, seen) =
+        if stat(&a, "tabs") == "leader" { (a, b, seen_b.clone()) } else { (b, a, seen_a.clone()) };
+    let version = settled(follower.set(&path, query_object(r#"{"n":2}"#))).await.unwrap();
+    let version = get(&version, "version").as_f64().unwrap() as u64;
+    wait_until("the write, confirmed", || seen.borrow().last() == Some(&(version, false))).await;
+    leader.close();
+    wait_until("the follower leads", || stat(&follower, "tabs") == "leader").await;
+    let later = put(&path, r#"{"n":3}"#).await as u64;
+    wait_until("a later write, on the new leader's socket", || seen.borrow().last() == Some(&(later, false))).await;
+    follower.close();
+}

@@ -128,6 +128,38 @@ test("mounting and unmounting 100 times leaves no listener and no server subscri
   await page.close();
 });
 
+test("two tabs of the board share one socket (tabs: \"shared\"), and the leak lab shows it", async () => {
+  const board = unique("tabs");
+  const before = await stack.server.metric("connections_total");
+  const context = await stack.browser.newContext(); // one browser's tabs: they share Web Locks
+  try {
+    await boardTabs(context, board, before);
+  } finally {
+    await context.close();
+  }
+});
+
+async function boardTabs(context, board, before) {
+  const pages = [];
+  for (let i = 0; i < 2; i++) {
+    const page = await context.newPage();
+    await page.goto(`${stack.appUrl}?board=${board}`);
+    await page.getByTestId("status").filter({ hasText: "open" }).waitFor({ timeout: 10_000 });
+    pages.push(page);
+  }
+  const roles = [];
+  for (const page of pages) {
+    await page.getByTestId("board-tabs").filter({ hasText: /leader|follower/ }).waitFor();
+    roles.push(await page.getByTestId("board-tabs").textContent());
+  }
+  assert.deepEqual(roles.sort(), ["follower", "leader"]);
+  assert.equal((await stack.server.metric("connections_total")) - before, 1, "two tabs, one connection");
+  const sockets = Number(await pages[0].getByTestId("server-sockets").textContent());
+  assert.ok(sockets >= 1, `the lab shows the server's sockets: ${sockets}`);
+  await addTodo(pages[1], "from the follower");
+  await pages[0].getByText("from the follower").waitFor({ timeout: 5_000 });
+}
+
 test("in React StrictMode each path and query gets exactly one subscribe", async () => {
   const before = await stack.server.metric("subscribes_total");
   const page = await openBoard(unique("strict"));

@@ -72,7 +72,7 @@ test("five tabs share one connection: a write in tab 3 shows in all five, pendin
     const log = (await snapshots(page, doc)).filter((s) => s[4]?.v === 3);
     // The writing tab shows its write at once (pending), like every other: the leader told them of it
     // before the server answered; then the confirmed state, once.
-    assert.deepEqual(log, [["snapshot", doc, false, true, { v: 3 }], ["snapshot", doc, false, false, { v: 3 }]], `tab ${i + 1}`);
+    assert.deepEqual(log.map((s) => s.slice(0, 5)), [["snapshot", doc, false, true, { v: 3 }], ["snapshot", doc, false, false, { v: 3 }]], `tab ${i + 1}`);
   }
 
   for (const page of pages) await page.evaluate(() => window.stop());

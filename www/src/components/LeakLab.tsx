@@ -15,15 +15,20 @@ function Subscriber() {
   return <span className="muted">mounted · {status === "success" ? String(data?.title ?? "(untitled)") : status}</span>;
 }
 
-async function serverSubscriptions(): Promise<number | null> {
+/** The server's gauges: its subscriptions and its WebSocket connections (every tab's board shares
+ * one, with `tabs: "shared"`; the lab's own client has its own while it is busy). */
+async function serverGauges(): Promise<{ subscriptions: number; connections: number } | null> {
   try {
     const text = await (await fetch("/metrics")).text();
-    const line = text.split("\n").find((l) => l.startsWith("livepath_subscriptions "));
-    return line ? Number(line.split(" ")[1]) : null;
+    const gauge = (name: string) => Number(text.split("\n").find((l) => l.startsWith(`livepath_${name} `))?.split(" ")[1]);
+    return { subscriptions: gauge("subscriptions"), connections: gauge("connections") };
   } catch {
     return null;
   }
 }
+
+/** The board's client (main.tsx): whether this tab holds the shared socket. */
+const boardTabs = () => (window as unknown as { livepath?: typeof labClient }).livepath?.stats().tabs ?? "single";
 
 /** Mount and unmount a subscribed component, and watch the listener counts go back to zero. */
 export function LeakLab() {
@@ -31,14 +36,16 @@ export function LeakLab() {
   const [cycles, setCycles] = useState(0);
   const [running, setRunning] = useState(false);
   const [stats, setStats] = useState<Stats>(labClient.stats());
-  const [server, setServer] = useState<number | null>(null);
+  const [server, setServer] = useState<Awaited<ReturnType<typeof serverGauges>>>(null);
+  const [tabs, setTabs] = useState(boardTabs());
 
   useEffect(() => {
     let alive = true;
     const tick = async () => {
       setStats(labClient.stats());
-      const count = await serverSubscriptions();
-      if (alive) setServer(count);
+      setTabs(boardTabs());
+      const gauges = await serverGauges();
+      if (alive) setServer(gauges);
     };
     const timer = setInterval(tick, 250);
     tick();
@@ -88,7 +95,9 @@ export function LeakLab() {
         <div><dt>listeners</dt><dd data-testid="lab-listeners">{stats.listeners}</dd></div>
         <div><dt>subscriptions</dt><dd data-testid="lab-subscriptions">{stats.subscriptions}</dd></div>
         <div><dt>socket</dt><dd data-testid="lab-socket">{stats.socket}</dd></div>
-        <div><dt>server subscriptions</dt><dd data-testid="server-subscriptions">{server ?? "–"}</dd></div>
+        <div><dt>server subscriptions</dt><dd data-testid="server-subscriptions">{server?.subscriptions ?? "–"}</dd></div>
+        <div><dt>server sockets</dt><dd data-testid="server-sockets">{server?.connections ?? "–"}</dd></div>
+        <div><dt>this tab's board</dt><dd data-testid="board-tabs">{tabs}</dd></div>
       </dl>
     </section>
   );

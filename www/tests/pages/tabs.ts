@@ -1,14 +1,19 @@
 // A page with a client sharing its socket with the other tabs (tabs: "shared"), for the shared-tabs
 // tests. ?name= names the client (tabs share by name), ?paths= lists what it listens to from the first
-// moment (comma-separated), ?linger= sets lingerMs. Every snapshot it delivers goes, in order, to
-// window.log; window.listen(path) listens to one more path and window.stop() ends every listener.
+// moment (comma-separated), ?linger= sets lingerMs, ?tabs=single turns sharing off (the benchmark's
+// baseline). Every snapshot it delivers goes, in order, to window.log, and every status to
+// window.statuses, each with the wall-clock time in ms; window.listen(path) listens to one more path
+// and window.stop() ends every listener.
 import { connect, type Snapshot, type Unsubscribe } from "livepath";
 
 const params = new URLSearchParams(location.search);
 const log: unknown[][] = [];
 
+const now = () => performance.timeOrigin + performance.now();
+const statuses: unknown[][] = [];
+
 const client = connect({
-  tabs: "shared",
+  tabs: params.get("tabs") === "single" ? "single" : "shared",
   name: params.get("name") ?? "default",
   lingerMs: params.has("linger") ? Number(params.get("linger")) : undefined,
   backoff: { initialMs: 100, maxMs: 400 },
@@ -16,8 +21,9 @@ const client = connect({
 
 function record(s: Snapshot) {
   const data = s.kind === "document" ? s.data : s.docs.map((d) => [d.id, d.data]);
-  log.push(["snapshot", s.path, s.fromCache, s.hasPendingWrites, data]);
+  log.push(["snapshot", s.path, s.fromCache, s.hasPendingWrites, data, now()]);
 }
+client.onStatus((s) => statuses.push([s, now()]));
 
 const listeners: Unsubscribe[] = [];
 
@@ -32,4 +38,4 @@ function stop() {
 }
 
 for (const path of params.get("paths")?.split(",").filter(Boolean) ?? []) listen(path);
-Object.assign(window, { client, log, listen, stop });
+Object.assign(window, { client, log, statuses, listen, stop, now });

@@ -10,7 +10,7 @@
 // `livepath/manual` is the raw module, whose default export `init()` must be awaited first (for apps
 // that load the .wasm from a custom URL).
 //
-// The glue's imports get short names and the JS is minified (scripts/shrink.mjs).
+// The glue's imports get short names and the JS, snippets inlined, is one minified module (scripts/shrink.mjs).
 
 // The entry point exports the API by name and leaves out wasm-bindgen's loader types (`InitOutput` and
 // friends, typed with `any`); the build fails if any `any` appears in the API's declarations.
@@ -100,11 +100,12 @@ manifest.exports = {
   ...Object.fromEntries(adapters.map((a) => [`./${a}`, { types: `./${a}.d.ts`, default: `./${a}.js` }])),
 };
 manifest.imports = { "#livepath": core };
-manifest.files = [...new Set([...(manifest.files ?? []), "index.js", "index.d.ts", "node.js", ...compiled])];
+// The snippets are inlined into the glue (scripts/shrink.mjs).
+manifest.files = [...new Set([...(manifest.files ?? []).filter((f) => f !== "snippets"), "index.js", "index.d.ts", "node.js", ...compiled])];
 // useSyncExternalStore: React 18; toValue and MaybeRefOrGetter: Vue 3.3; svelte/store: every Svelte.
 manifest.peerDependencies = { react: ">=18", vue: ">=3.3", svelte: ">=3" };
 manifest.peerDependenciesMeta = Object.fromEntries(adapters.map((a) => [a, { optional: true }]));
-manifest.sideEffects = ["./index.js", "./node.js", "./snippets/**"];
+manifest.sideEffects = ["./index.js", "./node.js"];
 writeFileSync(new URL("package.json", dir), JSON.stringify(manifest, null, 2) + "\n");
 console.log(
   `pkg/: index.js loads ${name}_bg.wasm on import (node.js: inlined) and exports ${values.join(", ")}; ` +

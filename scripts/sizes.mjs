@@ -33,7 +33,7 @@ console.log("| build | wasm raw | wasm gzip | wasm brotli | JS glue raw | JS glu
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const arg of process.argv.slice(2)) {
   const [label, dir] = arg.split("=");
-  const files = readdirSync(dir, { recursive: true }); // snippets/ holds the inline JS of #[wasm_bindgen(inline_js)]
+  const files = readdirSync(dir, { recursive: true }); // snippets/, in a build that has not inlined them (shrink.mjs does)
   const wasm = measure(join(dir, files.find((f) => f.endsWith("_bg.wasm"))));
   const glue = [...entryModules(dir)]
     .map((f) => measure(join(dir, f)))

@@ -6,7 +6,7 @@
 pub use by_serde_json::decode;
 #[cfg(not(feature = "serde-json-decode"))]
 pub use by_snippet::decode;
-pub use by_snippet::decode_object;
+pub use by_snippet::{decode_object, write};
 
 mod by_snippet {
     use livepath_protocol::ErrorCode;
@@ -15,7 +15,7 @@ mod by_snippet {
     use crate::{
         Data,
         browser::snippet::{error_code, field, fields::*, frame_kind, item, parse_frame},
-        core::{CollectionDoc, Frame, WriteOp},
+        core::{CollectionDoc, Frame, StoredWrite, WriteOp},
     };
 
     /// A whole number in `0..=2^53-1`, as every id and version on the wire is.
@@ -54,6 +54,20 @@ mod by_snippet {
         decode_object(&parse_frame(text))
     }
 
+    /// A write as the shared tabs' leader tells of another tab's (`pending`) and as the cache gives
+    /// back a stored one: `{ key, path, op, data }`, `op` 0 set, 1 update, 2 delete.
+    pub fn write(m: &JsValue) -> Option<StoredWrite<Data>> {
+        Some(StoredWrite {
+            key: field(m, KEY).as_string()?,
+            path: field(m, PATH).as_string()?,
+            op: match number(m, OP)? {
+                0 => WriteOp::Set(data(m)?),
+                1 => WriteOp::Update(data(m)?),
+                _ => WriteOp::Delete,
+            },
+        })
+    }
+
     /// A frame already parsed (as the cache keeps subscription states).
     pub fn decode_object(m: &JsValue) -> Option<Frame<Data>> {
         let id = || number(m, ID);
@@ -83,15 +97,7 @@ mod by_snippet {
                 },
                 message: field(m, MESSAGE).as_string().unwrap_or_default(),
             },
-            7 if cfg!(feature = "tabs") => Frame::Pending {
-                path: field(m, PATH).as_string()?,
-                op: match number(m, OP)? {
-                    0 => WriteOp::Set(data(m)?),
-                    1 => WriteOp::Update(data(m)?),
-                    _ => WriteOp::Delete,
-                },
-                key: field(m, KEY).as_string()?,
-            },
+            7 if cfg!(feature = "tabs") => Frame::Pending(write(m)?),
             8 if cfg!(feature = "tabs") => Frame::Settled { key: field(m, KEY).as_string()? },
             _ => return None,
         })

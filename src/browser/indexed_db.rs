@@ -7,15 +7,15 @@
 use wasm_bindgen::{JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use super::{
-    decode::decode_object,
+    decode::{self, decode_object},
     snippet::{field, fields::EPOCH, item},
 };
 use crate::{
     Data,
-    core::{Frame, StoredWrite, WriteOp},
+    core::{Frame, StoredWrite},
 };
 
-// The cache's own snippet (a second file beside the client's, so a build without the `persistence`
+// The cache's own snippet (its own `inline_js` beside the client's, so a build without the `persistence`
 // feature ships none of it).
 #[wasm_bindgen(inline_js = "
 const STORES = ['s', 'm', 'w'];
@@ -77,7 +77,7 @@ export function openCache(name, tab, cap, handler) {
   return c;
 }
 /** In transaction `t`, takes for `tab` the stored writes whose owner `mine` accepts: the result's
- * `writes` (flat, oldest first) once `t` completes, and `others`, the owners left. */
+ * `writes` (oldest first) once `t` completes, and `others`, the owners left. */
 function adopt(t, tab, mine) {
   const w = t.objectStore('w'), keys = w.getAllKeys(), values = w.getAll(), result = { writes: [], others: new Set() };
   values.onsuccess = () => {
@@ -89,7 +89,7 @@ function adopt(t, tab, mine) {
         continue;
       }
       w.put([r[0], tab, ...r.slice(2)], k);
-      result.writes.push(k, ...r.slice(2));
+      result.writes.push({ key: k, path: r[2], op: r[3], data: r[4] });
     }
   };
   return result;
@@ -198,7 +198,7 @@ extern "C" {
     /// each key's `[bytes, documents, last use]`; `w` pending writes by idempotency key) for a client
     /// whose tab is `tab`, holding at most `cap` bytes of state, and returns its handle for
     /// [`cache_op`]. Nothing happens before the current task ends; `handler` then receives arrays:
-    /// `[10, writes]` once open (`writes` flat as `[key, path, op, data, …]`, oldest first), then
+    /// `[10, writes]` once open (`writes` as `{ key, path, op, data }`, oldest first), then
     /// `[op, key, value]` as each operation of [`cache_op`] completes (`value`: what a read found, or
     /// `undefined`), or once `[11, message]` when the storage fails (nothing more follows). Pending writes belong to
     /// the tab that made them while it lives (a Web Lock named after it, held from before the
@@ -295,16 +295,9 @@ fn decode(event: &JsValue) -> Option<CacheEvent> {
     let key = || at(1).as_string().unwrap_or_default();
     Some(match at(0).as_f64()? as u32 {
         op @ (OPENED | ADOPTED) => {
-            let (list, mut writes, mut i) = (at(1), Vec::new(), 0);
-            while let (Some(key), Some(path)) = (item(&list, i).as_string(), item(&list, i + 1).as_string()) {
-                let data = Data(item(&list, i + 3));
-                let op = match item(&list, i + 2).as_f64() {
-                    Some(0.0) => WriteOp::Set(data),
-                    Some(1.0) => WriteOp::Update(data),
-                    _ => WriteOp::Delete,
-                };
-                writes.push(StoredWrite { key, path, op });
-                i += 4;
+            let (list, mut writes) = (at(1), Vec::new());
+            while let Some(write) = decode::write(&item(&list, writes.len() as u32)) {
+                writes.push(write);
             }
             if op == OPENED { CacheEvent::Opened(writes) } else { CacheEvent::Adopted(writes) }
         }

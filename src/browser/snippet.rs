@@ -1,5 +1,7 @@
-//! The package's hand-written JavaScript. It is one `inline_js` snippet because wasm-bindgen makes a
-//! file of each, and every file is one more request and its own gzip overhead.
+//! The package's hand-written JavaScript. wasm-bindgen makes a file of each `inline_js` snippet;
+//! scripts/shrink.mjs inlines them all into the glue (one request, one gzip stream). The features'
+//! snippets (`indexed_db.rs`, `tabs.rs`) are their own so that a build without them has none of
+//! their code.
 //!
 //! Every JS object the client reads or makes goes through these functions: objects are built with
 //! all their fields in one call, and fields are read by number. None of js-sys's `Reflect`, `Object`

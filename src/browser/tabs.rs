@@ -13,7 +13,7 @@ use wasm_bindgen::JsValue;
 #[cfg(feature = "tabs")]
 use wasm_bindgen::prelude::wasm_bindgen;
 
-// The tabs' own snippet (a file of its own, so a build without the feature ships none of it).
+// The tabs' own snippet (its own `inline_js`, so a build without the feature ships none of it).
 #[cfg(feature = "tabs")]
 #[wasm_bindgen(inline_js = "
 const LOCK = 'livepath-tabs ';

@@ -3,7 +3,7 @@
 
 use livepath_protocol::ErrorCode;
 
-use super::{CollectionDoc, WriteOp};
+use super::{CollectionDoc, StoredWrite};
 
 /// A server frame (see `livepath_protocol::ServerMessage` for the wire form). Fields the client does
 /// not use (the echoed path, the session, a change's type, which the versions already tell) are not
@@ -69,15 +69,8 @@ pub enum Frame<D> {
         message: String,
     },
     /// `pending` (from the shared tabs' leader, never from the server): another tab's write, on its
-    /// way; this client shows it like its own until it is `settled`.
-    Pending {
-        /// The document written.
-        path: String,
-        /// The write.
-        op: WriteOp<D>,
-        /// Its idempotency key, which names it in `settled`.
-        key: String,
-    },
+    /// way; this client shows it like its own until it is `settled` (its key names it).
+    Pending(StoredWrite<D>),
     /// `settled` (from the shared tabs' leader): another tab's write was answered, or will not be on
     /// this connection.
     Settled {

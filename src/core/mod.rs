@@ -939,7 +939,7 @@ impl<D: Merge + Fields> Core<D> {
                 }
             }
             Frame::Error { .. } => {}
-            Frame::Pending { path, op, key } => {
+            Frame::Pending(StoredWrite { key, path, op }) => {
                 if self.link == Link::Open && !self.foreign.iter().any(|w| w.key == key) {
                     // A number of this client's own: a collection orders local documents by it.
                     let req = self.next_req;

@@ -4,7 +4,7 @@ use super::tests::{A, delivered, doc_state, open_core, opened, path, sends, snap
 use super::*;
 
 fn pending(path: &str, data: &'static str, key: &str) -> Frame<&'static str> {
-    Frame::Pending { path: path.into(), op: WriteOp::Set(data), key: key.into() }
+    Frame::Pending(StoredWrite { path: path.into(), op: WriteOp::Set(data), key: key.into() })
 }
 
 #[test]

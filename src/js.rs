@@ -58,9 +58,9 @@ export interface ClientOptions {
    * Locks), which alone holds it and carries the others' frames over a BroadcastChannel; when it
    * closes or crashes another tab takes over and every tab resumes. Listeners, writes and status
    * behave as with a socket of one's own; another tab's write shows at once, with
-   * `hasPendingWrites`. The connection carries the `hello` (token) of each tab: tabs of one name
-   * must be one user. Where Web Locks or BroadcastChannel are missing, each tab keeps its own
-   * socket (`stats().tabs` says which). Default "single". */
+   * `hasPendingWrites`. One connection is one user: a tab whose token names another user (or none,
+   * where the first had one) keeps a socket of its own. Where Web Locks or BroadcastChannel are
+   * missing or refused, each tab keeps its own socket (`stats().tabs` says which). Default "single". */
   tabs?: "single" | "shared";
 }
 

@@ -116,7 +116,9 @@ mod by_serde_json {
     /// The variant measured in BENCHMARKS.md: serde_json inside the wasm, data handed to JS through
     /// serde-wasm-bindgen. Not used by the package.
     pub fn decode(text: &wasm_bindgen::JsValue) -> Option<Frame<Data>> {
-        let message: ServerMessage<serde_json::Value> = serde_json::from_str(&text.as_string()?).ok()?;
+        // A frame the shared tabs' leader relays is already parsed.
+        let Some(text) = text.as_string() else { return super::by_snippet::decode_object(text) };
+        let message: ServerMessage<serde_json::Value> = serde_json::from_str(&text).ok()?;
         let serializer = serde_wasm_bindgen::Serializer::json_compatible();
         let message = message.map_data(|v| serde::Serialize::serialize(&v, &serializer).ok().map(Data))?;
         Some(match message {

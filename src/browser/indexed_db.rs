@@ -295,9 +295,15 @@ fn decode(event: &JsValue) -> Option<CacheEvent> {
     let key = || at(1).as_string().unwrap_or_default();
     Some(match at(0).as_f64()? as u32 {
         op @ (OPENED | ADOPTED) => {
-            let (list, mut writes) = (at(1), Vec::new());
-            while let Some(write) = decode::write(&item(&list, writes.len() as u32)) {
-                writes.push(write);
+            let (list, mut writes, mut i) = (at(1), Vec::new(), 0);
+            loop {
+                let value = item(&list, i);
+                if value.is_undefined() {
+                    break;
+                }
+                // One that cannot be read (stored by another version?) does not hide the others.
+                writes.extend(decode::write(&value));
+                i += 1;
             }
             if op == OPENED { CacheEvent::Opened(writes) } else { CacheEvent::Adopted(writes) }
         }

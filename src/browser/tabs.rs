@@ -16,29 +16,40 @@ use wasm_bindgen::prelude::wasm_bindgen;
 // The tabs' own snippet (its own `inline_js`, so a build without the feature ships none of it).
 #[cfg(feature = "tabs")]
 #[wasm_bindgen(inline_js = "
-const LOCK = 'livepath-tabs ';
+// Revision 1 of the messages between tabs: a page of another revision (a deploy while tabs are open)
+// uses other locks and channels, so never meets this one.
+const LOCK = 'livepath-tabs-1 ';
 const OPS = ['set', 'update', 'delete'];
-// Messages between the tabs (BroadcastChannel, or a microtask inside the leader's own tab), by `k`:
-// 0 a socket asks the leader for a connection, 1 a frame (to the leader: the text a client sent; to a
-// socket: the object the server sent, ids rewritten), 2 a socket's end, 3 a new leader, 4 connected.
+// Messages between the tabs, by `k`: 0 a socket asks the leader for a connection, 1 a frame (to the
+// leader: the text a client sent; to a socket: the object the server sent, ids rewritten), 2 a
+// socket's end, 4 connected, 5 end and keep a socket of its own (another server or user), 6 asked
+// (the leader is connecting). Channels: `at(null)` tells of a new leader, `at(0)` is the leader's,
+// `at(tab)` each tab's (a tab's lock has its channel's name).
 export function openTabs(name, WS = globalThis.WebSocket) {
   const locks = globalThis.navigator?.locks;
   if (!locks || typeof BroadcastChannel != 'function') return;
-  const t = { id: Math.random().toString(36).slice(2), n: 0, WS, sockets: new Map(), stop: new AbortController(), release: [] };
-  t.ch = new BroadcastChannel(LOCK + name);
-  t.lock = (tab, then) => locks.request(LOCK + name + (tab ? ' tab ' + tab : ''), { signal: t.stop.signal }, () => {
-    if (!t.closed) return then();
-  }).catch(() => {});
+  const id = Math.random().toString(36).slice(2);
+  const at = (tab) => LOCK + JSON.stringify([name, tab]);
+  const t = { id, n: 0, misses: 0, WS, at, sockets: new Map(), stop: new AbortController(), release: [] };
+  const channel = (tab, onmessage) => Object.assign(new BroadcastChannel(at(tab)), { onmessage });
+  t.lock = (tab, then) => locks.request(at(tab), { signal: t.stop.signal }, () => t.closed || then()).catch((e) => {
+    // Web Locks refused (an opaque origin, a sandboxed frame): each client keeps its own socket.
+    if (e?.name !== 'AbortError') {
+      t.broken = true;
+      for (const s of [...t.sockets.values()]) s.end();
+    }
+  });
   const hold = (then) => () => new Promise((r) => { t.release.push(r); then(); });
   // The tab's own lock, held while it lives: the leader waits for it to learn that the tab is gone.
-  t.held = new Promise((granted) => t.lock(t.id, hold(granted)));
-  t.lock('', hold(() => lead(t)));
-  t.ch.onmessage = ({ data: d }) => {
-    if (d.k === 3) attach(t, d.hub);
-    else if (d.to === undefined) t.hub?.take(d);
-    else t.sockets.get(d.to)?.hear(d);
+  t.held = new Promise((granted) => t.lock(id, hold(granted)));
+  t.lock(null, hold(() => lead(t)));
+  t.ch = channel(null, ({ data }) => attach(t, data));
+  t.down = channel(id, ({ data: d }) => t.sockets.get(d.to)?.hear(d));
+  t.up = channel(0);
+  t.out = new Map();
+  t.Socket = function (url, protocol) {
+    return t.broken || t.alone || t.misses > 1 ? new t.WS(url, protocol) : new TabSocket(t, url, protocol);
   };
-  t.Socket = function (url, protocol) { return new TabSocket(t, url, protocol); };
   return t;
 }
 export function tabsSocket(t) { return t.Socket; }
@@ -49,17 +60,22 @@ export function closeTabs(t) {
   t.hub = null;
   t.stop.abort();
   t.release.forEach((r) => r());
-  t.ch.close();
+  for (const c of [t.ch, t.down, t.up, ...t.out.values()]) c.close();
 }
-const toHub = (t, d) => t.hub ? queueMicrotask(() => t.hub?.take(d)) : t.closed || t.ch.postMessage(d);
+const toHub = (t, d) => (t.hub ? queueMicrotask(() => t.hub && take(t, t.hub, d)) : t.closed || t.up.postMessage(d));
 // A socket as the client's core sees one (readyState, send, close, onopen, onmessage, onclose), carried
 // by the leader's WebSocket.
 class TabSocket {
   constructor(t, url, protocol) {
+    new URL(url); // a malformed URL throws here, as the WebSocket constructor would
     Object.assign(this, { t, url, protocol, id: t.id + ' ' + ++t.n, readyState: 0 });
     t.sockets.set(this.id, this);
-    // No leader answers (one is being chosen, or the tab is closing): fail, and the client retries.
-    this.timer = setTimeout(() => this.close(), 5000);
+    // No leader answers (one is being chosen, or the leader's page is frozen): fail, and the client
+    // retries; after two misses in a row its next sockets are its own, until a leader speaks.
+    this.timer = setTimeout(() => {
+      t.misses++;
+      this.close();
+    }, 5000);
     t.held.then(() => this.ask());
   }
   ask() {
@@ -71,13 +87,23 @@ class TabSocket {
     this.end();
   }
   hear(d) {
-    if (d.k === 4) {
-      if (this.readyState) return;
-      this.hub = d.hub;
-      this.readyState = 1;
+    const t = this.t;
+    if (d.k > 3 && d.k !== 5) {
+      // Only the leader of the moment: a message from one that has since gone may arrive late.
+      if (this.readyState || (t.leader ??= d.hub) !== d.hub) return;
       clearTimeout(this.timer);
-      this.onopen?.();
-    } else if (this.readyState === 1 && d.hub === this.hub) d.k === 1 ? this.onmessage?.({ data: d.m, parsed: true }) : this.end();
+      t.misses = 0;
+      this.hub = d.hub;
+      if (d.k === 4) {
+        this.readyState = 1;
+        this.onopen?.();
+      }
+    } else if (d.hub !== (this.hub ?? t.leader)) return;
+    else if (d.k === 1) this.readyState === 1 && this.onmessage?.({ data: d.m, parsed: true });
+    else {
+      if (d.k === 5) t.alone = true;
+      this.end();
+    }
   }
   end() {
     if (this.readyState > 2) return;
@@ -90,18 +116,22 @@ class TabSocket {
 // A new leader: sockets carried by another one end (their clients reconnect, and resume), sockets
 // waiting ask it.
 function attach(t, hub) {
-  for (const s of [...t.sockets.values()]) s.readyState ? s.hub !== hub && s.end() : s.ask();
+  t.leader = hub;
+  t.misses = 0;
+  for (const s of [...t.sockets.values()]) s.readyState ? s.hub !== hub && s.end() : t.held.then(() => s.ask());
 }
 function lead(t) {
   const h = t.hub = { ports: new Map(), subs: new Map(), reqs: new Map(), tabs: new Set(), n: 0, heard: 0 };
-  h.take = (d) => take(t, h, d);
-  t.ch.postMessage({ k: 3, hub: t.id });
+  t.up.onmessage = ({ data }) => take(t, h, data);
+  t.ch.postMessage(t.id);
   attach(t, t.id);
 }
 function post(t, h, p, m, k = 1) {
   const d = { k, to: p.id, hub: t.id, m };
   p.sent = Date.now();
-  p.tab === t.id ? queueMicrotask(() => t.sockets.get(p.id)?.hear(d)) : t.ch.postMessage(d);
+  if (p.tab === t.id) return queueMicrotask(() => t.sockets.get(p.id)?.hear(d));
+  if (!t.out.has(p.tab)) t.out.set(p.tab, new BroadcastChannel(t.at(p.tab)));
+  t.out.get(p.tab).postMessage(d);
 }
 function opened(t, h, p) {
   if (p.open) return;
@@ -117,15 +147,20 @@ function take(t, h, d) {
     // A server silent for two heartbeats is gone: the clients found out first, and come back.
     if (h.ws && Date.now() - h.heard > 2 * (h.welcome?.heartbeatMs ?? 25000) && h.ws.readyState === 1) shut(t, h);
     const q = { id: d.from, tab: d.tab, subs: new Map() };
+    // One connection, one server: a client of another URL keeps a socket of its own.
+    if (h.url && h.url !== d.url) return post(t, h, q, 0, 5);
     h.ports.set(d.from, q);
     if (d.tab !== t.id && !h.tabs.has(d.tab)) {
       h.tabs.add(d.tab);
       // Granted once that tab is gone (closed or crashed): its subscriptions end.
       t.lock(d.tab, () => {
         h.tabs.delete(d.tab);
+        t.out.get(d.tab)?.close();
+        t.out.delete(d.tab);
         for (const p of [...h.ports.values()]) if (p.tab === d.tab) drop(t, h, p);
       });
     }
+    post(t, h, q, 0, 6);
     if (!h.ws) connect(t, h, d);
     else if (h.ws.readyState === 1) opened(t, h, q);
   } else if (!p) {
@@ -136,6 +171,7 @@ function take(t, h, d) {
 }
 function connect(t, h, d) {
   let ws;
+  h.url = d.url;
   try {
     ws = h.ws = new t.WS(d.url, d.protocol);
   } catch {
@@ -149,10 +185,10 @@ function connect(t, h, d) {
   ws.onmessage = (e) => typeof e.data === 'string' && received(t, h, e.data);
   ws.onclose = () => h.ws === ws && shut(t, h);
 }
-// The WebSocket closed (or the leader is leaving): every socket it carried ends.
+// The WebSocket closed, failed to open, or the leader is leaving: every socket it carried ends.
 function shut(t, h) {
   const ws = h.ws;
-  h.ws = h.welcome = null;
+  h.ws = h.welcome = h.url = h.user = h.hello = undefined;
   if (ws) {
     ws.onopen = ws.onmessage = ws.onclose = null;
     ws.close(1000);
@@ -167,6 +203,7 @@ function send(h, m) { if (h.ws?.readyState === 1) h.ws.send(JSON.stringify(m)); 
 // (its client sends them again, with their keys, on its next socket).
 function drop(t, h, p) {
   h.ports.delete(p.id);
+  if (h.hello === p) h.hello = undefined;
   for (const id of p.subs.values()) {
     send(h, { type: 'unsubscribe', id });
     h.subs.delete(id);
@@ -177,11 +214,31 @@ function drop(t, h, p) {
 function settled(t, h, req) {
   const [from, , key] = h.reqs.get(req);
   h.reqs.delete(req);
-  for (const p of open(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
+  if (key) for (const p of open(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
   return from;
+}
+// Whom a token names (its `sub`, read without checking: the server checks), or the token itself.
+function user(token) {
+  try {
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub ?? token;
+  } catch {
+    return token;
+  }
 }
 function forward(t, h, p, m) {
   const type = m.type;
+  // One connection, one user: a client's first frame says who it is (its hello's user, or nobody);
+  // a client that is someone else than the connection's first keeps a socket of its own.
+  if (!p.known || type === 'hello') {
+    const who = type === 'hello' ? user(m.token) : null;
+    p.known = true;
+    if (h.user === undefined) h.user = who;
+    if (who !== h.user) {
+      post(t, h, p, 0, 5);
+      return drop(t, h, p);
+    }
+  }
+  if (type === 'hello') h.hello = p;
   if (type === 'subscribe') {
     p.subs.set(m.id, ++h.n);
     h.subs.set(h.n, [p, m.id]);
@@ -192,9 +249,12 @@ function forward(t, h, p, m) {
     p.subs.delete(m.id);
     h.subs.delete(id);
     m.id = id;
-  } else if (OPS.includes(type)) {
+  }
+  if (m.req !== undefined) {
     h.reqs.set(++h.n, [p, m.req, m.key]);
     m.req = h.n;
+  }
+  if (OPS.includes(type)) {
     // The other tabs show it at once too, until it is settled.
     const pending = { type: 'pending', op: OPS.indexOf(type), path: m.path, data: m.data, key: m.key };
     for (const q of open(h)) if (q !== p) post(t, h, q, pending);
@@ -223,7 +283,7 @@ function received(t, h, text) {
     const req = h.reqs.get(m.req)[1];
     to = settled(t, h, m.req);
     m.req = req;
-  }
+  } else if (m.type === 'error') to = h.hello; // a refused token: the last hello's
   if (to) post(t, h, to, m);
   else for (const p of open(h)) post(t, h, p, m);
   // A socket that hears nothing for two heartbeats takes the server for gone: the quiet ones hear a ping.

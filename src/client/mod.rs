@@ -62,7 +62,9 @@ pub enum Tabs {
     Single,
     /// One socket for every tab of the origin with the same client `name`: the tabs elect a leader
     /// (Web Locks), which alone holds it; the others talk to it over a `BroadcastChannel`. Where
-    /// either is missing (or in a build without the `tabs` feature), the client keeps its own socket.
+    /// either is missing or refused, or for a tab whose user or URL differs from the shared
+    /// connection's, the client keeps its own socket. (A build without the `tabs` feature always
+    /// does; the JS API refuses `tabs: "shared"` there.)
     Shared,
 }
 

@@ -3,6 +3,8 @@
 // subscriptions in /metrics, the leader closed and crashed. tests/pages/tabs.ts logs every snapshot.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { LivepathServer } from "../../scripts/livepath-server.mjs";
 import { unique, useStack } from "./support.mjs";
 
 const stack = useStack();
@@ -186,6 +188,104 @@ test("where Web Locks are missing, each tab keeps its own socket", async () => {
     await settles(connections, 2, "two tabs, two connections");
     await pages[0].evaluate((doc) => window.client.set(doc, { v: 1 }), doc);
     await shown(pages[1], doc, (s) => s[4]?.v === 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test("while the server is down every tab reconnects; a write made meanwhile lands once when it is back, on one connection", async () => {
+  const name = unique("down");
+  const doc = `${name}/d`;
+  await stack.server.put(doc, { v: 0 });
+  const { context, pages } = await tabs(name, 3, [doc]);
+  try {
+    const follower = pages[(await roles(pages)).indexOf("follower")];
+    await stack.server.stopProcess();
+    await follower.waitForFunction(() => window.client.status === "reconnecting");
+    await follower.evaluate((doc) => { window.written = window.client.set(doc, { v: 1 }); }, doc);
+    await stack.server.startProcess();
+    const { version } = await follower.evaluate(() => window.written);
+    assert.equal((await stack.server.get(doc)).version, version, "written once");
+    for (const page of pages) await shown(page, doc, (s) => s[4]?.v === 1 && !s[3]);
+    await settles(connections, 1, "one connection again");
+  } finally {
+    await context.close();
+  }
+});
+
+/** An HS256 token for `sub`, valid for an hour, signed with `secret`. */
+function token(sub, secret) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part({ sub, exp: Math.floor(Date.now() / 1000) + 3600 + Math.floor(Math.random() * 100) })}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+test("tabs of one user share the connection; a tab signed in as someone else keeps a socket of its own", async () => {
+  const secret = `tabs-secret-${Date.now()}-${Math.random()}`;
+  const server = await LivepathServer.start({ authSecret: secret });
+  const name = unique("users");
+  const doc = `${name}/d`;
+  const url = `&url=${encodeURIComponent(`ws://127.0.0.1:${server.port}/v1/ws`)}`;
+  const context = await stack.browser.newContext();
+  try {
+    const alice = [await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`)];
+    alice.push(await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`));
+    const bob = await tabPage(context, name, [doc], `${url}&token=${token("bob", secret)}`);
+    for (const page of [...alice, bob]) await shown(page, doc, (s) => !s[2]);
+    assert.deepEqual((await roles(alice)).sort(), ["follower", "leader"], "alice's two tabs share");
+    await bob.waitForFunction(() => window.client.stats().tabs === "single");
+    assert.equal(await server.metric("connections"), 2, "alice's connection and bob's own");
+    await bob.evaluate((doc) => window.client.set(doc, { by: "bob" }), doc);
+    for (const page of alice) await shown(page, doc, (s) => s[4]?.by === "bob");
+    for (const page of [...alice, bob]) assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+    await server.close();
+  }
+});
+
+test("a URL the browser cannot parse fails each listener with invalid-argument, as with a socket of its own", async () => {
+  const context = await stack.browser.newContext();
+  try {
+    const page = await tabPage(context, unique("badurl"), ["c/d"], `&url=${encodeURIComponent("ws://exa mple:99999/")}`);
+    await page.waitForFunction(() => window.log.some((e) => e[0] === "error"));
+    assert.deepEqual(await page.evaluate(() => window.log), [["error", "c/d", "invalid-argument"]]);
+  } finally {
+    await context.close();
+  }
+});
+
+test("where Web Locks refuse (an opaque origin, a sandboxed frame), each tab keeps its own socket", async () => {
+  const name = unique("refused");
+  const doc = `${name}/d`;
+  await stack.server.put(doc, { v: 0 });
+  const context = await stack.browser.newContext();
+  try {
+    await context.addInitScript(() => {
+      navigator.locks.request = () => Promise.reject(new DOMException("refused here", "SecurityError"));
+    });
+    const page = await tabPage(context, name, [doc]);
+    await shown(page, doc, (s) => !s[2]);
+    assert.equal(await role(page), "single");
+  } finally {
+    await context.close();
+  }
+});
+
+test("with persistence too: a reloaded follower shows the cached document first, then the server's, still on one connection", async () => {
+  const name = unique("both");
+  const doc = `${name}/d`;
+  await stack.server.put(doc, { v: 1 });
+  const { context, pages } = await tabs(name, 2, [doc], "&persistence=indexeddb");
+  try {
+    const follower = pages[(await roles(pages)).indexOf("follower")];
+    await follower.waitForFunction(() => window.client.stats().cache.documents === 1);
+    await follower.reload();
+    await follower.waitForFunction(() => window.log?.length >= 2);
+    const log = (await snapshots(follower, doc)).map((s) => s.slice(0, 5));
+    assert.deepEqual(log.slice(0, 2), [["snapshot", doc, true, false, { v: 1 }], ["snapshot", doc, false, false, { v: 1 }]]);
+    assert.equal(await role(follower), "follower");
+    await settles(connections, 1, "one connection");
   } finally {
     await context.close();
   }

@@ -19,9 +19,12 @@ function Subscriber() {
  * one, with `tabs: "shared"`; the lab's own client has its own while it is busy). */
 async function serverGauges(): Promise<{ subscriptions: number; connections: number } | null> {
   try {
-    const text = await (await fetch("/metrics")).text();
+    const response = await fetch("/metrics");
+    const text = response.ok ? await response.text() : "";
     const gauge = (name: string) => Number(text.split("\n").find((l) => l.startsWith(`livepath_${name} `))?.split(" ")[1]);
-    return { subscriptions: gauge("subscriptions"), connections: gauge("connections") };
+    const [subscriptions, connections] = [gauge("subscriptions"), gauge("connections")];
+    // While the server is away (a restart), there is nothing to show.
+    return Number.isFinite(subscriptions) && Number.isFinite(connections) ? { subscriptions, connections } : null;
   } catch {
     return null;
   }

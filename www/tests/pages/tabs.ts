@@ -1,7 +1,7 @@
 // A page with a client sharing its socket with the other tabs (tabs: "shared"), for the shared-tabs
 // tests. ?name= names the client (tabs share by name), ?paths= lists what it listens to from the first
 // moment (comma-separated), ?linger= sets lingerMs, ?tabs=single turns sharing off (the benchmark's
-// baseline). Every snapshot it delivers goes, in order, to window.log, and every status to
+// baseline), ?url=, ?token= and ?persistence= are connect()'s options. Every snapshot it delivers goes, in order, to window.log, and every status to
 // window.statuses, each with the wall-clock time in ms; window.listen(path) listens to one more path
 // and window.stop() ends every listener.
 import { connect, type Snapshot, type Unsubscribe } from "livepath";
@@ -15,6 +15,9 @@ const statuses: unknown[][] = [];
 const client = connect({
   tabs: params.get("tabs") === "single" ? "single" : "shared",
   name: params.get("name") ?? "default",
+  url: params.get("url") ?? undefined,
+  token: params.get("token") ?? undefined,
+  persistence: params.get("persistence") === "indexeddb" ? "indexeddb" : "memory",
   lingerMs: params.has("linger") ? Number(params.get("linger")) : undefined,
   backoff: { initialMs: 100, maxMs: 400 },
 });

@@ -123,7 +123,7 @@ export function askToken(ask, answer) {
 }
 export function stats(listeners, subscriptions, pendingWrites, ws, persistence, cache, t) {
   const socket = ws ? ['connecting', 'open'][ws.readyState] ?? 'closing' : 'none';
-  const tabs = !t || t.broken || t.alone || t.misses > 1 ? 'single' : t.hub ? 'leader' : 'follower';
+  const tabs = !t || t.broken ? 'single' : t.hub ? 'leader' : t.alone > Date.now() ? 'single' : 'follower';
   return { listeners, subscriptions, pendingWrites, socket, persistence, cache: cache ?? { documents: 0, bytes: 0 }, tabs };
 }
 const plain = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -34,7 +34,8 @@ export function openTabs(name, WS = globalThis.WebSocket) {
   const channel = (tab, onmessage) => Object.assign(new BroadcastChannel(at(tab)), { onmessage });
   t.lock = (tab, then) => locks.request(at(tab), { signal: t.stop.signal }, () => t.closed || then()).catch((e) => {
     // Web Locks refused (an opaque origin, a sandboxed frame): each client keeps its own socket.
-    if (e?.name !== 'AbortError') {
+    if (!(e instanceof DOMException)) console.error('livepath: shared tabs:', e);
+    else if (e.name !== 'AbortError') {
       t.broken = true;
       for (const s of [...t.sockets.values()]) s.end();
     }
@@ -48,7 +49,7 @@ export function openTabs(name, WS = globalThis.WebSocket) {
   t.up = channel(0);
   t.out = new Map();
   t.Socket = function (url, protocol) {
-    return t.broken || t.alone || t.misses > 1 ? new t.WS(url, protocol) : new TabSocket(t, url, protocol);
+    return t.broken || t.alone > Date.now() ? new t.WS(url, protocol) : new TabSocket(t, url, protocol);
   };
   return t;
 }
@@ -63,20 +64,31 @@ export function closeTabs(t) {
   for (const c of [t.ch, t.down, t.up, ...t.out.values()]) c.close();
 }
 const toHub = (t, d) => (t.hub ? queueMicrotask(() => t.hub && take(t, t.hub, d)) : t.closed || t.up.postMessage(d));
+// A minute on a socket of its own: another user or server has the connection, or the leader does
+// not answer (a frozen page, a dialog open); then the tab tries to share again.
+const alone = (t) => { t.alone = Date.now() + 60000; };
 // A socket as the client's core sees one (readyState, send, close, onopen, onmessage, onclose), carried
 // by the leader's WebSocket.
 class TabSocket {
   constructor(t, url, protocol) {
-    new URL(url); // a malformed URL throws here, as the WebSocket constructor would
-    Object.assign(this, { t, url, protocol, id: t.id + ' ' + ++t.n, readyState: 0 });
+    // What the WebSocket constructor refuses, this one does too (and the leader compares URLs so).
+    const u = new URL(url, globalThis.location?.href);
+    if (!/^(ws|http)s?:$/.test(u.protocol) || u.hash) throw new SyntaxError(`not a WebSocket URL: ${url}`);
+    Object.assign(this, { t, url: u.href, protocol, id: t.id + ' ' + ++t.n, readyState: 0 });
     t.sockets.set(this.id, this);
-    // No leader answers (one is being chosen, or the leader's page is frozen): fail, and the client
-    // retries; after two misses in a row its next sockets are its own, until a leader speaks.
-    this.timer = setTimeout(() => {
-      t.misses++;
-      this.close();
-    }, 5000);
+    this.wait(5000); // until a leader answers (one may be being chosen)
     t.held.then(() => this.ask());
+  }
+  // No answer in time: fail, and the client retries; after two misses in a row, a socket of its own.
+  wait(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (++this.t.misses > 1) {
+        this.t.misses = 0;
+        alone(this.t);
+      }
+      this.close();
+    }, ms);
   }
   ask() {
     if (this.readyState === 0) toHub(this.t, { k: 0, from: this.id, tab: this.t.id, url: this.url, protocol: this.protocol });
@@ -91,17 +103,18 @@ class TabSocket {
     if (d.k > 3 && d.k !== 5) {
       // Only the leader of the moment: a message from one that has since gone may arrive late.
       if (this.readyState || (t.leader ??= d.hub) !== d.hub) return;
-      clearTimeout(this.timer);
       t.misses = 0;
       this.hub = d.hub;
       if (d.k === 4) {
+        clearTimeout(this.timer);
         this.readyState = 1;
         this.onopen?.();
-      }
-    } else if (d.hub !== (this.hub ?? t.leader)) return;
+      } else this.wait(30000); // the leader is connecting: as long as a handshake may take
+
+    } else if (d.hub !== this.hub && d.hub !== t.leader) return;
     else if (d.k === 1) this.readyState === 1 && this.onmessage?.({ data: d.m, parsed: true });
     else {
-      if (d.k === 5) t.alone = true;
+      if (d.k === 5) alone(t);
       this.end();
     }
   }
@@ -118,7 +131,13 @@ class TabSocket {
 function attach(t, hub) {
   t.leader = hub;
   t.misses = 0;
-  for (const s of [...t.sockets.values()]) s.readyState ? s.hub !== hub && s.end() : t.held.then(() => s.ask());
+  for (const s of [...t.sockets.values()]) {
+    if (s.readyState) s.hub !== hub && s.end();
+    else {
+      s.hub = undefined; // whatever the one before said of it
+      t.held.then(() => s.ask());
+    }
+  }
 }
 function lead(t) {
   const h = t.hub = { ports: new Map(), subs: new Map(), reqs: new Map(), tabs: new Set(), n: 0, heard: 0 };
@@ -130,8 +149,10 @@ function post(t, h, p, m, k = 1) {
   const d = { k, to: p.id, hub: t.id, m };
   p.sent = Date.now();
   if (p.tab === t.id) return queueMicrotask(() => t.sockets.get(p.id)?.hear(d));
-  if (!t.out.has(p.tab)) t.out.set(p.tab, new BroadcastChannel(t.at(p.tab)));
-  t.out.get(p.tab).postMessage(d);
+  // A channel per tab carried (closed when it goes); a word to any other, on one used once.
+  const c = h.tabs.has(p.tab) ? t.out.get(p.tab) ?? t.out.set(p.tab, new BroadcastChannel(t.at(p.tab))).get(p.tab) : new BroadcastChannel(t.at(p.tab));
+  c.postMessage(d);
+  if (!h.tabs.has(p.tab)) c.close();
 }
 function opened(t, h, p) {
   if (p.open) return;
@@ -140,15 +161,28 @@ function opened(t, h, p) {
   if (h.welcome) post(t, h, p, h.welcome);
 }
 const open = (h) => [...h.ports.values()].filter((p) => p.open);
+// Those that said who they are: they share the connection's user.
+const known = (h) => open(h).filter((p) => p.known);
 function take(t, h, d) {
   const p = h.ports.get(d.from);
   if (d.k === 0) {
-    if (p) return;
+    if (p) {
+      // Asked again (its answer came before it heard of this leader): the same answer again.
+      post(t, h, p, 0, 6);
+      if (p.open) {
+        p.open = false;
+        opened(t, h, p);
+      }
+      return;
+    }
     // A server silent for two heartbeats is gone: the clients found out first, and come back.
     if (h.ws && Date.now() - h.heard > 2 * (h.welcome?.heartbeatMs ?? 25000) && h.ws.readyState === 1) shut(t, h);
     const q = { id: d.from, tab: d.tab, subs: new Map() };
     // One connection, one server: a client of another URL keeps a socket of its own.
-    if (h.url && h.url !== d.url) return post(t, h, q, 0, 5);
+    if (h.url && h.url !== d.url) {
+      post(t, h, q, 0, 6);
+      return post(t, h, q, 0, 5);
+    }
     h.ports.set(d.from, q);
     if (d.tab !== t.id && !h.tabs.has(d.tab)) {
       h.tabs.add(d.tab);
@@ -214,15 +248,16 @@ function drop(t, h, p) {
 function settled(t, h, req) {
   const [from, , key] = h.reqs.get(req);
   h.reqs.delete(req);
-  if (key) for (const p of open(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
+  if (key) for (const p of known(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
   return from;
 }
-// Whom a token names (its `sub`, read without checking: the server checks), or the token itself.
+// Whom a token names: its `sub`, read without checking (the server checks); '' for a token that is
+// no JWT (a server without authentication, which reads none).
 function user(token) {
   try {
-    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub ?? token;
+    return String(JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub ?? '');
   } catch {
-    return token;
+    return '';
   }
 }
 function forward(t, h, p, m) {
@@ -230,10 +265,12 @@ function forward(t, h, p, m) {
   // One connection, one user: a client's first frame says who it is (its hello's user, or nobody);
   // a client that is someone else than the connection's first keeps a socket of its own.
   if (!p.known || type === 'hello') {
-    const who = type === 'hello' ? user(m.token) : null;
+    const who = type === 'hello' && m.token ? user(m.token) : null;
     p.known = true;
     if (h.user === undefined) h.user = who;
     if (who !== h.user) {
+      // The only one left: the connection is its own to make again, as that user.
+      if (h.ports.size === 1) return shut(t, h);
       post(t, h, p, 0, 5);
       return drop(t, h, p);
     }
@@ -257,7 +294,7 @@ function forward(t, h, p, m) {
   if (OPS.includes(type)) {
     // The other tabs show it at once too, until it is settled.
     const pending = { type: 'pending', op: OPS.indexOf(type), path: m.path, data: m.data, key: m.key };
-    for (const q of open(h)) if (q !== p) post(t, h, q, pending);
+    for (const q of known(h)) if (q !== p) post(t, h, q, pending);
   }
   send(h, m);
 }
@@ -285,7 +322,7 @@ function received(t, h, text) {
     m.req = req;
   } else if (m.type === 'error') to = h.hello; // a refused token: the last hello's
   if (to) post(t, h, to, m);
-  else for (const p of open(h)) post(t, h, p, m);
+  else for (const p of m.type === 'error' ? known(h) : open(h)) post(t, h, p, m);
   // A socket that hears nothing for two heartbeats takes the server for gone: the quiet ones hear a ping.
   const beat = h.welcome?.heartbeatMs ?? 25000;
   for (const p of open(h)) if (now - p.sent > beat / 2) post(t, h, p, { type: 'ping' });

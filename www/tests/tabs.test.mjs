@@ -220,7 +220,7 @@ function token(sub, secret) {
   return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
-test("tabs of one user share the connection; a tab signed in as someone else keeps a socket of its own", async () => {
+test("tabs of one user share the connection; a tab signed in as someone else, or signed out, keeps a socket of its own", async () => {
   const secret = `tabs-secret-${Date.now()}-${Math.random()}`;
   const server = await LivepathServer.start({ authSecret: secret });
   const name = unique("users");
@@ -238,6 +238,11 @@ test("tabs of one user share the connection; a tab signed in as someone else kee
     await bob.evaluate((doc) => window.client.set(doc, { by: "bob" }), doc);
     for (const page of alice) await shown(page, doc, (s) => s[4]?.by === "bob");
     for (const page of [...alice, bob]) assert.deepEqual(page.errors, []);
+    // Signed out (its token function answers null): not served as alice, refused as anonymous.
+    const nobody = await tabPage(context, name, [doc], `${url}&token=none`);
+    await nobody.waitForFunction(() => window.log.length > 0);
+    assert.deepEqual(await nobody.evaluate(() => window.log), [["error", doc, "unauthenticated"]]);
+    assert.equal(await role(nobody), "single");
   } finally {
     await context.close();
     await server.close();

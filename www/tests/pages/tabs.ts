@@ -1,7 +1,8 @@
 // A page with a client sharing its socket with the other tabs (tabs: "shared"), for the shared-tabs
 // tests. ?name= names the client (tabs share by name), ?paths= lists what it listens to from the first
 // moment (comma-separated), ?linger= sets lingerMs, ?tabs=single turns sharing off (the benchmark's
-// baseline), ?url=, ?token= and ?persistence= are connect()'s options. Every snapshot it delivers goes, in order, to window.log, and every status to
+// baseline), ?url=, ?token= and ?persistence= are connect()'s options (?token=none: a token function
+// that answers null, as when nobody is signed in). Every snapshot it delivers goes, in order, to window.log, and every status to
 // window.statuses, each with the wall-clock time in ms; window.listen(path) listens to one more path
 // and window.stop() ends every listener.
 import { connect, type Snapshot, type Unsubscribe } from "livepath";
@@ -16,7 +17,7 @@ const client = connect({
   tabs: params.get("tabs") === "single" ? "single" : "shared",
   name: params.get("name") ?? "default",
   url: params.get("url") ?? undefined,
-  token: params.get("token") ?? undefined,
+  token: params.get("token") === "none" ? () => null : params.get("token") ?? undefined,
   persistence: params.get("persistence") === "indexeddb" ? "indexeddb" : "memory",
   lingerMs: params.has("linger") ? Number(params.get("linger")) : undefined,
   backoff: { initialMs: 100, maxMs: 400 },

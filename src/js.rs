@@ -59,7 +59,7 @@ export interface ClientOptions {
    * closes or crashes another tab takes over and every tab resumes. Listeners, writes and status
    * behave as with a socket of one's own; another tab's write shows at once, with
    * `hasPendingWrites`. One connection is one user: a tab whose token names another user (or none,
-   * where the first had one) keeps a socket of its own. Where Web Locks or BroadcastChannel are
+   * where the first had one) keeps a socket of its own for a while. Where Web Locks or BroadcastChannel are
    * missing or refused, each tab keeps its own socket (`stats().tabs` says which). Default "single". */
   tabs?: "single" | "shared";
 }

@@ -150,6 +150,9 @@ function runOne(c, s, m, w, got, now, op, key, value, extra, i) {
     if (meta) {
       meta[2] = now;
       m.put(meta, key);
+    } else {
+      // Stored by another tab since this one opened: counted here too (stats, eviction).
+      got[i].onsuccess = () => got[i].result && measure(c, m, key, got[i].result, now);
     }
   } else if (op === 4) {
     const frame = value.kind === 'document'
@@ -157,8 +160,7 @@ function runOne(c, s, m, w, got, now, op, key, value, extra, i) {
       : { type: 'collection', id: 0, version: value.version, epoch: extra,
         docs: value.docs.map(({ id, version, data }) => ({ id, version, data })) };
     s.put(frame, key);
-    c.meta.set(key, [JSON.stringify(frame).length + key.length, frame.docs?.length ?? +frame.exists, now]);
-    m.put(c.meta.get(key), key);
+    measure(c, m, key, frame, now);
     let total = 0;
     for (const [bytes] of c.meta.values()) total += bytes;
     for (;;) {
@@ -185,6 +187,10 @@ function runOne(c, s, m, w, got, now, op, key, value, extra, i) {
     m.clear();
     c.meta.clear();
   }
+}
+function measure(c, m, key, frame, now) {
+  c.meta.set(key, [JSON.stringify(frame).length + key.length, frame.docs?.length ?? +frame.exists, now]);
+  m.put(c.meta.get(key), key);
 }
 export function cacheStats(c) {
   const cache = { documents: 0, bytes: 0 };

@@ -281,9 +281,14 @@ test("with persistence too: a reloaded follower shows the cached document first,
   const name = unique("both");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 1 });
-  const { context, pages } = await tabs(name, 2, [doc], "&persistence=indexeddb");
+  const context = await stack.browser.newContext();
   try {
-    const follower = pages[(await roles(pages)).indexOf("follower")];
+    const first = await tabPage(context, name, [doc], "&persistence=indexeddb");
+    await first.waitForFunction(() => window.client.stats().cache.documents === 1);
+    // The second tab finds the document the first one stored: it counts it as held, too.
+    const follower = await tabPage(context, name, [doc], "&persistence=indexeddb");
+    await shown(follower, doc, (s) => !s[2]);
+    assert.deepEqual(await roles([first, follower]), ["leader", "follower"]);
     await follower.waitForFunction(() => window.client.stats().cache.documents === 1);
     await follower.reload();
     await follower.waitForFunction(() => window.log?.length >= 2);

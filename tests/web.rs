@@ -7,6 +7,7 @@ use std::{cell::RefCell, rc::Rc};
 
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Reflect};
+use livepath::core::Snapshot;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -527,7 +528,6 @@ async fn a_document_too_large_or_too_deep_is_refused_before_it_is_sent() {
 
 #[wasm_bindgen_test]
 async fn the_rust_api_delivers_typed_snapshots_until_the_subscription_is_dropped() {
-    use livepath::core::Snapshot;
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let client = livepath::Client::new(livepath::ClientOptions { url: Some(ws_url()), ..Default::default() });
@@ -844,9 +844,18 @@ async fn equal_queries_from_rust_and_javascript_share_one_subscription_and_see_l
     client.close();
 }
 
+/// A Rust listener that records each document snapshot as (version, fromCache, hasPendingWrites).
+fn record_documents(sink: Rc<RefCell<Vec<(u64, bool, bool)>>>) -> impl FnMut(&Snapshot<livepath::Data>) {
+    move |s| {
+        if let Snapshot::Document { state, from_cache, pending, .. } = s {
+            sink.borrow_mut().push((state.version, *from_cache, *pending));
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 async fn the_rust_api_with_persistence_shows_a_second_client_the_cached_state_before_the_server_confirms_it() {
-    use livepath::core::{CoreOptions, Snapshot};
+    use livepath::core::CoreOptions;
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     let name = unique("cache").replace('/', "-");
@@ -859,15 +868,8 @@ async fn the_rust_api_with_persistence_shows_a_second_client_the_cached_state_be
         })
     };
     let seen = Rc::new(RefCell::new(Vec::new()));
-    let record = |sink: Rc<RefCell<Vec<(u64, bool)>>>| {
-        move |s: &Snapshot<livepath::Data>| {
-            if let Snapshot::Document { state, from_cache, .. } = s {
-                sink.borrow_mut().push((state.version, *from_cache));
-            }
-        }
-    };
     let first = persistent();
-    let subscription = first.on_snapshot(path.as_str().into(), record(seen.clone())).unwrap();
+    let subscription = first.on_snapshot(path.as_str().into(), record_documents(seen.clone())).unwrap();
     wait_until("the first client's snapshot", || seen.borrow().len() == 1).await;
     let version = seen.borrow()[0].0;
     drop(subscription); // stored as it is released
@@ -877,15 +879,19 @@ async fn the_rust_api_with_persistence_shows_a_second_client_the_cached_state_be
 
     let again = Rc::new(RefCell::new(Vec::new()));
     let second = persistent();
-    let _subscription = second.on_snapshot(path.as_str().into(), record(again.clone())).unwrap();
+    let _subscription = second.on_snapshot(path.as_str().into(), record_documents(again.clone())).unwrap();
     wait_until("confirmed by the server", || again.borrow().len() == 2).await;
-    assert_eq!(*again.borrow(), [(version, true), (version, false)], "the cached state, then the server's unchanged");
+    assert_eq!(
+        *again.borrow(),
+        [(version, true, false), (version, false, false)],
+        "the cached state, then the server's unchanged"
+    );
     second.close();
 }
 
 #[wasm_bindgen_test]
 async fn the_rust_api_with_shared_tabs_carries_two_clients_on_the_leaders_socket_and_hands_it_over_on_close() {
-    use livepath::core::{CoreOptions, Snapshot};
+    use livepath::core::CoreOptions;
     let path = unique("docs");
     put(&path, r#"{"n":1}"#).await;
     // Two clients of one name in one page take part as two tabs would.
@@ -899,17 +905,10 @@ async fn the_rust_api_with_shared_tabs_carries_two_clients_on_the_leaders_socket
             ..Default::default()
         })
     };
-    let record = |sink: Rc<RefCell<Vec<(u64, bool)>>>| {
-        move |s: &Snapshot<livepath::Data>| {
-            if let Snapshot::Document { state, pending, .. } = s {
-                sink.borrow_mut().push((state.version, *pending));
-            }
-        }
-    };
     let (a, b) = (shared(), shared());
     let (seen_a, seen_b) = (Rc::new(RefCell::new(Vec::new())), Rc::new(RefCell::new(Vec::new())));
-    let _sa = a.on_snapshot(&path, record(seen_a.clone())).unwrap();
-    let _sb = b.on_snapshot(&path, record(seen_b.clone())).unwrap();
+    let _sa = a.on_snapshot(&path, record_documents(seen_a.clone())).unwrap();
+    let _sb = b.on_snapshot(&path, record_documents(seen_b.clone())).unwrap();
     wait_until("both snapshots", || seen_a.borrow().len() == 1 && seen_b.borrow().len() == 1).await;
     let mut roles = [stat(&a, "tabs").as_string().unwrap(), stat(&b, "tabs").as_string().unwrap()];
     roles.sort();
@@ -918,10 +917,11 @@ async fn the_rust_api_with_shared_tabs_carries_two_clients_on_the_leaders_socket
         if stat(&a, "tabs") == "leader" { (a, b, seen_b.clone()) } else { (b, a, seen_a.clone()) };
     let version = settled(follower.set(&path, query_object(r#"{"n":2}"#))).await.unwrap();
     let version = get(&version, "version").as_f64().unwrap() as u64;
-    wait_until("the write, confirmed", || seen.borrow().last() == Some(&(version, false))).await;
+    wait_until("the write, confirmed", || seen.borrow().last() == Some(&(version, false, false))).await;
     leader.close();
     wait_until("the follower leads", || stat(&follower, "tabs") == "leader").await;
     let later = put(&path, r#"{"n":3}"#).await as u64;
-    wait_until("a later write, on the new leader's socket", || seen.borrow().last() == Some(&(later, false))).await;
+    wait_until("a later write, on the new leader's socket", || seen.borrow().last() == Some(&(later, false, false)))
+        .await;
     follower.close();
 }

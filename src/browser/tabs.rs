@@ -140,7 +140,7 @@ function attach(t, hub) {
   }
 }
 function lead(t) {
-  const h = t.hub = { ports: new Map(), subs: new Map(), reqs: new Map(), tabs: new Set(), n: 0, heard: 0 };
+  const h = t.hub = { ports: new Map(), subs: new Map(), reqs: new Map(), n: 0, heard: 0 };
   t.up.onmessage = ({ data }) => take(t, h, data);
   t.ch.postMessage(t.id);
   attach(t, t.id);
@@ -150,9 +150,9 @@ function post(t, h, p, m, k = 1) {
   p.sent = Date.now();
   if (p.tab === t.id) return queueMicrotask(() => t.sockets.get(p.id)?.hear(d));
   // A channel per tab carried (closed when it goes); a word to any other, on one used once.
-  const c = h.tabs.has(p.tab) ? t.out.get(p.tab) ?? t.out.set(p.tab, new BroadcastChannel(t.at(p.tab))).get(p.tab) : new BroadcastChannel(t.at(p.tab));
+  const c = t.out.get(p.tab) ?? new BroadcastChannel(t.at(p.tab));
   c.postMessage(d);
-  if (!h.tabs.has(p.tab)) c.close();
+  if (!t.out.has(p.tab)) c.close();
 }
 function opened(t, h, p) {
   if (p.open) return;
@@ -184,11 +184,10 @@ function take(t, h, d) {
       return post(t, h, q, 0, 5);
     }
     h.ports.set(d.from, q);
-    if (d.tab !== t.id && !h.tabs.has(d.tab)) {
-      h.tabs.add(d.tab);
+    if (d.tab !== t.id && !t.out.has(d.tab)) {
+      t.out.set(d.tab, new BroadcastChannel(t.at(d.tab)));
       // Granted once that tab is gone (closed or crashed): its subscriptions end.
       t.lock(d.tab, () => {
-        h.tabs.delete(d.tab);
         t.out.get(d.tab)?.close();
         t.out.delete(d.tab);
         for (const p of [...h.ports.values()]) if (p.tab === d.tab) drop(t, h, p);
@@ -325,7 +324,7 @@ function received(t, h, text) {
   else for (const p of m.type === 'error' ? known(h) : open(h)) post(t, h, p, m);
   // A socket that hears nothing for two heartbeats takes the server for gone: the quiet ones hear a ping.
   const beat = h.welcome?.heartbeatMs ?? 25000;
-  for (const p of open(h)) if (now - p.sent > beat / 2) post(t, h, p, { type: 'ping' });
+  for (const p of h.ports.values()) if (p.open && now - p.sent > beat / 2) post(t, h, p, { type: 'ping' });
 }
 ")]
 extern "C" {

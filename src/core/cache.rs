@@ -206,10 +206,8 @@ impl<D: Merge + Fields> Core<D> {
         let mut restored = Vec::with_capacity(writes.len() + self.writes.len());
         let mut paths = Vec::with_capacity(writes.len());
         for w in writes {
-            let req = self.next_req;
-            self.next_req += 1;
             paths.push(w.path.clone());
-            restored.push(super::PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false });
+            restored.push(self.known_write(w));
         }
         if first {
             restored.append(&mut self.writes);

@@ -939,12 +939,11 @@ impl<D: Merge + Fields> Core<D> {
                 }
             }
             Frame::Error { .. } => {}
-            Frame::Pending(StoredWrite { key, path, op }) => {
-                if self.link == Link::Open && !self.foreign.iter().any(|w| w.key == key) {
-                    // A number of this client's own: a collection orders local documents by it.
-                    let req = self.next_req;
-                    self.next_req += 1;
-                    self.foreign.push(PendingWrite { req, path: path.clone(), op, key, stored: true, sent: true });
+            Frame::Pending(write) => {
+                if self.link == Link::Open && !self.foreign.iter().any(|w| w.key == write.key) {
+                    let write = self.known_write(write);
+                    let path = write.path.clone();
+                    self.foreign.push(write);
                     self.refresh_written(&path, &mut actions);
                 }
             }
@@ -987,18 +986,28 @@ impl<D: Merge + Fields> Core<D> {
         self.refresh(id, Cause::Server, actions);
     }
 
-    /// Pending writes to the document at `path`: other tabs' (which the leader carried first), then
-    /// this client's, oldest first.
+    /// A write made elsewhere (stored by an earlier page, or another tab's), with a number of this
+    /// client's own (a collection orders local documents by it); stored already, not yet sent here.
+    fn known_write(&mut self, w: StoredWrite<D>) -> PendingWrite<D> {
+        let req = self.next_req;
+        self.next_req += 1;
+        PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false }
+    }
+
+    /// Every pending write as listeners see them applied: other tabs' (in the order the leader told
+    /// of them), then this client's, oldest first.
+    fn all_writes(&self) -> impl Iterator<Item = &PendingWrite<D>> {
+        self.foreign.iter().chain(&self.writes)
+    }
+
+    /// Pending writes to the document at `path`, in [`Core::all_writes`]' order.
     fn writes_to<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
-        self.foreign.iter().chain(&self.writes).filter(move |w| w.path == path)
+        self.all_writes().filter(move |w| w.path == path)
     }
 
     /// Pending writes to documents of the collection at `path`, in the same order.
     fn writes_in<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a PendingWrite<D>> + 'a {
-        self.foreign
-            .iter()
-            .chain(&self.writes)
-            .filter(move |w| split_last(&w.path).is_some_and(|(parent, _)| parent == path))
+        self.all_writes().filter(move |w| split_last(&w.path).is_some_and(|(parent, _)| parent == path))
     }
 
     /// The document at `path` as this client sees it: the server's state with pending writes on top.

@@ -1,6 +1,6 @@
 //! Other tabs' writes, as the shared tabs' leader tells of them (`pending`, then `settled`).
 
-use super::tests::{A, delivered, doc_state, open_core, opened, path, sends, snapshot, sub_id};
+use super::tests::{A, delivered, doc_state, opened, path, sends, showing_server, snapshot};
 use super::*;
 
 fn pending(path: &str, data: &'static str, key: &str) -> Frame<&'static str> {
@@ -9,10 +9,7 @@ fn pending(path: &str, data: &'static str, key: &str) -> Frame<&'static str> {
 
 #[test]
 fn another_tabs_write_shows_at_once_as_pending_and_is_confirmed_in_one_callback_once_settled() {
-    let mut c = open_core();
-    let (a, actions) = c.listen(&path("c/d"));
-    let id = sub_id(&actions);
-    c.received(snapshot(id, 3, Some("server")));
+    let (mut c, a, id) = showing_server();
     let shown = delivered(&c.received(pending("c/d", "theirs", "k1")));
     assert_eq!(shown[0].0, [a]);
     assert_eq!(doc_state(&shown[0].1), (Some("theirs"), true, true), "their write, hasPendingWrites");
@@ -25,10 +22,7 @@ fn another_tabs_write_shows_at_once_as_pending_and_is_confirmed_in_one_callback_
 
 #[test]
 fn another_tabs_write_told_twice_counts_once_and_a_rejected_one_rolls_back() {
-    let mut c = open_core();
-    let (_, actions) = c.listen(&path("c/d"));
-    let id = sub_id(&actions);
-    c.received(snapshot(id, 3, Some("server")));
+    let (mut c, _, _) = showing_server();
     c.received(pending("c/d", "theirs", "k1"));
     assert!(delivered(&c.received(pending("c/d", "theirs", "k1"))).is_empty());
     let back = delivered(&c.received(Frame::Settled { key: "k1".into() }));
@@ -37,10 +31,7 @@ fn another_tabs_write_told_twice_counts_once_and_a_rejected_one_rolls_back() {
 
 #[test]
 fn other_tabs_writes_are_forgotten_with_the_socket_and_never_sent() {
-    let mut c = open_core();
-    let (_, actions) = c.listen(&path("c/d"));
-    let id = sub_id(&actions);
-    c.received(snapshot(id, 3, Some("server")));
+    let (mut c, _, _) = showing_server();
     c.received(pending("c/d", "theirs", "k1"));
     let (_, actions) = c.write(&path("c/e"), WriteOp::Set("mine"), "k2".into());
     assert_eq!(sends(&actions).len(), 1);

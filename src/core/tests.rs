@@ -511,12 +511,19 @@ pub(super) fn doc_state(snapshot: &Snapshot<&'static str>) -> (Option<&'static s
     }
 }
 
-#[test]
-fn a_write_shows_at_once_as_pending_then_confirmed_after_the_ack_in_one_more_callback() {
+/// An open client whose listener on `c/d` has been shown the server's `"server"` at version 3: the
+/// client, the listener and the subscription's wire id.
+pub(super) fn showing_server() -> (Core<&'static str>, ListenerId, u64) {
     let mut c = open_core();
     let (a, actions) = c.listen(&path("c/d"));
     let id = sub_id(&actions);
     c.received(snapshot(id, 3, Some("server")));
+    (c, a, id)
+}
+
+#[test]
+fn a_write_shows_at_once_as_pending_then_confirmed_after_the_ack_in_one_more_callback() {
+    let (mut c, a, id) = showing_server();
     let (w, actions) = c.write(&path("c/d"), WriteOp::Set("mine"), "k".into());
     let local = delivered(&actions);
     assert_eq!(local[0].0, [a]);
@@ -532,10 +539,7 @@ fn a_write_shows_at_once_as_pending_then_confirmed_after_the_ack_in_one_more_cal
 
 #[test]
 fn a_rejected_write_rolls_the_local_view_back() {
-    let mut c = open_core();
-    let (_, actions) = c.listen(&path("c/d"));
-    let id = sub_id(&actions);
-    c.received(snapshot(id, 3, Some("server")));
+    let (mut c, _, _) = showing_server();
     let (w, actions) = c.write(&path("c/d"), WriteOp::Delete, "k".into());
     assert_eq!(doc_state(&delivered(&actions)[0].1), (None, false, true));
     let actions =

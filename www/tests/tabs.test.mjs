@@ -20,13 +20,22 @@ async function tabPage(context, name, paths = [], extra = "") {
   return page;
 }
 
-/** `n` tabs of a new context, each listening to `paths`, each shown the server's state. */
-async function tabs(name, n, paths, extra) {
+/** Runs `body` with a new browser context (its pages are one browser's tabs), closed after it. */
+async function inContext(body) {
   const context = await stack.browser.newContext();
+  try {
+    return await body(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** `n` tabs of `context`, each listening to `paths`, each shown the server's state. */
+async function tabs(context, name, n, paths, extra) {
   const pages = [];
   for (let i = 0; i < n; i++) pages.push(await tabPage(context, name, paths, extra));
   for (const page of pages) await shown(page, paths[0], (s) => !s[2]);
-  return { context, pages };
+  return pages;
 }
 
 const snapshots = (page, path) =>
@@ -60,28 +69,29 @@ test("five tabs share one connection: a write in tab 3 shows in all five, pendin
   const name = unique("five");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 0 });
-  const { context, pages } = await tabs(name, 5, [doc], "&linger=300");
-  await settles(connections, 1, "the server sees one WebSocket connection for five tabs");
-  assert.equal(await subscriptions(), 5, "each tab's listener is a subscription of that one connection");
-  const r = await roles(pages);
-  assert.equal(r.filter((x) => x === "leader").length, 1, `one leader: ${r}`);
-  assert.equal(r.filter((x) => x === "follower").length, 4);
+  await inContext(async (context) => {
+    const pages = await tabs(context, name, 5, [doc], "&linger=300");
+    await settles(connections, 1, "the server sees one WebSocket connection for five tabs");
+    assert.equal(await subscriptions(), 5, "each tab's listener is a subscription of that one connection");
+    const r = await roles(pages);
+    assert.equal(r.filter((x) => x === "leader").length, 1, `one leader: ${r}`);
+    assert.equal(r.filter((x) => x === "follower").length, 4);
 
-  const { version } = await pages[2].evaluate((doc) => window.client.set(doc, { v: 3 }), doc);
-  for (const page of pages) await shown(page, doc, (s) => s[4]?.v === 3 && !s[3]);
-  assert.equal((await stack.server.get(doc)).version, version);
-  for (const [i, page] of pages.entries()) {
-    const log = (await snapshots(page, doc)).filter((s) => s[4]?.v === 3);
-    // The writing tab shows its write at once (pending), like every other: the leader told them of it
-    // before the server answered; then the confirmed state, once.
-    assert.deepEqual(log.map((s) => s.slice(0, 5)), [["snapshot", doc, false, true, { v: 3 }], ["snapshot", doc, false, false, { v: 3 }]], `tab ${i + 1}`);
-  }
+    const { version } = await pages[2].evaluate((doc) => window.client.set(doc, { v: 3 }), doc);
+    for (const page of pages) await shown(page, doc, (s) => s[4]?.v === 3 && !s[3]);
+    assert.equal((await stack.server.get(doc)).version, version);
+    for (const [i, page] of pages.entries()) {
+      const log = (await snapshots(page, doc)).filter((s) => s[4]?.v === 3);
+      // The writing tab shows its write at once (pending), like every other: the leader told them of it
+      // before the server answered; then the confirmed state, once.
+      assert.deepEqual(log.map((s) => s.slice(0, 5)), [["snapshot", doc, false, true, { v: 3 }], ["snapshot", doc, false, false, { v: 3 }]], `tab ${i + 1}`);
+    }
 
-  for (const page of pages) await page.evaluate(() => window.stop());
-  await settles(subscriptions, 0, "every tab's listeners gone: no subscription left on the server");
-  await settles(connections, 0, "and, after the linger, no connection");
-  for (const page of pages) assert.deepEqual(page.errors, []);
-  await context.close();
+    for (const page of pages) await page.evaluate(() => window.stop());
+    await settles(subscriptions, 0, "every tab's listeners gone: no subscription left on the server");
+    await settles(connections, 0, "and, after the linger, no connection");
+    for (const page of pages) assert.deepEqual(page.errors, []);
+  });
 });
 
 /**
@@ -108,12 +118,10 @@ function writeMany(pages, name, count, tag) {
 async function leaderGoes(end) {
   const name = unique("leader");
   await stack.server.put(`${name}/seed`, { seed: true });
-  const { context, pages } = await tabs(name, 4, [name]);
-  try {
+  await inContext(async (context) => {
+    const pages = await tabs(context, name, 4, [name]);
     await leaderGoesIn(name, pages, end);
-  } finally {
-    await context.close();
-  }
+  });
 }
 
 async function leaderGoesIn(name, pages, end) {
@@ -159,8 +167,8 @@ test("a follower tab that crashes loses its subscriptions on the server; the oth
   const name = unique("follower");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 0 });
-  const { context, pages } = await tabs(name, 3, [doc]);
-  try {
+  await inContext(async (context) => {
+    const pages = await tabs(context, name, 3, [doc]);
     await settles(subscriptions, 3, "three subscriptions");
     const follower = pages[(await roles(pages)).indexOf("follower")];
     const cdp = await context.newCDPSession(follower);
@@ -170,17 +178,14 @@ test("a follower tab that crashes loses its subscriptions on the server; the oth
     const rest = pages.filter((p) => p !== follower);
     await stack.server.put(doc, { v: 1 });
     for (const page of rest) await shown(page, doc, (s) => s[4]?.v === 1);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test("where Web Locks are missing, each tab keeps its own socket", async () => {
   const name = unique("nolocks");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 0 });
-  const context = await stack.browser.newContext();
-  try {
+  await inContext(async (context) => {
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));
     const pages = [await tabPage(context, name, [doc]), await tabPage(context, name, [doc])];
     for (const page of pages) await shown(page, doc, (s) => !s[2]);
@@ -188,17 +193,15 @@ test("where Web Locks are missing, each tab keeps its own socket", async () => {
     await settles(connections, 2, "two tabs, two connections");
     await pages[0].evaluate((doc) => window.client.set(doc, { v: 1 }), doc);
     await shown(pages[1], doc, (s) => s[4]?.v === 1);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test("while the server is down every tab reconnects; a write made meanwhile lands once when it is back, on one connection", async () => {
   const name = unique("down");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 0 });
-  const { context, pages } = await tabs(name, 3, [doc]);
-  try {
+  await inContext(async (context) => {
+    const pages = await tabs(context, name, 3, [doc]);
     const follower = pages[(await roles(pages)).indexOf("follower")];
     await stack.server.stopProcess();
     await follower.waitForFunction(() => window.client.status === "reconnecting");
@@ -208,9 +211,7 @@ test("while the server is down every tab reconnects; a write made meanwhile land
     assert.equal((await stack.server.get(doc)).version, version, "written once");
     for (const page of pages) await shown(page, doc, (s) => s[4]?.v === 1 && !s[3]);
     await settles(connections, 1, "one connection again");
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 /** An HS256 token for `sub`, valid for an hour, signed with `secret`. */
@@ -226,63 +227,56 @@ test("tabs of one user share the connection; a tab signed in as someone else, or
   const name = unique("users");
   const doc = `${name}/d`;
   const url = `&url=${encodeURIComponent(`ws://127.0.0.1:${server.port}/v1/ws`)}`;
-  const context = await stack.browser.newContext();
   try {
-    const alice = [await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`)];
-    alice.push(await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`));
-    const bob = await tabPage(context, name, [doc], `${url}&token=${token("bob", secret)}`);
-    for (const page of [...alice, bob]) await shown(page, doc, (s) => !s[2]);
-    assert.deepEqual((await roles(alice)).sort(), ["follower", "leader"], "alice's two tabs share");
-    await bob.waitForFunction(() => window.client.stats().tabs === "single");
-    assert.equal(await server.metric("connections"), 2, "alice's connection and bob's own");
-    await bob.evaluate((doc) => window.client.set(doc, { by: "bob" }), doc);
-    for (const page of alice) await shown(page, doc, (s) => s[4]?.by === "bob");
-    for (const page of [...alice, bob]) assert.deepEqual(page.errors, []);
-    // Signed out (its token function answers null): not served as alice, refused as anonymous.
-    const nobody = await tabPage(context, name, [doc], `${url}&token=none`);
-    await nobody.waitForFunction(() => window.log.length > 0);
-    assert.deepEqual(await nobody.evaluate(() => window.log), [["error", doc, "unauthenticated"]]);
-    assert.equal(await role(nobody), "single");
+    await inContext(async (context) => {
+      const alice = [await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`)];
+      alice.push(await tabPage(context, name, [doc], `${url}&token=${token("alice", secret)}`));
+      const bob = await tabPage(context, name, [doc], `${url}&token=${token("bob", secret)}`);
+      for (const page of [...alice, bob]) await shown(page, doc, (s) => !s[2]);
+      assert.deepEqual((await roles(alice)).sort(), ["follower", "leader"], "alice's two tabs share");
+      await bob.waitForFunction(() => window.client.stats().tabs === "single");
+      assert.equal(await server.metric("connections"), 2, "alice's connection and bob's own");
+      await bob.evaluate((doc) => window.client.set(doc, { by: "bob" }), doc);
+      for (const page of alice) await shown(page, doc, (s) => s[4]?.by === "bob");
+      for (const page of [...alice, bob]) assert.deepEqual(page.errors, []);
+      // Signed out (its token function answers null): not served as alice, refused as anonymous.
+      const nobody = await tabPage(context, name, [doc], `${url}&token=none`);
+      await nobody.waitForFunction(() => window.log.length > 0);
+      assert.deepEqual(await nobody.evaluate(() => window.log), [["error", doc, "unauthenticated"]]);
+      assert.equal(await role(nobody), "single");
+    });
   } finally {
-    await context.close();
     await server.close();
   }
 });
 
 test("a URL the browser cannot parse fails each listener with invalid-argument, as with a socket of its own", async () => {
-  const context = await stack.browser.newContext();
-  try {
+  await inContext(async (context) => {
     const page = await tabPage(context, unique("badurl"), ["c/d"], `&url=${encodeURIComponent("ws://exa mple:99999/")}`);
     await page.waitForFunction(() => window.log.some((e) => e[0] === "error"));
     assert.deepEqual(await page.evaluate(() => window.log), [["error", "c/d", "invalid-argument"]]);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test("where Web Locks refuse (an opaque origin, a sandboxed frame), each tab keeps its own socket", async () => {
   const name = unique("refused");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 0 });
-  const context = await stack.browser.newContext();
-  try {
+  await inContext(async (context) => {
     await context.addInitScript(() => {
       navigator.locks.request = () => Promise.reject(new DOMException("refused here", "SecurityError"));
     });
     const page = await tabPage(context, name, [doc]);
     await shown(page, doc, (s) => !s[2]);
     assert.equal(await role(page), "single");
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test("with persistence too: a reloaded follower shows the cached document first, then the server's, still on one connection", async () => {
   const name = unique("both");
   const doc = `${name}/d`;
   await stack.server.put(doc, { v: 1 });
-  const context = await stack.browser.newContext();
-  try {
+  await inContext(async (context) => {
     const first = await tabPage(context, name, [doc], "&persistence=indexeddb");
     await first.waitForFunction(() => window.client.stats().cache.documents === 1);
     // The second tab finds the document the first one stored: it counts it as held, too.
@@ -296,7 +290,5 @@ test("with persistence too: a reloaded follower shows the cached document first,
     assert.deepEqual(log.slice(0, 2), [["snapshot", doc, true, false, { v: 1 }], ["snapshot", doc, false, false, { v: 1 }]]);
     assert.equal(await role(follower), "follower");
     await settles(connections, 1, "one connection");
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -118,7 +118,7 @@ export interface DocChange {
 }
 
 export type ErrorCode = "invalid-argument" | "not-found" | "permission-denied" | "unauthenticated"
-  | "resource-exhausted" | "unavailable" | "internal" | "failed-precondition";
+  | "resource-exhausted" | "unavailable" | "internal" | "failed-precondition" | "already-exists" | "aborted";
 
 /** A real `Error` object. */
 export interface LivepathError extends Error { name: "LivepathError"; code: ErrorCode; }

@@ -87,9 +87,16 @@ pub fn encode(message: &ClientMessage<Data>, query: Option<&str>) -> JsValue {
             Frame { kind: "subscribe", id: Some(*id), path: Some(path), since: *since, query, ..Frame::default() }
         }
         ClientMessage::Unsubscribe { id } => Frame { kind: "unsubscribe", id: Some(*id), ..Frame::default() },
-        ClientMessage::Set { req, path, data, key } => Frame::write("set", *req, path, Some(data), key),
-        ClientMessage::Update { req, path, data, key } => Frame::write("update", *req, path, Some(data), key),
-        ClientMessage::Delete { req, path, key } => Frame::write("delete", *req, path, None, key),
+        ClientMessage::Set { req, path, data, key, .. } => Frame::write("set", *req, path, Some(data), key),
+        ClientMessage::Update { req, path, data, key, .. } => Frame::write("update", *req, path, Some(data), key),
+        ClientMessage::Delete { req, path, key, .. } => Frame::write("delete", *req, path, None, key),
+        ClientMessage::Get { req, path, .. } => {
+            Frame { kind: "get", req: Some(*req), path: Some(path), query, ..Frame::default() }
+        }
+        // The core does not send commits of several writes yet: only the one-write messages above.
+        ClientMessage::Commit { req, key, .. } => {
+            Frame { kind: "commit", req: Some(*req), key: key.as_deref(), ..Frame::default() }
+        }
         ClientMessage::Ping => Frame { kind: "ping", ..Frame::default() },
     };
     let number = |n: Option<u64>| n.map(|n| n as f64);

@@ -55,7 +55,7 @@ use js_sys::Function;
   'where', 'orderBy', 'limit', 'startAfter', 'endBefore', 'persistence', 'name', 'cacheBytes', 'tabs', 'op', 'key'];
 const KINDS = ['welcome', 'snapshot', 'collection', 'changes', 'unchanged', 'ack', 'error', 'pending', 'settled'];
 const CODES = ['invalid-argument', 'not-found', 'permission-denied', 'unauthenticated', 'resource-exhausted',
-  'unavailable', 'internal', 'failed-precondition'];
+  'unavailable', 'internal', 'failed-precondition', 'already-exists', 'aborted'];
 
 export function parseFrame(text) { try { return typeof text == 'string' ? JSON.parse(text) : text; } catch { return null; } }
 export function frameKind(m) { return KINDS.indexOf(m?.type); }

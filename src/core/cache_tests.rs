@@ -110,8 +110,16 @@ fn a_write_is_sent_only_once_stored_and_never_before_an_earlier_one() {
     assert_eq!(
         sent,
         [
-            ClientMessage::Set { req: w1, path: "c/a".into(), data: "one", key: Some("k1".into()) },
-            ClientMessage::Delete { req: w2, path: "c/b".into(), key: Some("k2".into()) },
+            ClientMessage::Set {
+                req: w1,
+                path: "c/a".into(),
+                data: "one",
+                key: Some("k1".into()),
+                merge: false,
+                transforms: vec![],
+                condition: None
+            },
+            ClientMessage::Delete { req: w2, path: "c/b".into(), key: Some("k2".into()), condition: None },
         ]
     );
     let actions = c.received(Frame::Ack { req: w1, version: 1 });
@@ -176,7 +184,15 @@ fn a_failing_cache_falls_back_to_memory_once_and_sends_what_waited() {
     assert_eq!(c.persistence(), Persistence::Unavailable);
     let sent = sends(&opened(&mut c));
     assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent.contains(&ClientMessage::Set { req: w, path: "c/e".into(), data: "kept", key: Some("k".into()) }));
+    assert!(sent.contains(&ClientMessage::Set {
+        req: w,
+        path: "c/e".into(),
+        data: "kept",
+        key: Some("k".into()),
+        merge: false,
+        transforms: vec![],
+        condition: None
+    }));
     assert!(c.cache_failed().is_empty(), "once");
     let (_, actions) = c.write(&path("c/f"), WriteOp::Delete, "k2".into());
     assert_eq!(sends(&actions).len(), 1, "later writes go at once, unstored");

@@ -1192,9 +1192,19 @@ pub(crate) fn split_last(path: &str) -> Option<(&str, &str)> {
 fn write_message<D: Clone>(w: &PendingWrite<D>) -> ClientMessage<D> {
     let (req, path, key) = (w.req, w.path.clone(), Some(w.key.clone()));
     match &w.op {
-        WriteOp::Set(data) => ClientMessage::Set { req, path, data: data.clone(), key },
-        WriteOp::Update(data) => ClientMessage::Update { req, path, data: data.clone(), key },
-        WriteOp::Delete => ClientMessage::Delete { req, path, key },
+        WriteOp::Set(data) => ClientMessage::Set {
+            req,
+            path,
+            data: data.clone(),
+            key,
+            merge: false,
+            transforms: Vec::new(),
+            condition: None,
+        },
+        WriteOp::Update(data) => {
+            ClientMessage::Update { req, path, data: data.clone(), key, transforms: Vec::new(), condition: None }
+        }
+        WriteOp::Delete => ClientMessage::Delete { req, path, key, condition: None },
     }
 }
 

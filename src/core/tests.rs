@@ -310,15 +310,26 @@ fn writes_made_offline_are_sent_in_order_on_open_and_resent_with_the_same_key_af
     assert_eq!(
         sent,
         [
-            ClientMessage::Set { req: w1, path: "c/d".into(), data: "one", key: Some("k1".into()) },
-            ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) },
+            ClientMessage::Set {
+                req: w1,
+                path: "c/d".into(),
+                data: "one",
+                key: Some("k1".into()),
+                merge: false,
+                transforms: vec![],
+                condition: None
+            },
+            ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()), condition: None },
         ]
     );
     assert_eq!(c.received(Frame::Ack { req: w1, version: 4 }), [A::Settle { req: w1, result: Ok(4) }]);
     c.closed(0.0);
     c.reconnect_due();
     let resent = sends(&opened(&mut c));
-    assert_eq!(resent, [ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()) }]);
+    assert_eq!(
+        resent,
+        [ClientMessage::Delete { req: w2, path: "c/d".into(), key: Some("k2".into()), condition: None }]
+    );
     assert_eq!(c.pending_write_count(), 1);
 }
 

@@ -146,9 +146,9 @@ pub async fn run(writer: Writer, counts: Arc<Counts>, mut stop: watch::Receiver<
             let data = json!({ "t": at, "pad": pad });
             let key = writer.keys.then(|| format!("loadgen-{}-{}-{req}", std::process::id(), writer.number));
             times.sent(req, at);
-            sink.feed(socket::text(&ClientMessage::Set { req, path, data, key }))
-                .await
-                .map_err(|e| format!("write: {e}"))?;
+            let set =
+                ClientMessage::Set { req, path, data, key, merge: false, transforms: Vec::new(), condition: None };
+            sink.feed(socket::text(&set)).await.map_err(|e| format!("write: {e}"))?;
             done += 1;
         }
         sink.flush().await.map_err(|e| format!("write: {e}"))?;

@@ -22,14 +22,19 @@ pub enum ErrorCode {
     Unavailable,
     /// A bug or a storage failure on the server.
     Internal,
-    /// The operation is not allowed in the current state (a closed client). Client-side only.
+    /// The request's condition does not hold: a write's `if: {"version": N}` names another version
+    /// than the document's; on the client, an operation on a closed client.
     FailedPrecondition,
+    /// A write's `if: {"exists": false}` found the document there.
+    AlreadyExists,
+    /// A transaction gave up: what it read kept changing under it, for every attempt it was allowed.
+    Aborted,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order: `ALL[code as usize] == code`. The wasm client's JavaScript
     /// keeps the same list, so codes cross between the two as numbers.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidArgument,
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
@@ -38,6 +43,8 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Internal,
         ErrorCode::FailedPrecondition,
+        ErrorCode::AlreadyExists,
+        ErrorCode::Aborted,
     ];
 
     /// The code as it appears on the wire and in JavaScript.
@@ -51,6 +58,8 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::FailedPrecondition => "failed-precondition",
+            Self::AlreadyExists => "already-exists",
+            Self::Aborted => "aborted",
         }
     }
 
@@ -65,6 +74,8 @@ impl ErrorCode {
             "unavailable" => Self::Unavailable,
             "internal" => Self::Internal,
             "failed-precondition" => Self::FailedPrecondition,
+            "already-exists" => Self::AlreadyExists,
+            "aborted" => Self::Aborted,
             _ => return None,
         })
     }
@@ -80,7 +91,7 @@ impl core::fmt::Display for ErrorCode {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 8] = ErrorCode::ALL;
+    const ALL: [ErrorCode; 10] = ErrorCode::ALL;
 
     #[test]
     fn all_lists_every_code_once_at_its_own_index() {

@@ -6,7 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, Query};
+use crate::{
+    ErrorCode, Query,
+    write::{Precondition, Transform, Write},
+};
 
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +43,7 @@ pub enum ClientMessage<D> {
         /// The id given in `subscribe`.
         id: u64,
     },
-    /// Creates or replaces a document.
+    /// Creates or replaces a document: a commit of one `set` write (see [`crate::write`]).
     Set {
         /// Chosen by the client; echoed in the `ack` or `error`.
         req: u64,
@@ -51,20 +54,36 @@ pub enum ClientMessage<D> {
         /// An idempotency key: a retry with the same key is applied once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// Deep-merge `data` into the document instead of replacing it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        merge: bool,
+        /// Applied after `data`, in order.
+        #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<Transform<D>>,
+        /// The condition the document must meet.
+        #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+        condition: Option<Precondition>,
     },
-    /// Merges top-level fields into an existing document.
+    /// Sets fields of an existing document (`data`'s keys are field paths): a commit of one `update`.
     Update {
         /// Chosen by the client; echoed in the `ack` or `error`.
         req: u64,
         /// The document path.
         path: String,
-        /// The fields to replace: a JSON object.
+        /// Field paths and their new values: a JSON object.
         data: D,
         /// An idempotency key: a retry with the same key is applied once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// Applied after `data`, in order.
+        #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<Transform<D>>,
+        /// The condition the document must meet.
+        #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+        condition: Option<Precondition>,
     },
-    /// Deletes a document (the server keeps a tombstone so resuming clients learn of it).
+    /// Deletes a document (the server keeps a tombstone so resuming clients learn of it): a commit of
+    /// one `delete`.
     Delete {
         /// Chosen by the client; echoed in the `ack` or `error`.
         req: u64,
@@ -73,6 +92,30 @@ pub enum ClientMessage<D> {
         /// An idempotency key: a retry with the same key is applied once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The condition the document must meet.
+        #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+        condition: Option<Precondition>,
+    },
+    /// Writes to any number of documents (1 to [`crate::write::MAX_WRITES`]) as one unit: all or
+    /// nothing, one version (see [`crate::write`]).
+    Commit {
+        /// Chosen by the client; echoed in the `ack` or `error`.
+        req: u64,
+        /// An idempotency key: a retry with the same key is applied once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The writes, applied in order.
+        writes: Vec<Write<D>>,
+    },
+    /// Reads a document or a collection (with a `query`: its result) once; answered by `result`.
+    Get {
+        /// Chosen by the client; echoed in the `result` or `error`.
+        req: u64,
+        /// The document or collection path.
+        path: String,
+        /// For a collection: only the documents this query keeps, in its order.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<Query>,
     },
     /// Asks for a `pong`.
     Ping,
@@ -144,7 +187,17 @@ pub enum ServerMessage<D> {
         /// The version the write committed (the original one for an idempotent retry).
         version: u64,
     },
-    /// A request failed. `id` names a subscription, `req` a write; neither: the connection.
+    /// The answer to `get`: what the path held at one version.
+    Result {
+        /// The `get`'s `req`.
+        req: u64,
+        /// The store's version the read was taken at: every write up to it is in `docs`.
+        version: u64,
+        /// For a document, its one entry (none when missing); for a collection, its documents by id
+        /// (or in the query's order).
+        docs: Vec<DocEntry<D>>,
+    },
+    /// A request failed. `id` names a subscription, `req` a write or read; neither: the connection.
     Error {
         /// The failed subscription, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +209,9 @@ pub enum ServerMessage<D> {
         code: ErrorCode,
         /// What people read.
         message: String,
+        /// For a commit: the index of the write that failed (the commit applied nothing).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        write: Option<u32>,
     },
     /// The answer to `ping`.
     Pong,
@@ -201,15 +257,27 @@ impl<D> ServerMessage<D> {
                     .collect::<Option<_>>()?,
             },
             Self::Unchanged { id, version } => ServerMessage::Unchanged { id, version },
+            Self::Result { req, version, docs } => ServerMessage::Result {
+                req,
+                version,
+                docs: docs
+                    .into_iter()
+                    .map(|d| Some(DocEntry { id: d.id, version: d.version, data: f(d.data)? }))
+                    .collect::<Option<_>>()?,
+            },
             Self::Ack { req, version } => ServerMessage::Ack { req, version },
-            Self::Error { id, req, code, message } => ServerMessage::Error { id, req, code, message },
+            Self::Error { id, req, code, message, write } => ServerMessage::Error { id, req, code, message, write },
             Self::Pong => ServerMessage::Pong,
             Self::Ping => ServerMessage::Ping,
         })
     }
 }
 
-/// One document in a `collection` message.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One document in a `collection` or `result` message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocEntry<D> {
     /// The document id: the last segment of its path.

@@ -5,7 +5,10 @@
 
 use std::{collections::BTreeSet, fs, path::PathBuf};
 
-use livepath_protocol::{Change, ChangeType, ClientMessage, DocEntry, ErrorCode, ServerMessage};
+use livepath_protocol::{
+    Change, ChangeType, ClientMessage, DocEntry, ErrorCode, Precondition, ServerMessage, Transform, TransformKind,
+    Write,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
@@ -66,13 +69,75 @@ fn client_messages_match_their_fixtures() {
                 path: "rooms/r1".into(),
                 data: json!({"open": true, "title": "Lobby"}),
                 key: Some("k-7f3a".into()),
+                merge: false,
+                transforms: vec![],
+                condition: None,
+            },
+        ),
+        (
+            "set-merge",
+            M::Set {
+                req: 10,
+                path: "rooms/r1".into(),
+                data: json!({"stats": {"views": 1}}),
+                key: None,
+                merge: true,
+                transforms: vec![Transform { field: "updatedAt".into(), kind: TransformKind::ServerTimestamp }],
+                condition: Some(Precondition::Exists(true)),
             },
         ),
         (
             "update",
-            M::Update { req: 8, path: "rooms/r1".into(), data: json!({"open": false}), key: Some("k-7f3b".into()) },
+            M::Update {
+                req: 8,
+                path: "rooms/r1".into(),
+                data: json!({"open": false, "stats.count": 3}),
+                key: Some("k-7f3b".into()),
+                transforms: vec![],
+                condition: None,
+            },
         ),
-        ("delete", M::Delete { req: 9, path: "rooms/r1".into(), key: Some("k-7f3c".into()) }),
+        ("delete", M::Delete { req: 9, path: "rooms/r1".into(), key: Some("k-7f3c".into()), condition: None }),
+        (
+            "commit",
+            M::Commit {
+                req: 11,
+                key: Some("k-7f3d".into()),
+                writes: vec![
+                    Write::Set {
+                        path: "rooms/r1".into(),
+                        data: json!({"title": "Hi"}),
+                        merge: false,
+                        transforms: vec![
+                            Transform { field: "createdAt".into(), kind: TransformKind::ServerTimestamp },
+                            Transform { field: "tags".into(), kind: TransformKind::ArrayUnion(json!(["new"])) },
+                        ],
+                        condition: Some(Precondition::Exists(false)),
+                    },
+                    Write::Update {
+                        path: "rooms/r0".into(),
+                        data: json!({"stats.count": 3}),
+                        transforms: vec![
+                            Transform { field: "stats.likes".into(), kind: TransformKind::Increment(json!(1)) },
+                            Transform { field: "tags".into(), kind: TransformKind::ArrayRemove(json!(["old"])) },
+                            Transform { field: "draft".into(), kind: TransformKind::DeleteField },
+                        ],
+                        condition: Some(Precondition::Version(41)),
+                    },
+                    Write::Delete { path: "rooms/r2".into(), condition: Some(Precondition::Exists(true)) },
+                    Write::Check { path: "rooms/r3".into(), condition: Precondition::Version(40) },
+                ],
+            },
+        ),
+        ("get", M::Get { req: 12, path: "rooms/r1".into(), query: None }),
+        (
+            "get-query",
+            M::Get {
+                req: 13,
+                path: "rooms".into(),
+                query: Some(serde_json::from_value(json!({"orderBy": [["title"]], "limit": 2})).expect("a query")),
+            },
+        ),
         ("ping", M::Ping),
     ];
     let names: BTreeSet<String> = cases.iter().map(|(n, _)| n.to_string()).collect();
@@ -145,12 +210,25 @@ fn server_messages_match_their_fixtures() {
         ("unchanged", M::Unchanged { id: 1, version: 42 }),
         ("ack", M::Ack { req: 7, version: 43 }),
         (
+            "result",
+            M::Result {
+                req: 13,
+                version: 44,
+                docs: vec![
+                    DocEntry { id: "r2".into(), version: 43, data: json!({"title": "Den"}) },
+                    DocEntry { id: "r1".into(), version: 43, data: json!({"title": "Hall"}) },
+                ],
+            },
+        ),
+        ("result-missing", M::Result { req: 12, version: 44, docs: vec![] }),
+        (
             "error-subscription",
             M::Error {
                 id: Some(1),
                 req: None,
                 code: ErrorCode::InvalidArgument,
                 message: "path segment 2 is empty (no leading, trailing or double '/')".into(),
+                write: None,
             },
         ),
         (
@@ -160,6 +238,17 @@ fn server_messages_match_their_fixtures() {
                 req: Some(8),
                 code: ErrorCode::NotFound,
                 message: "document rooms/r1 does not exist".into(),
+                write: None,
+            },
+        ),
+        (
+            "error-commit",
+            M::Error {
+                id: None,
+                req: Some(11),
+                code: ErrorCode::FailedPrecondition,
+                message: "rooms/r3 is at version 42, not 40".into(),
+                write: Some(3),
             },
         ),
         (
@@ -169,6 +258,7 @@ fn server_messages_match_their_fixtures() {
                 req: None,
                 code: ErrorCode::InvalidArgument,
                 message: "frame is not valid JSON: expected value at line 1 column 1".into(),
+                write: None,
             },
         ),
         ("pong", M::Pong),
@@ -190,6 +280,16 @@ fn unknown_types_and_wrong_field_types_are_rejected() {
         r#"{"type":"explode"}"#,
         r#"{"id":1}"#,
         r#"[1,2]"#,
+        // A transform needs exactly one kind, and a sentinel takes `true`.
+        r#"{"type":"commit","req":1,"writes":[{"op":"update","path":"a/b","data":{},"transforms":[{"field":"n"}]}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"update","path":"a/b","data":{},"transforms":[{"field":"n","increment":1,"arrayUnion":[1]}]}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"update","path":"a/b","data":{},"transforms":[{"field":"n","serverTimestamp":false}]}]}"#,
+        // A check needs its condition; a condition is one of exists and version.
+        r#"{"type":"commit","req":1,"writes":[{"op":"check","path":"a/b"}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"delete","path":"a/b","if":{"exists":true,"version":1}}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"delete","path":"a/b","if":{}}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"explode","path":"a/b"}]}"#,
+        r#"{"type":"commit","req":1,"writes":[{"op":"delete","path":"a/b","typo":1}]}"#,
     ] {
         assert!(serde_json::from_str::<ClientMessage<Value>>(bad).is_err(), "{bad}");
     }

@@ -17,7 +17,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt, stream::SplitSink};
-use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, Query};
+use livepath_protocol::{ClientMessage, ErrorCode, Path, PathKind, Query, Write};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
@@ -33,7 +33,7 @@ use crate::{
     outbox::{CloseReason, Next, Outbox},
     rules::Op,
     state::AppState,
-    store::{Mutation, checked_key, object},
+    store::{Commit, commit::Op as WriteOp},
 };
 
 /// Why the read loop ended.
@@ -236,13 +236,23 @@ impl Session {
                     self.outbox.forget(id);
                 }
             }
-            ClientMessage::Set { req, path, data, key } => {
-                self.write(req, &path, object(data).map(Mutation::Set), key).await
+            ClientMessage::Set { req, path, data, key, merge, transforms, condition } => {
+                let write = Write::Set { path, data, merge, transforms, condition };
+                self.commit(req, Commit::one(write, key), false).await
             }
-            ClientMessage::Update { req, path, data, key } => {
-                self.write(req, &path, object(data).map(Mutation::Update), key).await
+            ClientMessage::Update { req, path, data, key, transforms, condition } => {
+                let write = Write::Update { path, data, transforms, condition };
+                self.commit(req, Commit::one(write, key), false).await
             }
-            ClientMessage::Delete { req, path, key } => self.write(req, &path, Ok(Mutation::Delete), key).await,
+            ClientMessage::Delete { req, path, key, condition } => {
+                self.commit(req, Commit::one(Write::Delete { path, condition }, key), false).await
+            }
+            ClientMessage::Commit { req, key, writes } => self.commit(req, Commit::parse(writes, key), true).await,
+            ClientMessage::Get { req, path, query } => {
+                if let Err(e) = self.get(req, &path, query).await {
+                    self.send_error(None, Some(req), e);
+                }
+            }
         }
     }
 
@@ -326,30 +336,56 @@ impl Session {
         Ok(())
     }
 
-    /// Queues a write; its `ack` or `error` is queued by the store thread once it is committed, so
-    /// the next frame is read meanwhile (acks still come in the order of the writes).
-    async fn write(&mut self, req: u64, path: &str, mutation: Result<Mutation, ApiError>, key: Option<String>) {
+    /// Queues a commit; its `ack` or `error` is queued by the store thread once it is committed, so
+    /// the next frame is read meanwhile (acks still come in the order of the commits). A commit is one
+    /// request for `--max-writes-per-second`. `indexed`: errors name the write they are about (a
+    /// `commit` message; the one-write messages have no list to point into).
+    async fn commit(&mut self, req: u64, commit: Result<Commit, ApiError>, indexed: bool) {
         if !self.writes.take() {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
-        let allowed = livepath_protocol::document_path(path)
-            .map_err(ApiError::from)
-            .and_then(|p| self.access.check(self.caller()?, &p, Op::Write).map(|()| p));
-        let (path, mutation, key) = match (allowed, mutation, checked_key(key)) {
-            (Ok(path), Ok(mutation), Ok(key)) => (path, mutation, key),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return self.send_error(None, Some(req), e),
+        let allowed = commit.and_then(|commit| {
+            let caller = self.caller()?;
+            for (i, w) in commit.writes.iter().enumerate() {
+                // A check reveals what is there, so it needs read; the others change it.
+                let op = if w.op == WriteOp::Check { Op::Read } else { Op::Write };
+                self.access.check(caller, &w.path, op).map_err(|e| if indexed { e.at_write(i) } else { e })?;
+            }
+            Ok(commit)
+        });
+        let commit = match allowed {
+            Ok(commit) => commit,
+            Err(e) => return self.send_error(None, Some(req), e),
         };
         let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());
         in_flight.fetch_add(1, Ordering::AcqRel);
         let reply = Box::new(move |result: Result<u64, ApiError>| {
             match result {
                 Ok(version) => outbox.push(frames::ack(req, version)),
-                Err(e) => send_error(&outbox, &metrics, None, Some(req), e),
+                Err(mut e) => {
+                    if !indexed {
+                        e.write = None;
+                    }
+                    send_error(&outbox, &metrics, None, Some(req), e)
+                }
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
-        self.engine.write_then(path, mutation, key, reply).await;
+        self.engine.commit_then(commit, reply).await;
+    }
+
+    /// Answers a one-time read with `result`, after this connection's earlier writes (it is queued
+    /// behind them on the store thread), by the rules as a subscription would be.
+    async fn get(&mut self, req: u64, path: &str, query: Option<Query>) -> Result<(), ApiError> {
+        let path = Path::parse(path)?;
+        if let Some(query) = &query {
+            query.check().map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
+        }
+        self.access.check(self.caller()?, &path, Op::Read)?;
+        let found = self.engine.get(path, query).await?;
+        self.outbox.push(frames::result(req, found.version, &found.docs)?);
+        Ok(())
     }
 
     fn release_all(&mut self) {

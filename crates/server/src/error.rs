@@ -15,12 +15,20 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// What people read.
     pub message: String,
+    /// For a commit: the index of the write that failed.
+    pub write: Option<u32>,
 }
 
 impl ApiError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), write: None }
+    }
+
+    /// The same error, blamed on write `index` of a commit.
+    pub fn at_write(mut self, index: usize) -> Self {
+        self.write = Some(index as u32);
+        self
     }
 
     /// `invalid-argument`.
@@ -44,6 +52,7 @@ impl ApiError {
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::AlreadyExists | ErrorCode::Aborted => StatusCode::CONFLICT,
         }
     }
 }
@@ -64,7 +73,10 @@ impl From<livepath_protocol::PathError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "code": self.code, "message": self.message });
+        let mut body = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(write) = self.write {
+            body["write"] = write.into();
+        }
         (self.status(), Json(body)).into_response()
     }
 }

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     error::ApiError,
-    store::{ChangedDoc, Listing, StoredDoc, raw_json},
+    store::{ChangedDoc, ListedDoc, Listing, StoredDoc, raw_json},
     window::{Seen, Tracked},
 };
 
@@ -49,7 +49,7 @@ pub fn ack(req: u64, version: u64) -> String {
 
 /// An `error` for subscription `id` or request `req`, if known.
 pub fn error(id: Option<u64>, req: Option<u64>, error: ApiError) -> String {
-    encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message })
+    encode(&ServerMessage::<()>::Error { id, req, code: error.code, message: error.message, write: error.write })
 }
 
 /// The first frame of subscription `id` to the document at `path`: `unchanged` when the client's
@@ -127,9 +127,21 @@ pub fn written_document(path: &Path, version: u64, data: Option<&RawValue>) -> P
     })
 }
 
-/// The one-change `changes` a write to a collection's document sends the collection's subscribers.
-pub fn written_change(change: Change<&RawValue>) -> PerId {
-    PerId::new(&ServerMessage::Changes { id: 0, version: change.version, changes: vec![change] })
+/// The `changes` a commit at `version` sends the subscribers of a collection it wrote to: every
+/// change it made there, in one frame.
+pub fn written_changes(version: u64, changes: Vec<Change<&RawValue>>) -> PerId {
+    PerId::new(&ServerMessage::Changes { id: 0, version, changes })
+}
+
+/// The answer to `get` `req`: the documents read, as of `version`.
+pub fn result(req: u64, version: u64, docs: &[ListedDoc]) -> Result<String, ApiError> {
+    let mut entries = Vec::with_capacity(docs.len());
+    for d in docs {
+        let data =
+            RawValue::from_string(d.data.clone()).map_err(|e| ApiError::internal("reading a stored document", e))?;
+        entries.push(DocEntry { id: d.id.clone(), version: d.version, data });
+    }
+    Ok(encode(&ServerMessage::Result { req, version, docs: entries }))
 }
 
 /// A server message encoded once for many subscriptions: the text before and after its `id`.
@@ -175,7 +187,7 @@ mod tests {
             assert_eq!(written_document(&path, 7, Some(&data)).with_id(id), encode(&snapshot(id)));
             let change = Change { kind: ChangeType::Added, id: "b".into(), version: 7, data: Some(&*data) };
             let changes = |id| ServerMessage::Changes { id, version: 7, changes: vec![change.clone()] };
-            assert_eq!(written_change(change.clone()).with_id(id), encode(&changes(id)));
+            assert_eq!(written_changes(7, vec![change.clone()]).with_id(id), encode(&changes(id)));
         }
     }
 }

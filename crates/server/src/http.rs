@@ -1,4 +1,5 @@
-//! The router: `GET /v1/ws` (the WebSocket), the `/v1/docs/{path}` REST API, `GET /healthz`,
+//! The router: `GET /v1/ws` (the WebSocket), the `/v1/docs/{path}` REST API, `POST /v1/commit`,
+//! `GET /healthz`,
 //! `GET /metrics`, and with `--fault-injection` `POST /v1/_faults/drop-connections`.
 //!
 //! The REST API answers CORS requests from any origin: it authenticates with bearer tokens, never
@@ -15,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use livepath_protocol::{ErrorCode, SUBPROTOCOL, document_path};
+use livepath_protocol::{ErrorCode, SUBPROTOCOL, Write};
 use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 use tracing::Instrument;
@@ -29,20 +30,26 @@ use crate::{
     limits::PerIp,
     rules::Op,
     state::AppState,
-    store::{Mutation, Object, checked_key, object, raw_json},
+    store::{Commit, checked_key, commit::Op as WriteOp, raw_json},
 };
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("idempotency-key"),
+        ]);
     // Room for a maximal document plus JSON escaping; the store enforces the exact limit.
     let body_limit = state.config.max_document_bytes.saturating_mul(2).max(1024);
     let mut router = Router::new()
         .route("/v1/ws", get(websocket))
         .route("/v1/docs/{*path}", get(get_doc).put(put_doc).patch(patch_doc).delete(delete_doc))
+        // A commit may carry many documents: as much as one WebSocket frame may.
+        .route("/v1/commit", post(commit).layer(DefaultBodyLimit::max(state.config.max_frame_bytes.max(body_limit))))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     if state.config.fault_injection {
@@ -175,11 +182,9 @@ async fn get_doc(
     }
 }
 
-/// The request body: a document's data, so a JSON object.
-fn body_object(body: &[u8]) -> Result<Object, ApiError> {
-    let value = serde_json::from_slice::<Value>(body)
-        .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
-    object(value)
+/// The request body as JSON.
+fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice::<Value>(body).map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
 }
 
 /// The `Idempotency-Key` header, if any (refused when it is not short printable text).
@@ -189,11 +194,33 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     checked_key(Some(text.to_owned()))
 }
 
-async fn write(state: &AppState, path: &str, mutation: Mutation, headers: &HeaderMap) -> Result<Json<Value>, ApiError> {
-    let path = document_path(path)?;
-    authorize(state, headers, &path, Op::Write)?;
-    let version = state.engine.write(path, mutation, idempotency_key(headers)?).await?;
+/// Checks every write of `commit` against the rules (a check needs read, the others write), and
+/// commits it. `indexed`: errors name their write (`POST /v1/commit`).
+async fn run_commit(
+    state: &AppState,
+    headers: &HeaderMap,
+    commit: Result<Commit, ApiError>,
+    indexed: bool,
+) -> Result<Json<Value>, ApiError> {
+    let blame = |e: ApiError, i: usize| if indexed { e.at_write(i) } else { e };
+    let commit = commit?;
+    for (i, w) in commit.writes.iter().enumerate() {
+        let op = if w.op == WriteOp::Check { Op::Read } else { Op::Write };
+        authorize(state, headers, &w.path, op).map_err(|e| blame(e, i))?;
+    }
+    let version = state.engine.commit(commit).await.map_err(|mut e| {
+        if !indexed {
+            e.write = None;
+        }
+        e
+    })?;
     Ok(Json(json!({ "version": version })))
+}
+
+/// One write from a `/v1/docs/{path}` request, with the `Idempotency-Key` header.
+async fn write(state: &AppState, headers: &HeaderMap, write: Write<Value>) -> Result<Json<Value>, ApiError> {
+    let commit = idempotency_key(headers).and_then(|key| Commit::one(write, key));
+    run_commit(state, headers, commit, false).await
 }
 
 /// `PUT`: create or replace, answering `{"version":N}`.
@@ -203,17 +230,19 @@ async fn put_doc(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    write(&state, &path, Mutation::Set(body_object(&body)?), &headers).await
+    let data = body_json(&body)?;
+    write(&state, &headers, Write::Set { path, data, merge: false, transforms: Vec::new(), condition: None }).await
 }
 
-/// `PATCH`: merge top-level fields into an existing document.
+/// `PATCH`: sets fields of an existing document, the body's keys being field paths (as `update`).
 async fn patch_doc(
     State(state): State<AppState>,
     UrlPath(path): UrlPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    write(&state, &path, Mutation::Update(body_object(&body)?), &headers).await
+    let data = body_json(&body)?;
+    write(&state, &headers, Write::Update { path, data, transforms: Vec::new(), condition: None }).await
 }
 
 /// `DELETE`: delete, leaving a tombstone.
@@ -222,5 +251,26 @@ async fn delete_doc(
     UrlPath(path): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    write(&state, &path, Mutation::Delete, &headers).await
+    write(&state, &headers, Write::Delete { path, condition: None }).await
+}
+
+/// The body of `POST /v1/commit`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitBody {
+    writes: Vec<Write<Value>>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// `POST /v1/commit`: `{"writes":[…],"key"?}`, all or nothing, answering `{"version":N}`; an error
+/// names the write it is about (`"write": index`). The `Idempotency-Key` header works too.
+async fn commit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body: CommitBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid commit: {e}")))?;
+    let key = match body.key {
+        Some(key) => Some(key),
+        None => idempotency_key(&headers)?,
+    };
+    run_commit(&state, &headers, Commit::parse(body.writes, key), true).await
 }

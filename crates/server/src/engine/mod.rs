@@ -33,7 +33,8 @@ use crate::{
     hub::{Group, Hub, Subscriber},
     metrics::Metrics,
     store::{
-        InitialState, Listing, Mutation, Store, StoredDoc, Wake, postgres::PgStore, resumable, sqlite::SqliteStore,
+        Commit, InitialState, ListedDoc, Listing, Store, StoredDoc, Wake, postgres::PgStore, resumable,
+        sqlite::SqliteStore,
     },
     window::Window,
 };
@@ -73,7 +74,7 @@ struct Shared {
     published: AtomicU64,
 }
 
-/// What to do with a write's outcome (its version), on the store thread, once it is committed and
+/// What to do with a commit's outcome (its version), on the store thread, once it is committed and
 /// published.
 pub type WriteReply = Box<dyn FnOnce(Result<u64, ApiError>) + Send>;
 
@@ -82,8 +83,8 @@ type Task = Box<dyn FnOnce(&mut dyn Store, &Shared) + Send>;
 
 /// A request to the store thread.
 enum Job {
-    /// A write; consecutive ones are committed as one batch.
-    Write { path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply },
+    /// A commit; consecutive ones are committed as one batch.
+    Write { commit: Commit, reply: WriteReply },
     /// Anything else (reads, subscriptions), run between batches.
     Run(Task),
     /// Other nodes may have written: publish what the store's log holds above the last version
@@ -100,6 +101,15 @@ pub enum Read {
     Document(Option<StoredDoc>),
     /// A collection path: its live documents.
     Collection(Listing),
+}
+
+/// What a one-time read (`get`) found, at one version.
+#[derive(Debug)]
+pub struct Found {
+    /// The store's version the read was taken at.
+    pub version: u64,
+    /// The document (none or one) or the collection's documents, by id or in the query's order.
+    pub docs: Vec<ListedDoc>,
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -190,24 +200,23 @@ impl Engine {
         rx.await.map_err(|_| stopped())?
     }
 
-    /// Queues a write to the document at `path` (a document path: see
-    /// [`livepath_protocol::document_path`]); `reply` gets its version (or error) on the store thread once
-    /// it is committed and published. Waits only while the store's queue is full.
-    pub async fn write_then(&self, path: Path, mutation: Mutation, key: Option<String>, reply: WriteReply) {
+    /// Queues a commit; `reply` gets its version (or error) on the store thread once it is committed
+    /// and published. Waits only while the store's queue is full.
+    pub async fn commit_then(&self, commit: Commit, reply: WriteReply) {
         if let Err(mpsc::error::SendError(Job::Write { reply, .. })) =
-            self.jobs.send(Job::Write { path, mutation, key, reply }).await
+            self.jobs.send(Job::Write { commit, reply }).await
         {
             reply(Err(stopped()));
         }
     }
 
-    /// Commits a write to the document at `path`, publishes it, and returns its version.
-    pub async fn write(&self, path: Path, mutation: Mutation, key: Option<String>) -> Result<u64, ApiError> {
+    /// Commits `commit`, publishes it, and returns its version.
+    pub async fn commit(&self, commit: Commit) -> Result<u64, ApiError> {
         let (tx, rx) = oneshot::channel();
         let reply = Box::new(move |result| {
             let _ = tx.send(result);
         });
-        self.write_then(path, mutation, key, reply).await;
+        self.commit_then(commit, reply).await;
         rx.await.map_err(|_| stopped())?
     }
 
@@ -226,6 +235,44 @@ impl Engine {
                 PathKind::Document => Read::Document(store.get(path.as_str())?),
                 PathKind::Collection => Read::Collection(store.list(path.as_str())?),
             })
+        })
+        .await
+    }
+
+    /// Reads the document or collection at `path` once, at one version: with `query` (a collection's),
+    /// only its result, in its order. Queued after the writes before it.
+    pub async fn get(&self, path: Path, query: Option<Query>) -> Result<Found, ApiError> {
+        self.run(move |store, _| match (path.kind(), query) {
+            (PathKind::Collection, Some(query)) => {
+                let limit = query.limit.map(|l| l as usize);
+                let read = store.query(&path, &query, limit)?;
+                Ok(Found {
+                    version: read.as_of,
+                    docs: read
+                        .docs
+                        .into_iter()
+                        .map(|m| ListedDoc { id: m.key.id, version: m.version, data: m.data })
+                        .collect(),
+                })
+            }
+            (_, Some(_)) => Err(ApiError::invalid(format!(
+                "{} is a document: a query needs a collection path (an odd number of segments)",
+                path.as_str()
+            ))),
+            (_, None) => {
+                let initial = store.initial(&path, None)?;
+                let docs = match initial.state {
+                    InitialState::Document { doc: Some(StoredDoc { version, data: Some(data) }), .. } => {
+                        vec![ListedDoc { id: path.id().to_owned(), version, data }]
+                    }
+                    InitialState::Document { .. } => Vec::new(),
+                    InitialState::Collection(listing) => listing.docs,
+                    InitialState::Changes { .. } => {
+                        return Err(ApiError::internal("a one-time read", "a resumed state without since"));
+                    }
+                };
+                Ok(Found { version: initial.as_of, docs })
+            }
         })
         .await
     }
@@ -331,8 +378,8 @@ impl Engine {
     }
 }
 
-/// A batch of writes waiting to be committed.
-type Batch = Vec<(Path, Mutation, Option<String>, WriteReply)>;
+/// A batch of commits waiting to be committed.
+type Batch = Vec<(Commit, WriteReply)>;
 
 /// The store thread: takes requests in order until every [`Engine`] is dropped. Writes that are already
 /// waiting when one arrives join its batch.
@@ -352,7 +399,7 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
         let mut next = Some(job);
         while let Some(job) = next {
             match job {
-                Job::Write { path, mutation, key, reply } => batch.push((path, mutation, key, reply)),
+                Job::Write { commit, reply } => batch.push((commit, reply)),
                 Job::Run(f) => {
                     commit(&mut *store, shared, &mut batch, &mut publisher);
                     // A panic fails this request (its answer channel is dropped), not the store.
@@ -399,7 +446,7 @@ fn commit(store: &mut dyn Store, shared: &Shared, batch: &mut Batch, publisher: 
     }
     if catch_unwind(AssertUnwindSafe(|| publisher.commit(store, shared, batch))).is_err() {
         tracing::error!("committing a batch of writes panicked");
-        for (_, _, _, reply) in batch.drain(..) {
+        for (_, reply) in batch.drain(..) {
             reply(Err(ApiError::new(livepath_protocol::ErrorCode::Internal, "the write failed")));
         }
     }
@@ -410,7 +457,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{ChangedDoc, Committed};
+    use crate::store::{ChangedDoc, Committed, commit};
 
     /// SQLite in memory, but a write to `boom/*` panics inside the batch.
     struct Panicky(SqliteStore);
@@ -434,24 +481,23 @@ mod tests {
         fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError> {
             self.0.changes_since(path, since)
         }
-        fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
-            assert!(!path.starts_with("boom/"), "a store bug");
-            self.0.write(path, mutation, key)
+        fn commit_batch(&mut self, commits: &[&Commit]) -> Vec<Result<Committed, ApiError>> {
+            assert!(!commits.iter().any(|c| c.writes[0].path.as_str().starts_with("boom/")), "a store bug");
+            self.0.commit_batch(commits)
         }
     }
 
-    fn set(n: i64) -> Mutation {
-        Mutation::Set(json!({ "n": n }).as_object().cloned().unwrap_or_default())
+    fn set(path: &str, n: i64) -> Commit {
+        commit::of(json!([{"op":"set","path":path,"data":{"n":n}}]))
     }
 
     #[tokio::test]
     async fn a_panic_in_the_store_fails_that_write_and_the_store_serves_on() {
         let store = SqliteStore::in_memory(1 << 20).expect("an in-memory store");
         let engine = Engine::with_store(Box::new(Panicky(store))).expect("the store thread starts");
-        let path = |p| livepath_protocol::document_path(p).expect("a document path");
-        let failed = engine.write(path("boom/a"), set(1), None).await;
+        let failed = engine.commit(set("boom/a", 1)).await;
         assert_eq!(failed.map_err(|e| e.code), Err(livepath_protocol::ErrorCode::Internal));
-        assert_eq!(engine.write(path("c/a"), set(2), None).await.map_err(|e| e.code), Ok(1));
+        assert_eq!(engine.commit(set("c/a", 2)).await.map_err(|e| e.code), Ok(1));
         assert!(matches!(engine.read("c/a").await, Ok(Read::Document(Some(doc))) if doc.version == 1));
     }
 }

@@ -9,7 +9,7 @@ use crate::{
     frames,
     hub::{FullListing, Reads},
     metrics::inc,
-    store::{Committed, Feed, Initial, InitialState, QueryRead, Store, Write},
+    store::{Commit, Committed, Feed, Initial, InitialState, QueryRead, Store},
 };
 
 /// The last version published to the hub, and the answers waiting for it.
@@ -36,32 +36,28 @@ impl Publisher {
     /// Commits `batch`, publishes what it wrote in version order (with what other nodes wrote before
     /// it), and answers each write, or defers its answer until it is published.
     pub fn commit(&mut self, store: &mut dyn Store, shared: &Shared, batch: &mut Batch) {
-        let writes: Vec<Write<'_>> = batch
-            .iter()
-            .map(|(path, mutation, key, _)| Write { path: path.as_str(), mutation, key: key.as_deref() })
-            .collect();
-        let results = store.write_batch(&writes);
-        drop(writes);
-        for _ in results.iter().flatten().filter(|c| !c.replayed) {
-            inc(&shared.metrics.writes);
+        let commits: Vec<&Commit> = batch.iter().map(|(commit, _)| commit).collect();
+        let results = store.commit_batch(&commits);
+        drop(commits);
+        for committed in results.iter().flatten().filter(|c| !c.replayed) {
+            for _ in &committed.docs {
+                inc(&shared.metrics.writes);
+            }
         }
         // A batch's new versions follow one another. When the first follows the last one published, no
         // other node wrote in between, and the batch is published as it stands; otherwise the log has
         // everything in order, this batch included.
-        let first = results.iter().flatten().find(|c| !c.replayed).map(|c| c.version);
+        let wrote = |c: &&Committed| !c.replayed && !c.docs.is_empty();
+        let first = results.iter().flatten().find(wrote).map(|c| c.version);
         if first.is_none_or(|first| first == self.published + 1) {
-            for ((path, _, _, _), result) in batch.iter().zip(&results) {
-                if let Ok(committed) = result {
-                    if !committed.replayed {
-                        publish(store, shared, path, committed);
-                        self.published = committed.version;
-                    }
-                }
+            for committed in results.iter().flatten().filter(wrote) {
+                publish(store, shared, committed);
+                self.published = committed.version;
             }
         } else {
             self.catch_up(store, shared);
         }
-        for ((_, _, _, reply), result) in batch.drain(..).zip(results) {
+        for ((_, reply), result) in batch.drain(..).zip(results) {
             match result {
                 Ok(committed) if committed.version > self.published => {
                     self.deferred.push((committed.version, reply));
@@ -77,14 +73,11 @@ impl Publisher {
     pub fn catch_up(&mut self, store: &mut dyn Store, shared: &Shared) {
         loop {
             match store.changes_after(self.published) {
-                Ok(Feed::Writes(writes)) if writes.is_empty() => break,
-                Ok(Feed::Writes(writes)) => {
-                    for logged in writes {
-                        match livepath_protocol::document_path(&logged.path) {
-                            Ok(path) => publish(store, shared, &path, &logged.committed),
-                            Err(e) => tracing::error!("the store's log names a bad path {:?}: {e}", logged.path),
-                        }
-                        self.published = logged.committed.version;
+                Ok(Feed::Writes(commits)) if commits.is_empty() => break,
+                Ok(Feed::Writes(commits)) => {
+                    for committed in commits {
+                        publish(store, shared, &committed);
+                        self.published = committed.version;
                     }
                 }
                 Ok(Feed::Gone) => {
@@ -170,9 +163,9 @@ pub fn retry_short_queries(store: &mut dyn Store, shared: &Shared) {
     lock(&shared.hub).queries.retry_short(&mut |c, q, l| reads.query(c, q, l));
 }
 
-/// Publishes one committed write to the hub.
-fn publish(store: &mut dyn Store, shared: &Shared, path: &Path, committed: &Committed) {
-    lock(&shared.hub).publish(path, committed, &mut StoreReads(store, shared));
+/// Publishes one commit to the hub.
+fn publish(store: &mut dyn Store, shared: &Shared, committed: &Committed) {
+    lock(&shared.hub).publish(committed, &mut StoreReads(store, shared));
 }
 
 #[cfg(test)]
@@ -188,7 +181,7 @@ mod tests {
     use crate::{
         engine::WriteReply,
         hub::Hub,
-        store::{Mutation, sqlite::SqliteStore},
+        store::{commit, sqlite::SqliteStore},
     };
 
     fn shared() -> Shared {
@@ -202,8 +195,8 @@ mod tests {
         }
     }
 
-    fn set() -> Mutation {
-        Mutation::Set(json!({ "n": 1 }).as_object().cloned().unwrap_or_default())
+    fn set(path: &str) -> Commit {
+        commit::of(json!([{"op":"set","path":path,"data":{"n":1}}]))
     }
 
     /// A reply that records what it was answered.
@@ -214,7 +207,7 @@ mod tests {
     }
 
     fn batch_of(path: &str, reply: WriteReply) -> Batch {
-        vec![(livepath_protocol::document_path(path).unwrap(), set(), None, reply)]
+        vec![(set(path), reply)]
     }
 
     #[test]
@@ -228,8 +221,8 @@ mod tests {
 
         // Versions 2 and 3 are written behind the publisher's back (another node, as it sees it), and
         // this store has no log to read them from: the next write cannot be published in order yet.
-        store.write("c/x", &set(), None).unwrap();
-        store.write("c/y", &set(), None).unwrap();
+        store.commit(&set("c/x")).unwrap();
+        store.commit(&set("c/y")).unwrap();
         let (reply, answers) = recorded();
         publisher.commit(&mut store, &shared, &mut batch_of("c/b", reply));
         publisher.catch_up(&mut store, &shared);

@@ -128,35 +128,70 @@ impl Hub {
         }
     }
 
-    /// Queues the frames `committed` (a write to the document at `path`) causes: a snapshot for the
-    /// document's subscribers and a one-change delta for its collection's, for each subscriber whose
-    /// state does not hold it yet, and the changes to the results of the live queries on its
-    /// collection. `reads` reads the store, for subscribers so far behind that their deltas
-    /// collapse into a full listing, and for live windows that ran short.
-    pub fn publish(&mut self, path: &Path, committed: &Committed, reads: &mut dyn Reads) {
+    /// Queues the frames `committed` (one commit) causes: a snapshot for each written document's
+    /// subscribers, one `changes` frame per collection for that collection's subscribers (every
+    /// change the commit made to it), and the changes to the results of the live queries on those
+    /// collections, for each subscriber whose state does not hold the commit yet. `reads` reads the
+    /// store, for subscribers so far behind that their deltas collapse into a full listing, and for
+    /// live windows that ran short.
+    pub fn publish(&mut self, committed: &Committed, reads: &mut dyn Reads) {
         let version = committed.version;
-        let data: Option<Box<RawValue>> = committed.data.clone().and_then(|text| raw_json(text).ok());
-        let data = data.as_deref();
-        if let Some(subscribers) = self.paths.get(path.as_str()) {
-            // Encoded once; only the subscription id differs between subscribers.
-            let frame = frames::written_document(path, version, data);
-            for Entry { subscriber: s, from } in subscribers.values() {
-                if version > *from {
-                    s.outbox.push_snapshot(s.id, frame.with_id(s.id));
+        // By collection, in the order of the commit's first write to each.
+        let mut collections: Vec<(Path, Vec<(ChangeType, &str, Option<Box<RawValue>>)>)> = Vec::new();
+        for doc in &committed.docs {
+            let Ok(path) = livepath_protocol::document_path(&doc.path) else {
+                tracing::error!("a commit names a bad path {:?}", doc.path);
+                continue;
+            };
+            let data: Option<Box<RawValue>> = doc.data.clone().and_then(|text| raw_json(text).ok());
+            if let Some(subscribers) = self.paths.get(path.as_str()) {
+                // Encoded once; only the subscription id differs between subscribers.
+                let frame = frames::written_document(&path, version, data.as_deref());
+                for Entry { subscriber: s, from } in subscribers.values() {
+                    if version > *from {
+                        s.outbox.push_snapshot(s.id, frame.with_id(s.id));
+                    }
                 }
             }
+            let kind = match (doc.existed, data.is_some()) {
+                (false, true) => ChangeType::Added,
+                (true, true) => ChangeType::Modified,
+                (true, false) => ChangeType::Removed,
+                (false, false) => continue, // deleting what was not there changes no listing
+            };
+            let Some(collection) = path.parent() else { continue };
+            let id = doc.path.rsplit('/').next().unwrap_or_default();
+            match collections.iter_mut().find(|(c, _)| *c == collection) {
+                Some((_, changes)) => changes.push((kind, id, data)),
+                None => collections.push((collection, vec![(kind, id, data)])),
+            }
         }
-        let kind = match (committed.existed, data.is_some()) {
-            (false, true) => ChangeType::Added,
-            (true, true) => ChangeType::Modified,
-            (true, false) => ChangeType::Removed,
-            (false, false) => return, // deleting what was not there changes no listing
-        };
-        let Some(collection) = path.parent() else {
-            return;
-        };
+        for (collection, changes) in &collections {
+            self.publish_changes(collection, version, changes, reads);
+        }
+    }
+
+    /// One commit's changes to one collection, to its subscribers and its live queries.
+    fn publish_changes(
+        &mut self,
+        collection: &Path,
+        version: u64,
+        changes: &[(ChangeType, &str, Option<Box<RawValue>>)],
+        reads: &mut dyn Reads,
+    ) {
         if let Some(subscribers) = self.paths.get_mut(collection.as_str()) {
-            let frame = frames::written_change(Change { kind, id: path.id().to_owned(), version, data });
+            let frame = frames::written_changes(
+                version,
+                changes
+                    .iter()
+                    .map(|(kind, id, data)| Change {
+                        kind: *kind,
+                        id: (*id).to_owned(),
+                        version,
+                        data: data.as_deref(),
+                    })
+                    .collect(),
+            );
             let mut full: Option<Option<FullListing>> = None; // read at most once, and only if needed
             for entry in subscribers.values_mut() {
                 if version <= entry.from {
@@ -165,9 +200,9 @@ impl Hub {
                 let s = &entry.subscriber;
                 let mut listed_at = None;
                 s.outbox.push_delta(s.id, frame.with_id(s.id), || {
-                    let (listing, as_of) = full.get_or_insert_with(|| reads.listing(&collection)).as_ref()?;
+                    let (listing, as_of) = full.get_or_insert_with(|| reads.listing(collection)).as_ref()?;
                     listed_at = Some(*as_of);
-                    Some(frames::collection(s.id, &collection, listing))
+                    Some(frames::collection(s.id, collection, listing))
                 });
                 // The listing may hold writes not published yet (another node's): not again.
                 if let Some(as_of) = listed_at {
@@ -175,6 +210,7 @@ impl Hub {
                 }
             }
         }
-        self.queries.publish(&collection, path.id(), version, data, &mut |c, q, l| reads.query(c, q, l));
+        let docs: Vec<(&str, Option<&RawValue>)> = changes.iter().map(|(_, id, data)| (*id, data.as_deref())).collect();
+        self.queries.publish(collection, version, &docs, &mut |c, q, l| reads.query(c, q, l));
     }
 }

@@ -142,37 +142,47 @@ impl Queries {
         self.collections.values().map(HashMap::len).sum()
     }
 
-    /// Applies a committed write to document `id` of `collection` (`data`: its JSON after the
-    /// write, `None` if deleted) to every query on that collection, and queues the changes it makes
-    /// to their results.
+    /// Applies what one commit at `version` wrote to documents of `collection` (`docs`: each id and
+    /// its JSON after the commit, `None` if deleted) to every query on that collection, and queues
+    /// the changes it makes to each result as one `changes` frame.
     pub fn publish(
         &mut self,
         collection: &Path,
-        id: &str,
         version: u64,
-        data: Option<&RawValue>,
+        docs: &[(&str, Option<&RawValue>)],
         requery: &mut Requery<'_>,
     ) {
         let Some(groups) = self.collections.get_mut(collection.as_str()) else { return };
         // Parsed and copied once for every query on the collection.
-        let doc: Option<(Value, Data)> = match data {
-            None => None,
-            Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-                Ok(value) => Some((value, Arc::from(raw.to_owned()))),
-                Err(e) => {
-                    tracing::error!("a written document does not parse ({e}); queries see it deleted");
-                    None
-                }
-            },
-        };
+        let parsed: Vec<(&str, Option<(Value, Data)>)> = docs
+            .iter()
+            .map(|(id, data)| {
+                let doc = match data {
+                    None => None,
+                    Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+                        Ok(value) => Some((value, Arc::from((*raw).to_owned()))),
+                        Err(e) => {
+                            tracing::error!("a written document does not parse ({e}); queries see it deleted");
+                            None
+                        }
+                    },
+                };
+                (*id, doc)
+            })
+            .collect();
         for group in groups.values_mut() {
             if version <= group.from {
                 continue;
             }
             group.version = group.version.max(version);
-            let applied = group.window.apply(id, version, doc.as_ref().map(|(value, data)| (value, data.clone())));
-            let mut changes = applied.changes;
-            if applied.refill || group.short {
+            let mut changes = Vec::new();
+            let mut refill = group.short;
+            for (id, doc) in &parsed {
+                let applied = group.window.apply(id, version, doc.as_ref().map(|(value, data)| (value, data.clone())));
+                changes.extend(applied.changes);
+                refill |= applied.refill;
+            }
+            if refill {
                 changes.extend(group.refill(collection, requery));
             }
             group.push(collection, version, &changes);
@@ -249,7 +259,7 @@ mod tests {
         queries.add(&path, "q", Subscriber { conn: 1, id: 7, outbox: outbox.clone() }, Some(group)).unwrap();
         let mut failing = |_: &Path, _: &Query, _: Option<usize>| -> Option<QueryRead> { None };
         for (i, id) in ids.iter().enumerate() {
-            queries.publish(&path, id, 2 + i as u64, None, &mut failing);
+            queries.publish(&path, 2 + i as u64, &[(id.as_str(), None)], &mut failing);
         }
         let mut store = |_: &Path, q: &Query, _: Option<usize>| Some(read(&[("later", 4)], q, 30));
         queries.retry_short(&mut store);
@@ -282,7 +292,7 @@ mod tests {
         // Four writes, each entering the top: more changes than the outbox holds.
         for (i, id) in ["c", "d", "e", "f"].iter().enumerate() {
             let data = RawValue::from_string(format!("{{\"n\":{}}}", 10 + i)).unwrap();
-            queries.publish(&path, id, 3 + i as u64, Some(&data), &mut requery);
+            queries.publish(&path, 3 + i as u64, &[(id, Some(&*data))], &mut requery);
         }
         outbox.close(None);
         let mut frames = Vec::new();

@@ -5,6 +5,7 @@
 //! writes; [`postgres::PgStore`] is shared by several nodes, and its log tells each node what the
 //! others committed.
 
+pub mod commit;
 mod narrow;
 pub mod postgres;
 mod query;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value, value::RawValue};
 
 use crate::error::ApiError;
 
+pub use commit::{Commit, WrittenDoc};
 pub use query::{Matched, QueryRead};
 
 /// A JSON object: what a document holds.
@@ -94,20 +96,11 @@ pub enum InitialState {
     },
 }
 
-/// A committed write, as the store's log has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Logged {
-    /// The document path.
-    pub path: String,
-    /// What the write did (never `replayed`).
-    pub committed: Committed,
-}
-
 /// What [`Store::changes_after`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feed {
-    /// The writes after the version asked for, in version order (empty: none yet).
-    Writes(Vec<Logged>),
+    /// The commits after the version asked for, whole, in version order (empty: none yet).
+    Writes(Vec<Committed>),
     /// The log no longer reaches back that far: what was missed must be read in full.
     Gone,
 }
@@ -124,39 +117,16 @@ pub fn resumable(since: Option<u64>, current: u64, horizon: u64) -> Option<u64> 
     since.filter(|since| *since <= current && *since >= horizon)
 }
 
-/// A write to one document.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Mutation {
-    /// Create or replace.
-    Set(Object),
-    /// Merge top-level fields into an existing document.
-    Update(Object),
-    /// Delete, leaving a tombstone.
-    Delete,
-}
-
-/// What a committed write did.
+/// What a commit did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
-    /// The write's version (for a replayed idempotency key, the original write's).
+    /// The commit's version (for a replayed idempotency key, the original commit's; for a commit of
+    /// checks only, the last version when they held).
     pub version: u64,
-    /// Whether the document existed (not a tombstone) before the write.
-    pub existed: bool,
-    /// The document's data after the write; `None` if it is now deleted.
-    pub data: Option<String>,
+    /// What it did to each document it wrote; empty when replayed.
+    pub docs: Vec<WrittenDoc>,
     /// True when the idempotency key had been seen: nothing was written.
     pub replayed: bool,
-}
-
-/// One write of a batch: see [`Store::write_batch`].
-#[derive(Debug, Clone, Copy)]
-pub struct Write<'a> {
-    /// The document path.
-    pub path: &'a str,
-    /// What to do to it.
-    pub mutation: &'a Mutation,
-    /// The idempotency key, if any.
-    pub key: Option<&'a str>,
 }
 
 /// Durable storage of documents. Methods block (disk or network I/O); `Engine` calls them from its
@@ -233,52 +203,30 @@ pub trait Store: Send {
     /// ordered by id.
     fn changes_since(&mut self, path: &str, since: u64) -> Result<Vec<ChangedDoc>, ApiError>;
 
-    /// Applies `mutation` to the document at `path` with the next version, and returns only once the
-    /// write is durable. A `key` seen before (within the retention window) commits nothing and answers
-    /// the original version.
-    fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError>;
+    /// Commits `commits` in order, each all or nothing with the next version (none for one that
+    /// writes nothing), durable together before this returns: a store may commit them at once (one
+    /// sync to disk instead of one each). A commit whose `key` was seen before (within the retention
+    /// window) commits nothing and answers the original version. One result per commit.
+    fn commit_batch(&mut self, commits: &[&Commit]) -> Vec<Result<Committed, ApiError>>;
 
-    /// The writes in order, as [`Store::write`] would apply them one by one, but durable together: a
-    /// store may commit them at once (one sync to disk instead of one each). One result per write.
-    fn write_batch(&mut self, writes: &[Write<'_>]) -> Vec<Result<Committed, ApiError>> {
-        writes.iter().map(|w| self.write(w.path, w.mutation, w.key)).collect()
+    /// Commits one commit: [`Store::commit_batch`] of one.
+    fn commit(&mut self, commit: &Commit) -> Result<Committed, ApiError> {
+        self.commit_batch(&[commit])
+            .pop()
+            .unwrap_or_else(|| Err(ApiError::new(livepath_protocol::ErrorCode::Internal, "no answer")))
     }
 }
 
-/// The document after `mutation`, given what was there, as JSON text no longer than `max_bytes`.
-/// `Ok(None)` means deleted.
-pub fn apply(
-    before: Option<&str>,
-    mutation: &Mutation,
-    path: &str,
-    max_bytes: usize,
-) -> Result<Option<String>, ApiError> {
-    let after = match mutation {
-        Mutation::Set(data) => data.clone(),
-        Mutation::Delete => return Ok(None),
-        Mutation::Update(fields) => {
-            let Some(before) = before else {
-                return Err(ApiError::new(
-                    livepath_protocol::ErrorCode::NotFound,
-                    format!("document {path} does not exist"),
-                ));
-            };
-            let mut merged: Object =
-                serde_json::from_str(before).map_err(|e| ApiError::internal("reading a stored document", e))?;
-            for (k, v) in fields {
-                merged.insert(k.clone(), v.clone());
-            }
-            merged
-        }
-    };
-    let text = serde_json::to_string(&after).map_err(|e| ApiError::internal("encoding a document", e))?;
-    if text.len() > max_bytes {
-        return Err(ApiError::invalid(format!(
-            "document {path} would be {} bytes of JSON; the limit is {max_bytes}",
-            text.len()
-        )));
-    }
-    Ok(Some(text))
+/// The time a commit takes for its server timestamps: the clock in milliseconds, but never below the
+/// last time handed out (`last`), so that timestamps never decrease in commit order even when the
+/// clock steps back (they repeat the last value until the clock catches up).
+pub fn commit_time(clock_ms: i64, last: i64) -> i64 {
+    clock_ms.max(last)
+}
+
+/// The system clock in milliseconds since the Unix epoch.
+pub fn clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// A stored document's JSON text, to embed as it is in a frame or an HTTP answer. The store wrote it
@@ -336,20 +284,9 @@ mod tests {
     }
 
     #[test]
-    fn update_merges_top_level_fields_and_replaces_nested_ones_whole() {
-        let before = r#"{"a":1,"nested":{"x":1,"y":2}}"#;
-        let update = Mutation::Update(object_of(json!({"b":2,"nested":{"x":9}})));
-        let after = apply(Some(before), &update, "c/d", 1000).unwrap().unwrap();
-        assert_eq!(serde_json::from_str::<Value>(&after).unwrap(), json!({"a":1,"b":2,"nested":{"x":9}}));
-    }
-
-    #[test]
-    fn a_document_over_the_size_limit_is_refused_whether_set_or_grown_by_update() {
-        let set = Mutation::Set(object_of(json!({"s":"x".repeat(100)})));
-        assert_eq!(apply(None, &set, "c/d", 50).unwrap_err().code, livepath_protocol::ErrorCode::InvalidArgument);
-        let grow = Mutation::Update(object_of(json!({"more":"y".repeat(40)})));
-        let before = format!(r#"{{"s":"{}"}}"#, "x".repeat(40));
-        assert!(apply(Some(&before), &grow, "c/d", 80).unwrap_err().message.contains("limit is 80"));
+    fn commit_time_follows_the_clock_and_holds_when_it_steps_back() {
+        assert_eq!(commit_time(1_000, 900), 1_000);
+        assert_eq!(commit_time(800, 900), 900, "a clock that stepped back repeats the last time");
     }
 
     #[test]
@@ -374,12 +311,5 @@ mod tests {
         for bad in ["a\0b", "tab\there", "line\n"] {
             assert_eq!(checked_key(Some(bad.into())).unwrap_err().code, livepath_protocol::ErrorCode::InvalidArgument);
         }
-    }
-
-    #[test]
-    fn update_of_a_missing_document_is_not_found() {
-        let err = apply(None, &Mutation::Update(Object::new()), "rooms/r1", 1000).unwrap_err();
-        assert_eq!(err.code, livepath_protocol::ErrorCode::NotFound);
-        assert!(err.message.contains("rooms/r1"));
     }
 }

@@ -20,12 +20,12 @@ use std::{
 };
 
 use livepath_protocol::{Path, PathKind};
-use session::{CallError, Connection, Session, unavailable};
+use session::{CallError, Connection, Session};
 use tokio_postgres::Row;
 
 use super::{
-    ChangedDoc, Committed, Feed, Initial, InitialState, ListedDoc, Listing, Logged, Mutation, QueryRead, Store,
-    StoredDoc, Wake, Write, apply, narrow::narrows, query::run_on, resumable, split,
+    ChangedDoc, Commit, Committed, Feed, Initial, InitialState, ListedDoc, Listing, QueryRead, Store, StoredDoc, Wake,
+    WrittenDoc, narrow::narrows, query::run_on, resumable, split,
 };
 use crate::{error::ApiError, store::sqlite::KEY_RETENTION_SECS};
 
@@ -36,8 +36,9 @@ const LOG_RETENTION_SECS: i64 = 5 * 60;
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 /// Most tombstones removed in one transaction (it holds the version row, so every write waits).
 const TOMBSTONES_AT_ONCE: i64 = 5000;
-/// Most log entries read at once.
-const FEED_BATCH: i64 = 1000;
+/// Most log entries read at once: more than a commit can hold (`MAX_WRITES`), so that at least one
+/// whole commit comes each time.
+const FEED_BATCH: i64 = 2 * livepath_protocol::write::MAX_WRITES as i64;
 /// The advisory lock whose holder does the housekeeping: one node at a time.
 const MAINTENANCE_LOCK: i64 = 0x6c69_7665_7061_7469;
 
@@ -101,12 +102,13 @@ impl PgStore {
     }
 }
 
-/// A document as a batch sees it: what the database held, then each write of the batch applied.
+/// A document as a batch sees it: what the database held, then each commit of the batch applied.
 struct Current {
-    data: Option<String>,
+    /// The document or tombstone, if ever written.
+    doc: Option<StoredDoc>,
     created: i64,
-    /// Its version, if the batch wrote it.
-    written: Option<i64>,
+    /// Whether the batch wrote it.
+    written: bool,
 }
 
 /// The rows a batch inserts, column by column (for `unnest`).
@@ -226,6 +228,8 @@ impl Store for PgStore {
         Ok(run_on(candidates, version, query, limit, as_of))
     }
 
+    /// Whole commits only: when the read stops at the batch's limit, the last commit may be cut, so
+    /// it is left for the next read.
     fn changes_after(&mut self, version: u64) -> Result<Feed, ApiError> {
         let after = version as i64;
         let rows =
@@ -234,38 +238,43 @@ impl Store for PgStore {
         if first.get::<_, i64>(0) > after {
             return Ok(Feed::Gone);
         }
-        let mut writes = Vec::with_capacity(rows.len());
+        let full = rows.len() as i64 >= FEED_BATCH;
+        let mut commits: Vec<Committed> = Vec::new();
         for row in &rows {
             let Some(version) = row.get::<_, Option<i64>>(1) else { continue };
             let collection: String = row.get(2);
             let id: String = row.get(3);
-            let data: Option<String> = row.get(4);
-            writes.push(Logged {
-                path: format!("{collection}/{id}"),
-                committed: Committed { version: version as u64, existed: row.get(5), data, replayed: false },
-            });
+            let doc = WrittenDoc { path: format!("{collection}/{id}"), existed: row.get(5), data: row.get(4) };
+            match commits.last_mut() {
+                Some(last) if last.version == version as u64 => last.docs.push(doc),
+                _ => commits.push(Committed { version: version as u64, docs: vec![doc], replayed: false }),
+            }
         }
-        Ok(Feed::Writes(writes))
-    }
-
-    fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
-        self.write_batch(&[Write { path, mutation, key }]).pop().unwrap_or_else(|| Err(unavailable("no answer")))
+        if full && commits.len() > 1 {
+            commits.pop();
+        }
+        Ok(Feed::Writes(commits))
     }
 
     /// One transaction for the batch: lock the version row, read every document and key the batch
-    /// touches, apply the writes here in order, then write the documents, the log, the keys and the
-    /// new version (with a notification) together. A handful of round trips, however long the batch.
-    fn write_batch(&mut self, writes: &[Write<'_>]) -> Vec<Result<Committed, ApiError>> {
+    /// touches, apply the commits here in order (each all or nothing, on what the earlier ones left:
+    /// under the lock no other node can write in between, so a condition checked or a counter
+    /// incremented here is what commits), then write the documents, the log, the keys, the new
+    /// version and the last timestamp (with a notification) together. A handful of round trips,
+    /// however long the batch.
+    fn commit_batch(&mut self, commits: &[&Commit]) -> Vec<Result<Committed, ApiError>> {
         let now = now_secs();
         let max = self.max_document_bytes;
         let mut collections = Vec::new();
         let mut ids = Vec::new();
-        for w in writes {
-            let (collection, id) = split(w.path);
-            collections.push(collection.to_owned());
-            ids.push(id.to_owned());
+        for commit in commits {
+            for w in &commit.writes {
+                let (collection, id) = split(w.path.as_str());
+                collections.push(collection.to_owned());
+                ids.push(id.to_owned());
+            }
         }
-        let keys: Vec<String> = writes.iter().filter_map(|w| w.key.map(str::to_owned)).collect();
+        let keys: Vec<String> = commits.iter().filter_map(|c| c.key.clone()).collect();
         let batch = self.next_batch;
         self.next_batch = self.next_batch.wrapping_add(1);
         // What the batch would commit, kept here in case the answer to its commit is lost.
@@ -284,68 +293,73 @@ impl Store for PgStore {
                 tx.query(&c.read_keys, &key_params),
             )?;
             let mut version: i64 = locked.get(0);
+            // PostgreSQL's clock, never below the last timestamp handed out.
+            let time: i64 = locked.get(1);
             let mut current: HashMap<String, Current> = docs
                 .iter()
                 .map(|r| {
                     let path = format!("{}/{}", r.get::<_, &str>(0), r.get::<_, &str>(1));
-                    (path, Current { created: r.get(2), data: r.get(3), written: None })
+                    let doc = StoredDoc { version: r.get::<_, i64>(4) as u64, data: r.get(3) };
+                    (path, Current { doc: Some(doc), created: r.get(2), written: false })
                 })
                 .collect();
             let mut seen: HashMap<String, i64> = seen.iter().map(|r| (r.get(0), r.get(1))).collect();
             let mut rows = Rows::default();
-            let mut results = Vec::with_capacity(writes.len());
-            for w in writes {
-                let doc = current.entry(w.path.to_owned()).or_insert(Current { data: None, created: 0, written: None });
-                if let Some(original) = w.key.and_then(|k| seen.get(k)) {
-                    let data = doc.data.clone();
-                    results.push(Ok(Committed {
-                        version: *original as u64,
-                        existed: data.is_some(),
-                        data,
-                        replayed: true,
-                    }));
+            let mut results = Vec::with_capacity(commits.len());
+            for commit in commits {
+                if let Some(original) = commit.key.as_deref().and_then(|k| seen.get(k)) {
+                    results.push(Ok(Committed { version: *original as u64, docs: Vec::new(), replayed: true }));
                     continue;
                 }
-                let after = match apply(doc.data.as_deref(), w.mutation, w.path, max) {
-                    Ok(after) => after,
+                let next = version + 1;
+                let applied =
+                    commit.apply(next as u64, time, max, |path| Ok(current.get(path).and_then(|c| c.doc.clone())));
+                let written = match applied {
+                    Ok(written) => written,
                     Err(e) => {
                         results.push(Err(e));
                         continue;
                     }
                 };
-                version += 1;
-                let existed = doc.data.is_some();
-                if !existed {
-                    doc.created = version;
+                // A commit of checks only writes nothing, so takes no version.
+                if !written.is_empty() {
+                    version = next;
                 }
-                doc.data = after.clone();
-                doc.written = Some(version);
-                let (collection, id) = split(w.path);
-                rows.log_versions.push(version);
-                rows.log_collections.push(collection.to_owned());
-                rows.log_ids.push(id.to_owned());
-                rows.log_data.push(after.clone());
-                rows.log_existed.push(existed);
-                if let Some(key) = w.key {
-                    seen.insert(key.to_owned(), version);
-                    rows.keys.push(key.to_owned());
+                for doc in &written {
+                    let entry =
+                        current.entry(doc.path.clone()).or_insert(Current { doc: None, created: 0, written: false });
+                    if !doc.existed {
+                        entry.created = version;
+                    }
+                    entry.doc = Some(StoredDoc { version: version as u64, data: doc.data.clone() });
+                    entry.written = true;
+                    let (collection, id) = split(&doc.path);
+                    rows.log_versions.push(version);
+                    rows.log_collections.push(collection.to_owned());
+                    rows.log_ids.push(id.to_owned());
+                    rows.log_data.push(doc.data.clone());
+                    rows.log_existed.push(doc.existed);
+                }
+                if let Some(key) = &commit.key {
+                    seen.insert(key.clone(), version);
+                    rows.keys.push(key.clone());
                     rows.key_versions.push(version);
                 }
-                results.push(Ok(Committed { version: version as u64, existed, data: after, replayed: false }));
+                results.push(Ok(Committed { version: version as u64, docs: written, replayed: false }));
             }
-            if rows.log_versions.is_empty() {
+            if rows.log_versions.is_empty() && rows.keys.is_empty() {
                 tx.rollback().await?;
                 return Ok(results);
             }
             let (mut doc_collections, mut doc_ids, mut doc_versions, mut doc_created, mut doc_data) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (path, doc) in &current {
-                let Some(written) = doc.written else { continue };
+            for (path, entry) in &current {
+                let (true, Some(doc)) = (entry.written, &entry.doc) else { continue };
                 let (collection, id) = split(path);
                 doc_collections.push(collection.to_owned());
                 doc_ids.push(id.to_owned());
-                doc_versions.push(written);
-                doc_created.push(doc.created);
+                doc_versions.push(doc.version as i64);
+                doc_created.push(entry.created);
                 doc_data.push(doc.data.clone());
             }
             let doc_params: [&Param; 6] = [&doc_collections, &doc_ids, &doc_versions, &doc_created, &doc_data, &now];
@@ -359,14 +373,14 @@ impl Store for PgStore {
                 &batch,
             ];
             let key_params: [&Param; 3] = [&rows.keys, &rows.key_versions, &now];
-            let advance_params: [&Param; 1] = [&version];
+            let advance_params: [&Param; 2] = [&version, &time];
             tokio::try_join!(
                 tx.execute(&c.upsert_docs, &doc_params),
                 tx.execute(&c.insert_log, &log_params),
                 tx.execute(&c.upsert_keys, &key_params),
                 tx.query(&c.advance, &advance_params),
             )?;
-            computed = Some((results.clone(), rows.log_versions[0]));
+            computed = rows.log_versions.first().map(|first| (results.clone(), *first));
             tx.commit().await?;
             Ok(results)
         });
@@ -389,7 +403,7 @@ impl Store for PgStore {
             },
             Err(e) => e.into_api(),
         };
-        writes.iter().map(|_| Err(error.clone())).collect()
+        commits.iter().map(|_| Err(error.clone())).collect()
     }
 
     /// Removes expired tombstones (moving the horizon), log entries and keys, on one node at a time

@@ -7,14 +7,16 @@
 //!   version N has seen every version below it (a bare sequence would not do: its numbers are handed
 //!   out before commit, and a late commit of a lower number would be skipped). `horizon`: the highest
 //!   version of a tombstone removed. `log_horizon`: the highest version removed from the log. `epoch`:
-//!   random, made with the schema.
+//!   random, made with the schema. `timestamp` (version 2): the last server timestamp handed out
+//!   (milliseconds), so that timestamps never decrease in version order, whichever node's clock.
 //! - `livepath_docs(collection, id, version, created, data, at)`: as SQLite's `docs`, `data` as
 //!   `json` (NULL: a tombstone), ids in byte order (`COLLATE "C"`). `json`, not `jsonb`: it keeps the
 //!   text as written, so every node and both stores send the same bytes (`jsonb` reorders keys, which
 //!   a JavaScript object shows, rewrites numbers such as `1e300` at many times the length, and refuses
 //!   `\u0000`).
-//! - `livepath_log(version, collection, id, data, existed, at, batch)`: every write for a few minutes,
-//!   which is how each node learns, in order, what the others committed. `batch` names the transaction
+//! - `livepath_log(version, collection, id, data, existed, at, batch)`: every document each commit
+//!   wrote (one row each, all with the commit's version; the key is (version, collection, id) since
+//!   version 2) for a few minutes, which is how each node learns, in order, what the others committed. `batch` names the transaction
 //!   that wrote it, so a node that lost the answer to its commit can tell whether it happened.
 //! - `livepath_keys(key, version, at)`: idempotency keys, shared by every node.
 //!
@@ -26,7 +28,7 @@ use tokio_postgres::Client;
 use crate::error::ApiError;
 
 /// The schema this server writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock key migrations hold ("livepath" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6c69_7665_7061_7468;
@@ -70,6 +72,13 @@ CREATE TABLE livepath_keys (
 CREATE INDEX livepath_keys_by_time ON livepath_keys (at);
 "#;
 
+/// Version 2: commits of several documents (one version, many log rows), server timestamps.
+const V2: &str = r#"
+ALTER TABLE livepath_meta ADD COLUMN timestamp bigint NOT NULL DEFAULT 0;
+ALTER TABLE livepath_log DROP CONSTRAINT livepath_log_pkey;
+ALTER TABLE livepath_log ADD PRIMARY KEY (version, collection, id);
+"#;
+
 fn db_err(what: &str) -> impl Fn(tokio_postgres::Error) -> ApiError + '_ {
     move |e| ApiError::internal(what, super::session::describe(&e))
 }
@@ -96,6 +105,10 @@ pub async fn migrate(client: &mut Client) -> Result<String, ApiError> {
         tracing::info!("creating the livepath schema (version {SCHEMA_VERSION})");
         tx.batch_execute(V1).await.map_err(&err)?;
         tx.execute("INSERT INTO livepath_schema VALUES (1)", &[]).await.map_err(&err)?;
+    }
+    if found < 2 {
+        tx.batch_execute(V2).await.map_err(&err)?;
+        tx.execute("UPDATE livepath_schema SET version = 2", &[]).await.map_err(&err)?;
     }
     let epoch: String = tx.query_one("SELECT epoch FROM livepath_meta", &[]).await.map_err(&err)?.get(0);
     tx.commit().await.map_err(&err)?;

@@ -26,10 +26,17 @@ pub struct Statements {
 impl Statements {
     pub async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
         Ok(Self {
-            lock: client.prepare("SELECT version FROM livepath_meta FOR UPDATE").await?,
+            // The version, and the commit's time: PostgreSQL's clock in milliseconds, never below the
+            // last timestamp handed out (on any node), so timestamps follow commit order.
+            lock: client
+                .prepare(
+                    "SELECT version, GREATEST(timestamp, (extract(epoch FROM clock_timestamp()) * 1000)::int8)
+                     FROM livepath_meta FOR UPDATE",
+                )
+                .await?,
             read_docs: client
                 .prepare(
-                    "SELECT collection, id, created, data::text FROM livepath_docs
+                    "SELECT collection, id, created, data::text, version FROM livepath_docs
                      WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
                 )
                 .await?,
@@ -61,7 +68,9 @@ impl Statements {
                 .await?,
             advance: client
                 .prepare(&format!(
-                    "WITH advanced AS (UPDATE livepath_meta SET version = $1 RETURNING version)
+                    "WITH advanced AS (
+                         UPDATE livepath_meta SET version = $1, timestamp = GREATEST(timestamp, $2) RETURNING version
+                     )
                      SELECT pg_notify('{}', version::text) FROM advanced",
                     listen::CHANNEL
                 ))
@@ -86,11 +95,11 @@ impl Statements {
                 .prepare(
                     "SELECT m.log_horizon, l.version, l.collection, l.id, l.data::text, l.existed
                      FROM livepath_meta m LEFT JOIN LATERAL (
-                         SELECT * FROM livepath_log WHERE version > $1 ORDER BY version LIMIT $2
-                     ) l ON true ORDER BY l.version",
+                         SELECT * FROM livepath_log WHERE version > $1 ORDER BY version, collection, id LIMIT $2
+                     ) l ON true ORDER BY l.version, l.collection, l.id",
                 )
                 .await?,
-            outcome: client.prepare("SELECT batch FROM livepath_log WHERE version = $1").await?,
+            outcome: client.prepare("SELECT batch FROM livepath_log WHERE version = $1 LIMIT 1").await?,
             // A subscription's first state: the meta row and the document (columns 3, 4), or the
             // collection's documents (2 to 5) changed after $2 when $2 is resumable (between the
             // horizon and the version), else all of them; tombstones included either way.

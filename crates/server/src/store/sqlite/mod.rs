@@ -11,6 +11,8 @@
 //!   version of a tombstone removed so far; a `since` below it cannot be resumed from.
 //! - `write_keys(key, version, at)`: idempotency keys, kept for [`KEY_RETENTION_SECS`].
 //! - `identity('epoch')` (version 3): the database's epoch, random, made with the table.
+//! - `meta('timestamp')` (version 4): the last server timestamp handed out (milliseconds), so that
+//!   timestamps never decrease in version order, also across restarts and a clock that steps back.
 
 use std::{
     path::Path,
@@ -23,7 +25,7 @@ mod functions;
 mod indexes;
 
 use super::{
-    ChangedDoc, Committed, ListedDoc, Listing, Mutation, QueryRead, Store, StoredDoc, Write, apply,
+    ChangedDoc, Commit, Committed, ListedDoc, Listing, QueryRead, Store, StoredDoc, clock_ms, commit_time,
     narrow::{Narrow, Scalar, Test, narrows},
     query::run_on,
     split,
@@ -33,7 +35,7 @@ use crate::{config::IndexSpec, error::ApiError};
 /// How long an idempotency key is remembered: a retry after this is applied again.
 pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long deletes are remembered by default: a client away longer resyncs in full.
 pub const DEFAULT_TOMBSTONE_RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -129,6 +131,15 @@ impl SqliteStore {
                  CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
                  INSERT INTO identity VALUES ('epoch', lower(hex(randomblob(16))));
                  PRAGMA user_version = 3;
+                 COMMIT;",
+            )
+            .map_err(db_err)?;
+        }
+        if found < 4 {
+            conn.execute_batch(
+                "BEGIN;
+                 INSERT INTO meta VALUES ('timestamp', 0);
+                 PRAGMA user_version = 4;
                  COMMIT;",
             )
             .map_err(db_err)?;
@@ -299,44 +310,43 @@ impl Store for SqliteStore {
         .map_err(db_err)
     }
 
-    fn write(&mut self, path: &str, mutation: &Mutation, key: Option<&str>) -> Result<Committed, ApiError> {
-        let now = now_secs();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        let committed = write_on(&tx, path, mutation, key, now, self.max_document_bytes)?;
-        tx.commit().map_err(db_err)?;
-        self.after_writes(1, now);
-        Ok(committed)
-    }
-
-    /// One transaction, so one sync to disk, for the whole batch; each write in a savepoint of its
-    /// own, so that one refused write (an update of a missing document, say) leaves the others be.
-    fn write_batch(&mut self, writes: &[Write<'_>]) -> Vec<Result<Committed, ApiError>> {
+    /// One transaction, so one sync to disk, for the whole batch; each commit in a savepoint of its
+    /// own, so that a refused commit (a failed condition, say) leaves the others be.
+    fn commit_batch(&mut self, commits: &[&Commit]) -> Vec<Result<Committed, ApiError>> {
         let now = now_secs();
         let max = self.max_document_bytes;
         let mut tx = match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
                 let message = e.to_string();
-                return writes.iter().map(|_| Err(ApiError::internal("database", &message))).collect();
+                return commits.iter().map(|_| Err(ApiError::internal("database", &message))).collect();
             }
         };
-        let mut results = Vec::with_capacity(writes.len());
-        for w in writes {
-            let result = tx.savepoint().map_err(db_err).and_then(|sp| {
-                let committed = write_on(&sp, w.path, w.mutation, w.key, now, max)?;
+        let mut results = Vec::with_capacity(commits.len());
+        let time = read_meta(&tx, "timestamp").map(|last| commit_time(clock_ms(), last as i64));
+        for commit in commits {
+            let result = time.clone().and_then(|time| {
+                let sp = tx.savepoint().map_err(db_err)?;
+                let committed = commit_on(&sp, commit, now, time, max)?;
                 sp.commit().map_err(db_err)?;
                 Ok(committed)
             });
             results.push(result);
         }
-        if let Err(e) = tx.commit() {
-            let message = e.to_string();
+        let stamped = match time {
+            Ok(time) if commits.iter().any(|c| c.uses_server_time()) => tx
+                .execute("UPDATE meta SET value = MAX(value, ?1) WHERE key = 'timestamp'", params![time])
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => Ok(()),
+        };
+        if let Err(message) = stamped.and_then(|()| tx.commit().map_err(|e| e.to_string())) {
             return results
                 .into_iter()
                 .map(|r| r.and_then(|_| Err(ApiError::internal("database", &message))))
                 .collect();
         }
-        self.after_writes(writes.len() as u32, now);
+        self.after_writes(commits.len() as u32, now);
         results
     }
 }
@@ -408,16 +418,9 @@ impl SqliteStore {
     }
 }
 
-/// One write, inside a transaction (or savepoint) the caller commits.
-fn write_on(
-    conn: &Connection,
-    path: &str,
-    mutation: &Mutation,
-    key: Option<&str>,
-    now: i64,
-    max_document_bytes: usize,
-) -> Result<Committed, ApiError> {
-    if let Some(key) = key {
+/// One commit, inside a savepoint the caller commits (or drops, rolling back, on an error).
+fn commit_on(conn: &Connection, commit: &Commit, now: i64, time: i64, max_bytes: usize) -> Result<Committed, ApiError> {
+    if let Some(key) = &commit.key {
         let seen: Option<i64> = conn
             .prepare_cached("SELECT version FROM write_keys WHERE key = ?1 AND at >= ?2")
             .map_err(db_err)?
@@ -425,37 +428,41 @@ fn write_on(
             .optional()
             .map_err(db_err)?;
         if let Some(version) = seen {
-            let data = read_doc(conn, path)?.and_then(|d| d.data);
-            return Ok(Committed { version: version as u64, existed: data.is_some(), data, replayed: true });
+            return Ok(Committed { version: version as u64, docs: Vec::new(), replayed: true });
         }
     }
-    let before = read_doc(conn, path)?.and_then(|d| d.data);
-    let after = apply(before.as_deref(), mutation, path, max_document_bytes)?;
-    let version: i64 = conn
-        .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value")
+    let last = read_meta(conn, "version")?;
+    let docs = commit.apply(last + 1, time, max_bytes, |path| read_doc(conn, path))?;
+    // A commit of checks only writes nothing, so takes no version: it held as of the last one.
+    let version = if docs.is_empty() { last } else { last + 1 } as i64;
+    if !docs.is_empty() {
+        conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'version'")
+            .map_err(db_err)?
+            .execute(params![version])
+            .map_err(db_err)?;
+    }
+    for doc in &docs {
+        let (collection, id) = split(&doc.path);
+        // `created` moves only when the document comes into existence.
+        conn.prepare_cached(
+            "INSERT INTO docs (collection, id, version, created, data, at) VALUES (?1, ?2, ?3, ?3, ?4, ?5)
+             ON CONFLICT (collection, id) DO UPDATE SET
+                 version = excluded.version,
+                 data = excluded.data,
+                 at = excluded.at,
+                 created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
+        )
         .map_err(db_err)?
-        .query_row([], |r| r.get(0))
+        .execute(params![collection, id, version, doc.data, now])
         .map_err(db_err)?;
-    let (collection, id) = split(path);
-    // `created` moves only when the document comes into existence.
-    conn.prepare_cached(
-        "INSERT INTO docs (collection, id, version, created, data, at) VALUES (?1, ?2, ?3, ?3, ?4, ?5)
-         ON CONFLICT (collection, id) DO UPDATE SET
-             version = excluded.version,
-             data = excluded.data,
-             at = excluded.at,
-             created = CASE WHEN docs.data IS NULL THEN excluded.version ELSE docs.created END",
-    )
-    .map_err(db_err)?
-    .execute(params![collection, id, version, after, now])
-    .map_err(db_err)?;
-    if let Some(key) = key {
+    }
+    if let Some(key) = &commit.key {
         conn.prepare_cached("INSERT OR REPLACE INTO write_keys (key, version, at) VALUES (?1, ?2, ?3)")
             .map_err(db_err)?
             .execute(params![key, version, now])
             .map_err(db_err)?;
     }
-    Ok(Committed { version: version as u64, existed: before.is_some(), data: after, replayed: false })
+    Ok(Committed { version: version as u64, docs, replayed: false })
 }
 
 #[cfg(test)]
@@ -463,20 +470,29 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{Object, Write};
+    use crate::store::{Object, commit};
 
     fn object(v: serde_json::Value) -> Object {
         v.as_object().cloned().unwrap()
     }
 
+    /// A one-write commit replacing the document at `path` with `data`.
+    fn put(s: &mut SqliteStore, path: &str, data: Object) -> Result<Committed, ApiError> {
+        s.commit(&commit::of(json!([{"op":"set","path":path,"data":data}])))
+    }
+
+    fn delete(s: &mut SqliteStore, path: &str) -> Result<Committed, ApiError> {
+        s.commit(&commit::of(json!([{"op":"delete","path":path}])))
+    }
+
     #[test]
     fn versions_grow_across_documents_and_a_delete_leaves_a_tombstone() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap();
-        let a = s.write("rooms/a", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
-        let b = s.write("rooms/b", &Mutation::Set(object(json!({"n":2}))), None).unwrap();
-        let d = s.write("rooms/a", &Mutation::Delete, None).unwrap();
+        let a = put(&mut s, "rooms/a", object(json!({"n":1}))).unwrap();
+        let b = put(&mut s, "rooms/b", object(json!({"n":2}))).unwrap();
+        let d = delete(&mut s, "rooms/a").unwrap();
         assert!(a.version < b.version && b.version < d.version);
-        assert!(d.existed && d.data.is_none());
+        assert!(d.docs[0].existed && d.docs[0].data.is_none());
         assert_eq!(s.get("rooms/a").unwrap(), Some(StoredDoc { version: d.version, data: None }));
         let listing = s.list("rooms").unwrap();
         assert_eq!(listing.version, d.version);
@@ -486,54 +502,81 @@ mod tests {
     #[test]
     fn a_replayed_key_commits_nothing_and_answers_the_original_version() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap();
-        let first = s.write("c/d", &Mutation::Set(object(json!({"n":1}))), Some("k1")).unwrap();
-        let again = s.write("c/d", &Mutation::Set(object(json!({"n":2}))), Some("k1")).unwrap();
-        assert!(again.replayed);
+        let first = s.commit(&commit::keyed(json!([{"op":"set","path":"c/d","data":{"n":1}}]), "k1")).unwrap();
+        let again = s.commit(&commit::keyed(json!([{"op":"set","path":"c/d","data":{"n":2}}]), "k1")).unwrap();
+        assert!(again.replayed && again.docs.is_empty());
         assert_eq!(again.version, first.version);
         assert_eq!(s.get("c/d").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
     }
 
     #[test]
-    fn a_batch_commits_each_write_but_the_refused_one_and_replays_a_key_seen_earlier_in_it() {
+    fn a_batch_commits_each_commit_but_the_refused_one_and_replays_a_key_seen_earlier_in_it() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap();
-        let set = |n: i64| Mutation::Set(object(json!({ "n": n })));
-        let update = Mutation::Update(object(json!({"n":9})));
-        let (one, two, three) = (set(1), set(2), set(3));
-        let w = |path, mutation, key| Write { path, mutation, key };
-        let results = s.write_batch(&[
-            w("c/a", &one, Some("k1")),
-            w("c/missing", &update, None),
-            w("c/b", &two, None),
-            w("c/a", &three, Some("k1")),
-        ]);
-        let versions: Vec<_> =
-            results.iter().map(|r| r.as_ref().map(|c| (c.version, c.replayed)).map_err(|e| e.code)).collect();
+        let first = commit::keyed(json!([{"op":"set","path":"c/a","data":{"n":1}}]), "k1");
+        // Refused on its second write: its first must not apply either.
+        let refused = commit::of(json!([
+            {"op":"set","path":"c/b","data":{"n":9}},
+            {"op":"update","path":"c/missing","data":{"n":9}}
+        ]));
+        let both = commit::of(json!([{"op":"set","path":"c/b","data":{"n":2}},{"op":"set","path":"c/c","data":{}}]));
+        let again = commit::keyed(json!([{"op":"set","path":"c/a","data":{"n":3}}]), "k1");
+        let results = s.commit_batch(&[&first, &refused, &both, &again]);
+        let versions: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map(|c| (c.version, c.replayed, c.docs.len())).map_err(|e| (e.code, e.write)))
+            .collect();
         assert_eq!(
             versions,
-            [Ok((1, false)), Err(livepath_protocol::ErrorCode::NotFound), Ok((2, false)), Ok((1, true))]
+            [
+                Ok((1, false, 1)),
+                Err((livepath_protocol::ErrorCode::NotFound, Some(1))),
+                Ok((2, false, 2)),
+                Ok((1, true, 0))
+            ]
         );
         assert_eq!(s.get("c/a").unwrap().unwrap().data.as_deref(), Some(r#"{"n":1}"#));
-        assert_eq!(s.get("c/b").unwrap().unwrap().version, 2);
+        assert_eq!(s.get("c/b").unwrap(), Some(StoredDoc { version: 2, data: Some(r#"{"n":2}"#.into()) }));
+        assert_eq!(s.get("c/c").unwrap().unwrap().version, 2, "one commit, one version");
         assert_eq!(s.get("c/missing").unwrap(), None);
         assert_eq!(s.current_version().unwrap(), 2);
     }
 
     #[test]
+    fn a_commit_of_checks_only_takes_no_version_and_server_timestamps_never_go_back() {
+        let mut s = SqliteStore::in_memory(1 << 20).unwrap();
+        put(&mut s, "c/a", Object::new()).unwrap();
+        let checked = s.commit(&commit::of(json!([{"op":"check","path":"c/a","if":{"version":1}}]))).unwrap();
+        assert_eq!((checked.version, checked.docs.len()), (1, 0));
+        assert_eq!(s.current_version().unwrap(), 1);
+        // A clock far ahead once: later commits never get a lower timestamp.
+        s.conn.execute("UPDATE meta SET value = ?1 WHERE key = 'timestamp'", params![clock_ms() + 3_600_000]).unwrap();
+        let stamp = json!([{"op":"set","path":"c/t","data":{},"transforms":[{"field":"at","serverTimestamp":true}]}]);
+        let at = |c: &Committed| -> i64 {
+            serde_json::from_str::<serde_json::Value>(c.docs[0].data.as_deref().unwrap()).unwrap()["at"]
+                .as_i64()
+                .unwrap()
+        };
+        let first = at(&s.commit(&commit::of(stamp.clone())).unwrap());
+        let second = at(&s.commit(&commit::of(stamp)).unwrap());
+        assert!(first >= clock_ms() + 3_000_000 && second >= first, "{first} {second}");
+    }
+
+    #[test]
     fn changes_since_reports_writes_and_tombstones_after_a_version_with_creation_versions() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap();
-        let set = |v: serde_json::Value| Mutation::Set(object(v));
-        let kept = s.write("c/kept", &set(json!({})), None).unwrap().version;
-        let edited = s.write("c/edited", &set(json!({"n":1})), None).unwrap().version;
-        let gone = s.write("c/gone", &set(json!({})), None).unwrap().version;
+        let set = |v: serde_json::Value| object(v);
+        let kept = put(&mut s, "c/kept", set(json!({}))).unwrap().version;
+        let edited = put(&mut s, "c/edited", set(json!({"n":1}))).unwrap().version;
+        let gone = put(&mut s, "c/gone", set(json!({}))).unwrap().version;
         let since = gone;
-        s.write("c/edited", &set(json!({"n":2})), None).unwrap();
-        s.write("c/gone", &Mutation::Delete, None).unwrap();
-        let new = s.write("c/new", &set(json!({})), None).unwrap().version;
+        put(&mut s, "c/edited", set(json!({"n":2}))).unwrap();
+        delete(&mut s, "c/gone").unwrap();
+        let new = put(&mut s, "c/new", set(json!({}))).unwrap().version;
         let changes = s.changes_since("c", since).unwrap();
         let summary: Vec<_> = changes.iter().map(|c| (c.id.as_str(), c.data.is_some(), c.created)).collect();
         assert_eq!(summary, [("edited", true, edited), ("gone", false, gone), ("new", true, new)]);
         assert!(kept < since);
-        let recreated = s.write("c/gone", &set(json!({})), None).unwrap().version;
+        let recreated = put(&mut s, "c/gone", set(json!({}))).unwrap().version;
         let again = s.changes_since("c", new).unwrap();
         assert_eq!((again[0].id.as_str(), again[0].created), ("gone", recreated), "a re-creation moves `created`");
     }
@@ -568,10 +611,10 @@ mod tests {
                 n += 1;
                 let doc: serde_json::Value =
                     serde_json::from_str(&format!("{{\"a\":{a},\"b\":{b},\"w e\":{a},\"s\\\\l\":{a}}}")).unwrap();
-                s.write(&format!("c/d{n:03}"), &Mutation::Set(object(doc)), None).unwrap();
+                put(&mut s, &format!("c/d{n:03}"), object(doc)).unwrap();
             }
         }
-        s.write("c/empty", &Mutation::Set(Object::new()), None).unwrap();
+        put(&mut s, "c/empty", Object::new()).unwrap();
         let path = livepath_protocol::Path::parse("c").unwrap();
         let mut checked = 0;
         for op in ["==", "<", "<=", ">", ">=", "in"] {
@@ -614,11 +657,11 @@ mod tests {
                 if !n.is_empty() {
                     doc.insert("n".into(), serde_json::from_str(n).unwrap());
                 }
-                s.write(&format!("c/d{:02}", i % 40), &Mutation::Set(doc), None).unwrap();
+                put(&mut s, &format!("c/d{:02}", i % 40), doc).unwrap();
             }
         }
-        s.write("c/d07", &Mutation::Delete, None).unwrap();
-        s.write("other/x", &Mutation::Set(object(json!({"tag":"a","n":5}))), None).unwrap();
+        delete(&mut s, "c/d07").unwrap();
+        put(&mut s, "other/x", object(json!({"tag":"a","n":5}))).unwrap();
         let path = livepath_protocol::Path::parse("c").unwrap();
         let mut served = 0;
         for tag in tags {
@@ -661,14 +704,14 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'livepath_index_%'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 1);
-        assert!(s.write("c/new", &Mutation::Set(object(json!({"n":1}))), None).is_ok());
+        assert!(put(&mut s, "c/new", object(json!({"n":1}))).is_ok());
     }
 
     #[test]
     fn collections_list_in_byte_order_of_id() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap();
         for id in ["b", "a", "B", "é", "aa"] {
-            s.write(&format!("c/{id}"), &Mutation::Set(Object::new()), None).unwrap();
+            put(&mut s, &format!("c/{id}"), Object::new()).unwrap();
         }
         let ids: Vec<_> = s.list("c").unwrap().docs.into_iter().map(|d| d.id).collect();
         assert_eq!(ids, ["B", "a", "aa", "b", "é"]);
@@ -679,7 +722,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (version, epoch) = {
             let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
-            (s.write("c/d", &Mutation::Set(object(json!({"kept":true}))), None).unwrap().version, s.epoch().to_owned())
+            (put(&mut s, "c/d", object(json!({"kept":true}))).unwrap().version, s.epoch().to_owned())
         };
         assert_eq!(epoch.len(), 32, "16 random bytes in hex: {epoch}");
         let other = tempfile::tempdir().unwrap();
@@ -688,16 +731,16 @@ mod tests {
         let mut s = SqliteStore::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(s.epoch(), epoch);
         assert_eq!(s.get("c/d").unwrap(), Some(StoredDoc { version, data: Some(r#"{"kept":true}"#.into()) }));
-        let next = s.write("c/e", &Mutation::Set(Object::new()), None).unwrap();
+        let next = put(&mut s, "c/e", Object::new()).unwrap();
         assert!(next.version > version, "the version sequence continues after a restart");
     }
 
     #[test]
     fn tombstones_past_the_retention_go_and_the_horizon_rises_to_the_last_one_removed() {
         let mut s = SqliteStore::in_memory(1 << 20).unwrap().with_tombstone_retention(60).unwrap();
-        s.write("c/kept", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
-        s.write("c/old", &Mutation::Set(object(json!({"n":1}))), None).unwrap();
-        let deleted = s.write("c/old", &Mutation::Delete, None).unwrap().version;
+        put(&mut s, "c/kept", object(json!({"n":1}))).unwrap();
+        put(&mut s, "c/old", object(json!({"n":1}))).unwrap();
+        let deleted = delete(&mut s, "c/old").unwrap().version;
         assert_eq!(s.horizon().unwrap(), 0);
         // Within the retention nothing goes.
         assert_eq!(s.purge_tombstones(now_secs() + 30).unwrap(), 0);
@@ -708,7 +751,7 @@ mod tests {
         assert_eq!(s.horizon().unwrap(), deleted);
         assert_eq!(s.list("c").unwrap().docs.len(), 1);
         // A later, fresh tombstone stays; the horizon never goes down.
-        let again = s.write("c/kept", &Mutation::Delete, None).unwrap().version;
+        let again = delete(&mut s, "c/kept").unwrap().version;
         assert_eq!(s.purge_tombstones(now_secs()).unwrap(), 0);
         assert_eq!(s.horizon().unwrap(), deleted);
         assert_eq!(s.changes_since("c", deleted).unwrap().iter().map(|c| c.version).collect::<Vec<_>>(), [again]);
@@ -740,7 +783,7 @@ mod tests {
         assert_eq!(s.purge_tombstones(now_secs() + 30).unwrap(), 0);
         assert_eq!(s.purge_tombstones(now_secs() + 61).unwrap(), 1);
         assert_eq!(s.horizon().unwrap(), 2);
-        assert_eq!(s.write("c/x", &Mutation::Set(Object::new()), None).unwrap().version, 3);
+        assert_eq!(put(&mut s, "c/x", Object::new()).unwrap().version, 3);
         assert_eq!(s.epoch().len(), 32, "an epoch is made by the migration");
     }
 }

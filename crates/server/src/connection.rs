@@ -33,7 +33,10 @@ use crate::{
     outbox::{CloseReason, Next, Outbox},
     rules::Op,
     state::AppState,
-    store::{Commit, commit::Op as WriteOp},
+    store::{
+        Commit,
+        commit::{Op as WriteOp, malformed_write},
+    },
 };
 
 /// Why the read loop ended.
@@ -206,10 +209,14 @@ impl Session {
         // Name the subscription or write in the error even when the rest of the message is wrong.
         let id = value.get("id").and_then(Value::as_u64);
         let req = value.get("req").and_then(Value::as_u64);
+        let malformed = (value.get("type") == Some(&Value::from("commit")))
+            .then(|| value.get("writes").and_then(malformed_write))
+            .flatten();
         let message: ClientMessage<Value> = match serde_json::from_value(value) {
             Ok(message) => message,
             Err(e) => {
-                return self.send_error(id, req, ApiError::invalid(format!("invalid message: {e}")));
+                let error = malformed.unwrap_or_else(|| ApiError::invalid(format!("invalid message: {e}")));
+                return self.send_error(id, req, error);
             }
         };
         match message {

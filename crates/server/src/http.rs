@@ -30,7 +30,11 @@ use crate::{
     limits::PerIp,
     rules::Op,
     state::AppState,
-    store::{Commit, checked_key, commit::Op as WriteOp, raw_json},
+    store::{
+        Commit, checked_key,
+        commit::{Op as WriteOp, malformed_write},
+        raw_json,
+    },
 };
 
 /// The whole HTTP surface.
@@ -266,8 +270,11 @@ struct CommitBody {
 /// `POST /v1/commit`: `{"writes":[…],"key"?}`, all or nothing, answering `{"version":N}`; an error
 /// names the write it is about (`"write": index`). The `Idempotency-Key` header works too.
 async fn commit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let body: CommitBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid commit: {e}")))?;
+    let body: CommitBody = serde_json::from_slice(&body).map_err(|e| {
+        let writes =
+            serde_json::from_slice::<Value>(&body).ok().and_then(|v| v.get("writes").and_then(malformed_write));
+        writes.unwrap_or_else(|| ApiError::invalid(format!("invalid commit: {e}")))
+    })?;
     let key = match body.key {
         Some(key) => Some(key),
         None => idempotency_key(&headers)?,

@@ -1505,11 +1505,13 @@ async fn http_post_commit_refusals_answer_404_409_412_and_400_naming_the_write_a
             0,
         ),
         (
-            json!([fresh, {"op": "set", "path": "rooms/a", "data": {}, "transforms": [{"field": "x", "deleteField": true}]}]),
+            json!([fresh.clone(), {"op": "set", "path": "rooms/a", "data": {}, "transforms": [{"field": "x", "deleteField": true}]}]),
             400,
             "invalid-argument",
             1,
         ),
+        // A write that does not even parse is named too.
+        (json!([fresh, {"op": "check", "path": "rooms/a"}]), 400, "invalid-argument", 1),
     ] {
         let (got_status, body) = post_commit(&server, &json!({"writes": writes})).await;
         assert_eq!(
@@ -1579,15 +1581,11 @@ async fn delete_field_is_invalid_argument_in_a_plain_set_and_removes_the_field_i
 }
 
 #[tokio::test]
-async fn a_check_without_a_condition_is_invalid_argument() {
+async fn a_check_without_a_condition_is_invalid_argument_naming_the_check() {
     let server = sqlite().await;
     let mut c = Conn::open(&server).await;
     let answer = c.ask(commit(json!([{"op": "set", "path": "c/a", "data": {}}, {"op": "check", "path": "c/a"}]))).await;
-    assert_eq!(
-        (answer["type"].as_str(), answer["code"].as_str()),
-        (Some("error"), Some("invalid-argument")),
-        "{answer}"
-    );
+    assert_eq!(outcome(&answer), (Some("error"), Some("invalid-argument"), Some(1)), "{answer}");
     assert_eq!(c.get("c/a").await["docs"], json!([]));
 }
 

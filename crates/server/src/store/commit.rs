@@ -255,6 +255,17 @@ impl Commit {
     }
 }
 
+/// Why the writes of a commit (a message's or a body's `writes`, as JSON) do not parse, naming the
+/// first write that does not: so that a malformed write is blamed like a refused one, by its index.
+/// `None` when each write parses on its own (what is wrong is elsewhere).
+pub fn malformed_write(writes: &Value) -> Option<ApiError> {
+    let Value::Array(writes) = writes else { return None };
+    writes.iter().enumerate().find_map(|(i, w)| {
+        let error = serde_json::from_value::<Write<Value>>(w.clone()).err()?;
+        Some(ApiError::invalid(format!("invalid write: {error}")).at_write(i))
+    })
+}
+
 impl DocWrite {
     fn parse(write: Write<Value>) -> Result<Self, ApiError> {
         let (path, op, transforms, condition) = match write {
@@ -642,6 +653,15 @@ mod tests {
             parse(json!([{"op":"set","path":"c/d","data":{},"transforms":[{"field":"n","increment":"1"}]}])),
             Err((ErrorCode::InvalidArgument, Some(0)))
         );
+    }
+
+    #[test]
+    fn a_malformed_write_is_named_by_its_index() {
+        let writes = json!([{"op":"delete","path":"c/a"},{"op":"check","path":"c/b"},{"op":"nope"}]);
+        let error = malformed_write(&writes).expect("write 1 does not parse");
+        assert_eq!((error.code, error.write), (ErrorCode::InvalidArgument, Some(1)));
+        assert!(error.message.contains("`if`"), "{}", error.message);
+        assert!(malformed_write(&json!([{"op":"delete","path":"c/a"}])).is_none());
     }
 
     #[test]

@@ -22,6 +22,7 @@ import { cell } from "./tables.mjs";
 const bin = (name) => join(root, "target/server", name);
 const quick = process.argv.includes("--quick");
 const runs = quick ? 1 : 3;
+const runsText = runs === 1 ? "1 run" : `${runs} runs`;
 const seconds = quick ? 2 : 4;
 // No per-connection write limit: the pipelined runs exceed its default.
 const serverArgs = ["--max-writes-per-second", "0"];
@@ -104,6 +105,6 @@ for (const [store, name] of stores) {
 
 mkdirSync(join(root, "target/bench"), { recursive: true });
 writeFileSync(join(root, "target/bench/commits.json"), JSON.stringify(all, null, 1));
-console.log(`One hot counter (${seconds} s per run, ${runs} runs):\n\n${counter.join("\n")}\n`);
+console.log(`One hot counter (${seconds} s per run, ${runsText}):\n\n${counter.join("\n")}\n`);
 console.log(`Transactions on one document:\n\n${tx.join("\n")}\n`);
 console.log(`Commits of several writes (documents of each connection's own, 10 connections):\n\n${sizes.join("\n")}`);

@@ -16,6 +16,7 @@ use crate::{
     config::Config,
     error::ApiError,
     rules::{Op, Rules},
+    store::{Commit, commit::Op as WriteOp},
 };
 
 /// The server's access policy.
@@ -69,6 +70,23 @@ impl Access {
             Some(tokens) => tokens.verify(token).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// May `user` make every write of `commit`? A `check` needs read (it tells what is there); the
+    /// other writes need write, and read too when they carry a condition (which tells whether the
+    /// document exists, and its version). A refusal names the write.
+    pub fn check_commit(&self, user: Option<&User>, commit: &Commit) -> Result<(), ApiError> {
+        for (i, w) in commit.writes.iter().enumerate() {
+            let needs: &[Op] = match (&w.op, w.condition) {
+                (WriteOp::Check, _) => &[Op::Read],
+                (_, Some(_)) => &[Op::Write, Op::Read],
+                (_, None) => &[Op::Write],
+            };
+            for op in needs {
+                self.check(user, &w.path, *op).map_err(|e| e.at_write(i))?;
+            }
+        }
+        Ok(())
     }
 
     /// May `user` (`None`: a request without a token) do `op` on `path`? Without rules, yes, once

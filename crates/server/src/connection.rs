@@ -33,10 +33,7 @@ use crate::{
     outbox::{CloseReason, Next, Outbox},
     rules::Op,
     state::AppState,
-    store::{
-        Commit,
-        commit::{Op as WriteOp, malformed_write},
-    },
+    store::{Commit, commit::malformed_write},
 };
 
 /// Why the read loop ended.
@@ -209,13 +206,16 @@ impl Session {
         // Name the subscription or write in the error even when the rest of the message is wrong.
         let id = value.get("id").and_then(Value::as_u64);
         let req = value.get("req").and_then(Value::as_u64);
-        let malformed = (value.get("type") == Some(&Value::from("commit")))
-            .then(|| value.get("writes").and_then(malformed_write))
-            .flatten();
+        // Kept only for a commit, whose failure may be one of its writes (named by its index).
+        let writes =
+            (value.get("type") == Some(&Value::from("commit"))).then(|| value.get("writes").cloned()).flatten();
         let message: ClientMessage<Value> = match serde_json::from_value(value) {
             Ok(message) => message,
             Err(e) => {
-                let error = malformed.unwrap_or_else(|| ApiError::invalid(format!("invalid message: {e}")));
+                let error = writes
+                    .as_ref()
+                    .and_then(malformed_write)
+                    .unwrap_or_else(|| ApiError::invalid(format!("invalid message: {e}")));
                 return self.send_error(id, req, error);
             }
         };
@@ -352,18 +352,15 @@ impl Session {
             let message = "too many writes per second on this connection; slow down and retry";
             return self.send_error(None, Some(req), ApiError::new(ErrorCode::ResourceExhausted, message));
         }
-        let allowed = commit.and_then(|commit| {
-            let caller = self.caller()?;
-            for (i, w) in commit.writes.iter().enumerate() {
-                // A check reveals what is there, so it needs read; the others change it.
-                let op = if w.op == WriteOp::Check { Op::Read } else { Op::Write };
-                self.access.check(caller, &w.path, op).map_err(|e| if indexed { e.at_write(i) } else { e })?;
-            }
-            Ok(commit)
-        });
+        let allowed = commit.and_then(|commit| self.access.check_commit(self.caller()?, &commit).map(|()| commit));
         let commit = match allowed {
             Ok(commit) => commit,
-            Err(e) => return self.send_error(None, Some(req), e),
+            Err(mut e) => {
+                if !indexed {
+                    e.write = None;
+                }
+                return self.send_error(None, Some(req), e);
+            }
         };
         let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());
         in_flight.fetch_add(1, Ordering::AcqRel);
@@ -390,6 +387,11 @@ impl Session {
             query.check().map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
         }
         self.access.check(self.caller()?, &path, Op::Read)?;
+        if self.outbox.is_full() {
+            // Answers are queued whole: a client asking faster than it reads would grow them without end.
+            let message = "this connection has too much unread; read what was sent before asking again";
+            return Err(ApiError::new(ErrorCode::ResourceExhausted, message));
+        }
         let found = self.engine.get(path, query).await?;
         self.outbox.push(frames::result(req, found.version, &found.docs)?);
         Ok(())

@@ -30,11 +30,7 @@ use crate::{
     limits::PerIp,
     rules::Op,
     state::AppState,
-    store::{
-        Commit, checked_key,
-        commit::{Op as WriteOp, malformed_write},
-        raw_json,
-    },
+    store::{Commit, checked_key, commit::malformed_write, raw_json},
 };
 
 /// The whole HTTP surface.
@@ -147,7 +143,13 @@ async fn drop_connections(State(state): State<AppState>) -> Json<Value> {
 /// request without the header. With auth on, a header that is not a valid bearer token is
 /// `unauthenticated`, never taken for no header.
 fn authorize(state: &AppState, headers: &HeaderMap, path: &livepath_protocol::Path, op: Op) -> Result<(), ApiError> {
-    let user: Option<User> = match headers.get(header::AUTHORIZATION) {
+    state.access.check(user(state, headers)?.as_ref(), path, op)
+}
+
+/// The user an `Authorization: Bearer` header names (`None`: no header, anonymous). With auth on, a
+/// header that is not a valid bearer token is `unauthenticated`, never taken for no header.
+fn user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+    Ok(match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
             Some(token) => state.access.verify(token.trim())?,
@@ -157,8 +159,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, path: &livepath_protocol::Pa
             }
             None => None,
         },
-    };
-    state.access.check(user.as_ref(), path, op)
+    })
 }
 
 /// `GET`: a document (404 if absent or deleted), or a collection's documents ordered by id.
@@ -206,13 +207,14 @@ async fn run_commit(
     commit: Result<Commit, ApiError>,
     indexed: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let blame = |e: ApiError, i: usize| if indexed { e.at_write(i) } else { e };
-    let commit = commit?;
-    for (i, w) in commit.writes.iter().enumerate() {
-        let op = if w.op == WriteOp::Check { Op::Read } else { Op::Write };
-        authorize(state, headers, &w.path, op).map_err(|e| blame(e, i))?;
-    }
-    let version = state.engine.commit(commit).await.map_err(|mut e| {
+    let outcome = match commit.and_then(|commit| user(state, headers).map(|user| (commit, user))) {
+        Ok((commit, user)) => match state.access.check_commit(user.as_ref(), &commit) {
+            Ok(()) => state.engine.commit(commit).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let version = outcome.map_err(|mut e| {
         if !indexed {
             e.write = None;
         }

@@ -18,8 +18,10 @@ pub struct Metrics {
     pub frames_out: AtomicU64,
     /// `subscribe` messages received (whether they succeeded or not).
     pub subscribes: AtomicU64,
-    /// Writes committed (WebSocket and HTTP; replays excluded).
+    /// Documents written by commits (WebSocket and HTTP; replays excluded).
     pub writes: AtomicU64,
+    /// Commits that wrote something (replays and commits of checks only excluded).
+    pub commits: AtomicU64,
     /// `error` frames sent over WebSocket (HTTP error answers are not counted).
     pub errors: AtomicU64,
     /// Live query results read from the store again because their window's buffer ran out.
@@ -59,7 +61,8 @@ impl Metrics {
         metric("frames_in_total", "counter", "Text frames received.", self.frames_in.load(Relaxed));
         metric("frames_out_total", "counter", "Text frames sent.", self.frames_out.load(Relaxed));
         metric("subscribes_total", "counter", "Subscribe messages received.", self.subscribes.load(Relaxed));
-        metric("writes_total", "counter", "Writes committed.", self.writes.load(Relaxed));
+        metric("writes_total", "counter", "Documents written by commits.", self.writes.load(Relaxed));
+        metric("commits_total", "counter", "Commits that wrote documents.", self.commits.load(Relaxed));
         metric(
             "query_rereads_total",
             "counter",

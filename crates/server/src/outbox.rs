@@ -81,6 +81,11 @@ impl Outbox {
         Self { state, ready: Notify::new(), capacity: capacity.max(1), max_bytes, metrics }
     }
 
+    /// Whether the queue holds `capacity` frames or `max_bytes` bytes: its reader is behind.
+    pub fn is_full(&self) -> bool {
+        self.full(&self.state())
+    }
+
     fn full(&self, state: &State) -> bool {
         state.queue.len() >= self.capacity || state.bytes >= self.max_bytes
     }

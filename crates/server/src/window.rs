@@ -10,7 +10,7 @@
 //! the whole result; when it is not, a document that would sort after the last tracked one is not
 //! tracked (others the window never saw may come first).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use livepath_protocol::{
     ChangeType,
@@ -183,9 +183,22 @@ impl<T: Clone> Window<T> {
     /// returns how what subscribers see changed: departures first, then arrivals and changes in
     /// the result's order. `version` is the version the read was made at.
     pub fn refill(&mut self, docs: Vec<Tracked<T>>, version: u64) -> Vec<Seen<T>> {
-        let before: std::collections::HashMap<String, u64> =
-            self.visible().iter().map(|d| (d.key.id.clone(), d.version)).collect();
+        let before = self.seen();
         self.replace(docs);
+        self.changes_since(&before, version)
+    }
+
+    /// What subscribers see now, by id, with each document's version: to tell afterwards how it
+    /// changed ([`Window::changes_since`]).
+    pub fn seen(&self) -> HashMap<String, u64> {
+        self.visible().iter().map(|d| (d.key.id.clone(), d.version)).collect()
+    }
+
+    /// How what subscribers see changed since it was `before` (from [`Window::seen`]): each
+    /// document once, departures first (at `version`), then arrivals and changes in the result's
+    /// order. For changes that several writes made together (a commit, a read again), where telling
+    /// them one by one could name a document twice.
+    pub fn changes_since(&self, before: &HashMap<String, u64>, version: u64) -> Vec<Seen<T>> {
         let after: HashSet<&str> = self.visible().iter().map(|d| d.key.id.as_str()).collect();
         let mut changes: Vec<Seen<T>> = Vec::new();
         let mut gone: Vec<&String> = before.keys().filter(|id| !after.contains(id.as_str())).collect();

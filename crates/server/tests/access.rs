@@ -307,3 +307,51 @@ async fn a_live_query_needs_read_permission_on_its_collection_as_a_listing_does(
     assert_eq!((change["type"].as_str(), change["id"].as_u64()), (Some("changes"), Some(1)));
     assert_eq!(ada.recv().await["type"], "ack");
 }
+
+#[tokio::test]
+async fn every_write_of_a_commit_is_checked_a_condition_needs_read_and_a_refusal_names_the_write() {
+    // A drop box: anyone signed in may write, only its owner reads.
+    let rules = r#"
+[[rule]]
+match = "users/{uid}/**"
+read = "auth.uid == uid"
+write = "auth.uid == uid"
+
+[[rule]]
+match = "dropbox/{doc}"
+read = "false"
+write = "auth != null"
+"#;
+    let (server, _rules) = secured(Some(rules)).await;
+    let mut c = server.connect().await;
+    c.send(json!({"type":"hello","token":token("ada", 60)})).await;
+    let mut ask = async |writes: serde_json::Value| {
+        c.send(json!({"type":"commit","req":1,"writes":writes})).await;
+        let answer = c.recv().await;
+        (
+            answer["type"].as_str().map(str::to_owned),
+            answer["code"].as_str().map(str::to_owned),
+            answer["write"].as_u64(),
+        )
+    };
+    let own = json!({"op":"set","path":"users/ada/notes/n1","data":{}});
+    let theirs = json!({"op":"set","path":"users/bob/notes/n1","data":{}});
+    assert_eq!(ask(json!([own, theirs])).await, (Some("error".into()), Some("permission-denied".into()), Some(1)));
+    // Writing into the drop box is allowed; asking whether something is there is reading it.
+    assert_eq!(ask(json!([{"op":"set","path":"dropbox/d1","data":{}}])).await.0.as_deref(), Some("ack"));
+    for probe in [
+        json!({"op":"set","path":"dropbox/d2","data":{},"if":{"exists":false}}),
+        json!({"op":"check","path":"dropbox/d1","if":{"exists":true}}),
+        json!({"op":"delete","path":"dropbox/d1","if":{"version":2}}),
+    ] {
+        assert_eq!(
+            ask(json!([own, probe])).await,
+            (Some("error".into()), Some("permission-denied".into()), Some(1)),
+            "{probe}"
+        );
+    }
+    // Nothing of the refused commits applied.
+    c.send(json!({"type":"get","req":2,"path":"users/ada/notes"})).await;
+    let result = c.recv().await;
+    assert_eq!(result["docs"].as_array().map(Vec::len), Some(0), "{result}");
+}

@@ -387,6 +387,11 @@ async fn metrics_count_connections_subscriptions_frames_and_writes() {
     c.send(json!({"type":"set","req":1,"path":"c/d","data":{}})).await;
     c.recv().await;
     c.recv().await;
+    // One commit of two documents: two writes, one commit.
+    let two = json!([{"op":"set","path":"c/d","data":{"n":1}},{"op":"set","path":"c/e","data":{}}]);
+    c.send(json!({"type":"commit","req":2,"writes":two})).await;
+    c.recv().await;
+    c.recv().await;
     let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();
     let value = |name: &str| -> u64 {
         text.lines().find_map(|l| l.strip_prefix(&format!("livepath_{name} "))).unwrap().parse().unwrap()
@@ -394,9 +399,10 @@ async fn metrics_count_connections_subscriptions_frames_and_writes() {
     assert_eq!(value("connections"), 1);
     assert_eq!(value("connections_total"), 1);
     assert_eq!(value("subscriptions"), 1);
-    assert_eq!(value("writes_total"), 1);
-    assert_eq!(value("frames_in_total"), 2);
-    assert!(value("frames_out_total") >= 3, "welcome, snapshot, snapshot, ack");
+    assert_eq!(value("writes_total"), 3);
+    assert_eq!(value("commits_total"), 2);
+    assert_eq!(value("frames_in_total"), 3);
+    assert!(value("frames_out_total") >= 5, "welcome, snapshot, snapshot, ack, snapshot, ack");
     drop(c);
     for _ in 0..100 {
         let text = reqwest::get(server.http("/metrics")).await.unwrap().text().await.unwrap();

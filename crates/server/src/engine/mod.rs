@@ -45,8 +45,11 @@ use publisher::Publisher;
 
 /// Requests queued for the store thread before senders wait for room.
 const QUEUE: usize = 1024;
-/// Most writes committed in one transaction.
+/// Most commits committed in one transaction.
 const MAX_BATCH: usize = 256;
+/// Most documents written in one transaction: a batch of large commits stops early, so that one
+/// transaction (which holds the version row on PostgreSQL) stays short.
+const MAX_BATCH_WRITES: usize = 5_000;
 /// How often the store thread looks for writes of other nodes it was not told of, and does its
 /// housekeeping.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -385,6 +388,8 @@ type Batch = Vec<(Commit, WriteReply)>;
 /// waiting when one arrives join its batch.
 fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, shared: &Shared) {
     let mut batch = Vec::new();
+    // The documents the batch writes, to cut it at MAX_BATCH_WRITES.
+    let mut batch_writes = 0;
     // The last version published to the hub: everything before this node started counts as published.
     let mut publisher = Publisher::new(loop {
         match store.current_version() {
@@ -399,7 +404,10 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
         let mut next = Some(job);
         while let Some(job) = next {
             match job {
-                Job::Write { commit, reply } => batch.push((commit, reply)),
+                Job::Write { commit, reply } => {
+                    batch_writes += commit.writes.len();
+                    batch.push((commit, reply));
+                }
                 Job::Run(f) => {
                     commit(&mut *store, shared, &mut batch, &mut publisher);
                     // A panic fails this request (its answer channel is dropped), not the store.
@@ -419,12 +427,16 @@ fn store_thread(mut store: Box<dyn Store>, mut queue: mpsc::Receiver<Job>, share
                     guarded("housekeeping", || store.maintain());
                 }
             }
-            if batch.len() >= MAX_BATCH {
+            if batch.len() >= MAX_BATCH || batch_writes >= MAX_BATCH_WRITES {
                 commit(&mut *store, shared, &mut batch, &mut publisher);
+            }
+            if batch.is_empty() {
+                batch_writes = 0;
             }
             next = queue.try_recv().ok();
         }
         commit(&mut *store, shared, &mut batch, &mut publisher);
+        batch_writes = 0;
         shared.published.store(publisher.published(), Ordering::Release);
         *lock(&shared.unavailable) = store.unavailable();
     }

@@ -39,10 +39,9 @@ impl Publisher {
         let commits: Vec<&Commit> = batch.iter().map(|(commit, _)| commit).collect();
         let results = store.commit_batch(&commits);
         drop(commits);
-        for committed in results.iter().flatten().filter(|c| !c.replayed) {
-            for _ in &committed.docs {
-                inc(&shared.metrics.writes);
-            }
+        for committed in results.iter().flatten().filter(|c| !c.replayed && !c.docs.is_empty()) {
+            inc(&shared.metrics.commits);
+            shared.metrics.writes.fetch_add(committed.docs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         // A batch's new versions follow one another. When the first follows the last one published, no
         // other node wrote in between, and the batch is published as it stands; otherwise the log has

@@ -175,6 +175,9 @@ impl Queries {
                 continue;
             }
             group.version = group.version.max(version);
+            // Several documents at once: what subscribers saw before, to send the net change, each
+            // document once (one by one, a document could be modified, then pushed out, by one commit).
+            let before = (parsed.len() > 1).then(|| group.window.seen());
             let mut changes = Vec::new();
             let mut refill = group.short;
             for (id, doc) in &parsed {
@@ -184,6 +187,9 @@ impl Queries {
             }
             if refill {
                 changes.extend(group.refill(collection, requery));
+            }
+            if let Some(before) = before {
+                changes = group.window.changes_since(&before, version);
             }
             group.push(collection, version, &changes);
         }
@@ -315,5 +321,31 @@ mod tests {
         }
         view.sort();
         assert_eq!(view, ["e", "f"], "and the changes after it lead to the latest");
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_changes_a_shown_document_and_pushes_it_out_sends_each_document_once() {
+        let query: Query = serde_json::from_str(r#"{"orderBy":[["n","desc"]],"limit":1}"#).unwrap();
+        let path = Path::parse("scores").unwrap();
+        let outbox = Arc::new(Outbox::new(100, usize::MAX, Arc::default()));
+        let mut queries = Queries::default();
+        let group = Group::new(query.clone(), read(&[("a", 5), ("b", 3)], &query, 1));
+        queries.add(&path, "q", Subscriber { conn: 1, id: 7, outbox: outbox.clone() }, Some(group)).unwrap();
+        let mut requery = |_: &Path, _: &Query, _: Option<usize>| -> Option<QueryRead> { None };
+        // One commit: `a` (shown) goes up to 6, and `c` arrives above it at 10.
+        let (a, c) =
+            (RawValue::from_string(r#"{"n":6}"#.into()).unwrap(), RawValue::from_string(r#"{"n":10}"#.into()).unwrap());
+        queries.publish(&path, 2, &[("a", Some(&*a)), ("c", Some(&*c))], &mut requery);
+        outbox.close(None);
+        let Next::Frame(frame) = outbox.next().await else { panic!("a changes frame") };
+        let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        let changes: Vec<(&str, &str)> = frame["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["type"].as_str().unwrap(), c["id"].as_str().unwrap()))
+            .collect();
+        assert_eq!(changes, [("removed", "a"), ("added", "c")], "{frame}");
+        assert!(matches!(outbox.next().await, Next::Close(_)), "one frame for the commit");
     }
 }

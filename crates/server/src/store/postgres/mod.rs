@@ -21,7 +21,7 @@ use std::{
 
 use livepath_protocol::{Path, PathKind};
 use session::{CallError, Connection, Session};
-use tokio_postgres::Row;
+use tokio_postgres::{IsolationLevel, Row};
 
 use super::{
     ChangedDoc, Commit, Committed, Feed, Initial, InitialState, ListedDoc, Listing, QueryRead, Store, StoredDoc, Wake,
@@ -90,10 +90,16 @@ impl PgStore {
     }
 
     /// After the connection was lost while batch `batch` (first version `first`) was committing:
-    /// whether it committed, asked of a new connection made at once. `None`: still unknown.
+    /// whether it committed, asked of a new connection made at once. `None`: still unknown. The
+    /// question waits for the version row first: while the old session's commit is still under way
+    /// (a slow disk, a synchronous standby) it holds the row, and the log would not show it yet.
     fn committed(&mut self, batch: i64, first: i64) -> Option<bool> {
         let found = self.session.call("looking for a batch's commit", true, async |c| {
-            c.client.query_opt(&c.statements.outcome, &[&first]).await
+            let tx = c.client.transaction().await?;
+            tx.execute("SELECT 1 FROM livepath_meta FOR SHARE", &[]).await?;
+            let row = tx.query_opt(&c.statements.outcome, &[&first]).await?;
+            tx.commit().await?;
+            Ok(row)
         });
         match found {
             Ok(row) => Some(row.is_some_and(|r| r.get::<_, i64>(0) == batch)),
@@ -281,7 +287,9 @@ impl Store for PgStore {
         let mut computed: Option<(Vec<Result<Committed, ApiError>>, i64)> = None;
         let outcome = self.session.call("committing writes", false, async |c| {
             let Connection { client, statements } = c;
-            let tx = client.transaction().await?;
+            // READ COMMITTED whatever the database's default: each statement reads what was
+            // committed before it, so the reads after the lock see every earlier commit.
+            let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await?;
             let c = &*statements;
             let keys_since = now - KEY_RETENTION_SECS;
             // Sent together; PostgreSQL runs them in order, the reads once the lock is held.

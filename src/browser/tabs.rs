@@ -4,7 +4,9 @@
 //! rewritten so that they cannot collide. A client sees an ordinary socket (the snippet's
 //! `TabSocket`): when the leader goes, its socket closes and it reconnects as after any drop —
 //! resuming every path with `since` and sending its pending writes again with their keys. The leader
-//! tells the other tabs of each write it carries (`pending`, then `settled`), so they show it at once.
+//! tells the other tabs of each write it carries (`pending`, then `settled`), so they show it at once;
+//! a write that waits to be stored before it is sent (persistence) is told ahead of its frame
+//! ([`tell`]), so the other tabs never wait for the writing tab's storage.
 //!
 //! Without the `tabs` feature (or where `navigator.locks` or `BroadcastChannel` is missing) there is
 //! nothing to share and each client keeps its own socket.
@@ -16,14 +18,15 @@ use wasm_bindgen::prelude::wasm_bindgen;
 // The tabs' own snippet (its own `inline_js`, so a build without the feature ships none of it).
 #[cfg(feature = "tabs")]
 #[wasm_bindgen(inline_js = "
-// Revision 1 of the messages between tabs: a page of another revision (a deploy while tabs are open)
-// uses other locks and channels, so never meets this one.
-const LOCK = 'livepath-tabs-1 ';
+// Revision 2 of the messages between tabs (2 added a write told ahead of its frame): a page of another
+// revision (a deploy while tabs are open) uses other locks and channels, so never meets this one.
+const LOCK = 'livepath-tabs-2 ';
 const OPS = ['set', 'update', 'delete'];
 // Messages between the tabs, by `k`: 0 a socket asks the leader for a connection, 1 a frame (to the
 // leader: the text a client sent; to a socket: the object the server sent, ids rewritten), 2 a
-// socket's end, 4 connected, 5 end and keep a socket of its own (another server or user), 6 asked
-// (the leader is connecting). Channels: `at(null)` tells of a new leader, `at(0)` is the leader's,
+// socket's end, 3 a write its client cannot send yet (being stored; the text of its frame, for the
+// other tabs only), 4 connected, 5 end and keep a socket of its own (another server or user), 6
+// asked (the leader is connecting). Channels: `at(null)` tells of a new leader, `at(0)` is the leader's,
 // `at(tab)` each tab's (a tab's lock has its channel's name).
 export function openTabs(name, WS = globalThis.WebSocket) {
   const locks = globalThis.navigator?.locks;
@@ -54,6 +57,7 @@ export function openTabs(name, WS = globalThis.WebSocket) {
   return t;
 }
 export function tabsSocket(t) { return t.Socket; }
+export function tellTabs(ws, text) { if (ws instanceof TabSocket) ws.tell(text); }
 export function closeTabs(t) {
   t.closed = true;
   for (const s of [...t.sockets.values()]) s.end();
@@ -94,6 +98,7 @@ class TabSocket {
     if (this.readyState === 0) toHub(this.t, { k: 0, from: this.id, tab: this.t.id, url: this.url, protocol: this.protocol });
   }
   send(m) { if (this.readyState === 1) toHub(this.t, { k: 1, from: this.id, m }); }
+  tell(m) { if (this.readyState === 1) toHub(this.t, { k: 3, from: this.id, m }); }
   close() {
     if (this.readyState < 2) toHub(this.t, { k: 2, from: this.id });
     this.end();
@@ -200,6 +205,7 @@ function take(t, h, d) {
     // A socket this leader does not carry (it asked an earlier one): it ends, and asks again.
     if (d.k === 1) post(t, h, { id: d.from, tab: d.from.split(' ')[0] }, 0, 2);
   } else if (d.k === 2) drop(t, h, p);
+  else if (d.k === 3) told(t, h, p, JSON.parse(d.m));
   else forward(t, h, p, JSON.parse(d.m));
 }
 function connect(t, h, d) {
@@ -242,13 +248,30 @@ function drop(t, h, p) {
     h.subs.delete(id);
   }
   for (const [req, w] of h.reqs) if (w[0] === p) settled(t, h, req);
+  for (const key of p.told ?? []) over(t, h, p, key); // told, never sent: they forget it too
   if (!h.ports.size) shut(t, h);
 }
 function settled(t, h, req) {
   const [from, , key] = h.reqs.get(req);
   h.reqs.delete(req);
-  if (key) for (const p of known(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
+  over(t, h, from, key);
   return from;
+}
+// The other tabs stop showing the write `from` made with idempotency key `key`.
+function over(t, h, from, key) {
+  if (key) for (const p of known(h)) if (p !== from) post(t, h, p, { type: 'settled', key });
+}
+// The other tabs show it at once too, until it is settled.
+function pending(t, h, p, m) {
+  const d = { type: 'pending', op: OPS.indexOf(m.type), path: m.path, data: m.data, key: m.key };
+  for (const q of known(h)) if (q !== p) post(t, h, q, d);
+}
+// A write its client stores before sending it: the other tabs are told now, not once it is stored
+// (which a busy IndexedDB may make wait for seconds); its frame, when it comes, is not told again.
+function told(t, h, p, m) {
+  if (!p.known || !OPS.includes(m.type) || !m.key) return;
+  (p.told ??= new Set()).add(m.key);
+  pending(t, h, p, m);
 }
 // Whom a token names: its `sub`, read without checking (the server checks); '' for a token that is
 // no JWT (a server without authentication, which reads none).
@@ -290,11 +313,7 @@ function forward(t, h, p, m) {
     h.reqs.set(++h.n, [p, m.req, m.key]);
     m.req = h.n;
   }
-  if (OPS.includes(type)) {
-    // The other tabs show it at once too, until it is settled.
-    const pending = { type: 'pending', op: OPS.indexOf(type), path: m.path, data: m.data, key: m.key };
-    for (const q of known(h)) if (q !== p) post(t, h, q, pending);
-  }
+  if (OPS.includes(type) && !p.told?.delete(m.key)) pending(t, h, p, m);
   send(h, m);
 }
 function received(t, h, text) {
@@ -334,6 +353,18 @@ extern "C" {
     fn tabs_socket(tabs: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = closeTabs)]
     fn close_tabs(tabs: &JsValue);
+    #[wasm_bindgen(js_name = tellTabs)]
+    fn tell_tabs(socket: &JsValue, text: &JsValue);
+}
+
+/// Tells the tabs sharing `socket` (if it is a shared tabs' socket; else nothing happens) of a write
+/// its client has not sent yet, given as the JSON text of its frame: the leader has them show it at
+/// once, and it is not told again when its frame goes. Without the `tabs` feature, nothing.
+pub fn tell(socket: &JsValue, text: &JsValue) {
+    #[cfg(feature = "tabs")]
+    tell_tabs(socket, text);
+    #[cfg(not(feature = "tabs"))]
+    let _ = (socket, text);
 }
 
 /// This tab's part in sharing one socket among the tabs of client `name`: its locks, its channel and,

@@ -304,6 +304,13 @@ pub(super) fn perform(shared: &Shared, actions: Vec<Action<Data>>) {
                 };
                 inner.link.send(&convert::encode(&message, query));
             }
+            Action::Tell(message) => {
+                // Only a client sharing its socket with other tabs has anyone to tell.
+                let inner = shared.state();
+                if inner.tabs.is_some() {
+                    inner.link.tell(&convert::encode(&message, None));
+                }
+            }
             Action::Disconnect => {
                 let mut inner = shared.state_mut();
                 let socket = inner.link.take();

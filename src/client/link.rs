@@ -9,6 +9,7 @@ use super::Token;
 use crate::browser::{
     snippet::report,
     socket::{Socket, SocketEvent},
+    tabs,
 };
 
 /// The socket, while one is open or opening, and what its `hello` needs.
@@ -74,6 +75,14 @@ impl Link {
     pub(super) fn send(&self, text: &JsValue) {
         if let Some(socket) = &self.socket {
             socket.send(text);
+        }
+    }
+
+    /// Tells the other tabs sharing the socket of a write (its frame as JSON text) that is not sent
+    /// yet; nothing where the socket is not the shared tabs' one.
+    pub(super) fn tell(&self, text: &JsValue) {
+        if let Some(socket) = &self.socket {
+            tabs::tell(socket.js(), text);
         }
     }
 

@@ -153,6 +153,10 @@ pub enum Action<D> {
     Connect,
     /// Send this message on the open socket.
     Send(ClientMessage<D>),
+    /// Tell the tabs that share the open socket (if it is a shared tabs' one; else nothing) of this
+    /// write, which waits to be stored before it is sent: they show it at once, as the writing tab
+    /// does, instead of once its storage has answered.
+    Tell(ClientMessage<D>),
     /// Close the socket, if any, and cancel the timers.
     Disconnect,
     /// Call these listeners with this snapshot (skipping any removed meanwhile).
@@ -330,6 +334,8 @@ struct PendingWrite<D> {
     stored: bool,
     /// It went on this connection.
     sent: bool,
+    /// The other tabs sharing this connection were told of it before it went ([`Action::Tell`]).
+    told: bool,
 }
 
 /// The client's state machine. See the module docs.
@@ -731,6 +737,7 @@ impl<D: Merge + Fields> Core<D> {
         }
         for w in &mut self.writes {
             w.sent = false;
+            w.told = false;
         }
         self.send_writes(&mut actions);
         self.maybe_linger(&mut actions);
@@ -738,18 +745,23 @@ impl<D: Merge + Fields> Core<D> {
     }
 
     /// Sends, in order, the writes not yet sent on this open socket, up to the first one not stored
-    /// yet (a write goes only once it is stored, and never before an earlier one).
+    /// yet (a write goes only once it is stored, and never before an earlier one). The ones that wait
+    /// are told to the tabs sharing the socket, once per connection: their latency compensation must
+    /// not wait for this tab's storage (a busy IndexedDB held another tab's view of the write back
+    /// for as long as it took).
     fn send_writes(&mut self, actions: &mut Vec<Action<D>>) {
         if self.link != Link::Open {
             return;
         }
+        let mut stored = true;
         for w in &mut self.writes {
-            if !w.stored {
-                break;
-            }
-            if !w.sent {
+            stored &= w.stored;
+            if stored && !w.sent {
                 w.sent = true;
                 actions.push(Action::Send(write_message(w)));
+            } else if !stored && !w.told {
+                w.told = true;
+                actions.push(Action::Tell(write_message(w)));
             }
         }
     }
@@ -817,7 +829,15 @@ impl<D: Merge + Fields> Core<D> {
             return (req, actions);
         }
         let stored = self.store_write(&key, path.as_str(), &op, &mut actions);
-        self.writes.push(PendingWrite { req, path: path.as_str().to_owned(), op, key, stored, sent: false });
+        self.writes.push(PendingWrite {
+            req,
+            path: path.as_str().to_owned(),
+            op,
+            key,
+            stored,
+            sent: false,
+            told: false,
+        });
         self.send_writes(&mut actions);
         self.refresh_written(path.as_str(), &mut actions);
         self.want_socket(&mut actions);
@@ -991,7 +1011,7 @@ impl<D: Merge + Fields> Core<D> {
     fn known_write(&mut self, w: StoredWrite<D>) -> PendingWrite<D> {
         let req = self.next_req;
         self.next_req += 1;
-        PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false }
+        PendingWrite { req, path: w.path, op: w.op, key: w.key, stored: true, sent: false, told: false }
     }
 
     /// Every pending write as listeners see them applied: other tabs' (in the order the leader told

@@ -60,3 +60,56 @@ fn core_listening() -> Core<&'static str> {
     let _ = c.listen(&path("c/d"));
     c
 }
+
+/// The keys of the writes told to the other tabs among `actions` ([`Action::Tell`]).
+fn told(actions: &[A]) -> Vec<String> {
+    let key = |m: &ClientMessage<&'static str>| match m {
+        ClientMessage::Set { key, .. } | ClientMessage::Update { key, .. } | ClientMessage::Delete { key, .. } => {
+            key.clone().unwrap_or_default()
+        }
+        other => panic!("only writes are told: {other:?}"),
+    };
+    actions.iter().filter_map(|a| if let A::Tell(m) = a { Some(key(m)) } else { None }).collect()
+}
+
+fn keys(messages: &[ClientMessage<&'static str>]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for m in messages {
+        if let ClientMessage::Set { key: Some(k), .. } | ClientMessage::Delete { key: Some(k), .. } = m {
+            keys.push(k.clone());
+        }
+    }
+    keys
+}
+
+#[test]
+fn a_write_waiting_to_be_stored_is_told_to_the_other_tabs_at_once_and_once_per_connection() {
+    let mut c = Core::new(CoreOptions { persistent: true, ..CoreOptions::default() });
+    c.cache_opened(Vec::new());
+    c.listen(&path("c/d"));
+    c.cache_read("c/d", None, None);
+    opened(&mut c);
+    let (_, actions) = c.write(&path("c/d"), WriteOp::Set("mine"), "k1".into());
+    assert_eq!(told(&actions), ["k1"], "the other tabs show it without waiting for the storage");
+    assert!(sends(&actions).is_empty(), "it goes to the server only once stored");
+    assert_eq!(doc_state(&delivered(&actions)[0].1), (Some("mine"), true, true), "and this tab shows it at once");
+    let (_, actions) = c.write(&path("c/e"), WriteOp::Delete, "k2".into());
+    assert_eq!(told(&actions), ["k2"], "each write once");
+    let actions = c.write_stored("k1");
+    assert_eq!(keys(&sends(&actions)), ["k1"]);
+    assert!(told(&actions).is_empty(), "a write that goes is not told again");
+    // On the next connection, what still waits is told again, and the stored one goes again.
+    c.closed(0.0);
+    c.reconnect_due();
+    let actions = opened(&mut c);
+    assert_eq!(told(&actions), ["k2"]);
+    assert_eq!(keys(&sends(&actions)), ["k1"]);
+}
+
+#[test]
+fn without_persistence_a_write_goes_at_once_and_nothing_is_told_ahead_of_it() {
+    let (mut c, _, _) = showing_server();
+    let (_, actions) = c.write(&path("c/d"), WriteOp::Set("mine"), "k1".into());
+    assert_eq!(keys(&sends(&actions)), ["k1"]);
+    assert!(told(&actions).is_empty(), "the leader tells the other tabs of the frame itself");
+}

@@ -1,7 +1,8 @@
 //! Atomic commits over real sockets: random commits of sets, merges, dotted updates, deletes and checks,
 //! with every transform and precondition, answer and leave what a plain model of the rules predicts (on
-//! SQLite and on two PostgreSQL nodes), one-time reads and live listeners see each commit whole, and
-//! concurrent commits, server timestamps, idempotency keys and `POST /v1/commit` keep their promises.
+//! SQLite and on two PostgreSQL nodes), one-time reads and live listeners (documents, collections and
+//! live queries, the last applied as the client applies them) see each commit whole, and concurrent
+//! commits, server timestamps, idempotency keys and `POST /v1/commit` keep their promises.
 
 // Helpers outside #[test] functions unwrap too: a failed unwrap is the test failing.
 #![allow(clippy::unwrap_used)]
@@ -9,6 +10,7 @@
 mod common;
 
 use std::{
+    cmp::Ordering,
     collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -109,11 +111,11 @@ impl Drop for SeedReport {
     }
 }
 
-/// The seeds of the model-based tests: `LIVEPATH_COMMITS_SEED` (a replay), else two fixed ones.
+/// The seeds of the model-based tests: `LIVEPATH_COMMITS_SEED` (a replay), else three fixed ones.
 fn seeds() -> Vec<u64> {
     match std::env::var("LIVEPATH_COMMITS_SEED") {
         Ok(seed) if !seed.is_empty() => vec![seed.parse().expect("a number")],
-        _ => vec![1, 2],
+        _ => vec![1, 2, 3],
     }
 }
 
@@ -478,6 +480,31 @@ fn random_scalar(rng: &mut Rng) -> Value {
     }
 }
 
+/// `n`, which the live queries order by and filter on: mostly a small number (increments move it),
+/// sometimes at the range filter's bound or past it, or of another type.
+fn random_n(rng: &mut Rng) -> Value {
+    match rng.below(16) {
+        0..=8 => json!(rng.below(10) as i64 - 3),
+        9 => json!(rng.below(8) as f64 - 2.5),
+        10 => json!(*rng.pick(&[-1_000_000, -1_000_001, i64::MAX, i64::MAX - 1, i64::MIN + 1])),
+        11 => json!(*rng.pick(&["x", "3", ""])),
+        12 => rng.pick(&[Value::Null, json!(true), json!(false)]).clone(),
+        13 => rng.pick(&[json!([]), json!([1]), json!([1, "a"]), json!({"q": 1}), json!({})]).clone(),
+        _ => json!(rng.below(3)),
+    }
+}
+
+/// `s`, which the live queries filter on (`== "x"`, `!= "x"`, `== "y"`) and order by.
+fn random_s(rng: &mut Rng) -> Value {
+    match rng.below(10) {
+        0..=3 => json!("x"),
+        4..=6 => json!("y"),
+        7 => json!(*rng.pick(&["", "z", "X"])),
+        8 => json!(rng.below(3)),
+        _ => rng.pick(&[Value::Null, json!(["x"]), json!({"x": 1})]).clone(),
+    }
+}
+
 /// Array elements, with look-alikes that queries count equal (`1` and `1.0`, member order).
 fn random_element(rng: &mut Rng) -> Value {
     rng.pick(&[
@@ -520,6 +547,15 @@ fn random_object(rng: &mut Rng, depth: u32) -> Map<String, Value> {
         };
         object.insert(name.to_owned(), value);
     }
+    if depth == 0 {
+        // The live queries' fields, often.
+        if rng.below(4) != 0 {
+            object.insert("n".into(), random_n(rng));
+        }
+        if rng.below(2) == 0 {
+            object.insert("s".into(), random_s(rng));
+        }
+    }
     object
 }
 
@@ -527,6 +563,13 @@ fn random_object(rng: &mut Rng, depth: u32) -> Map<String, Value> {
 fn random_update_data(rng: &mut Rng) -> Value {
     let overlaps = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."));
     let mut data = Map::new();
+    // The live queries' fields, often.
+    if rng.below(3) == 0 {
+        data.insert("n".into(), random_n(rng));
+    }
+    if rng.below(4) == 0 {
+        data.insert("s".into(), random_s(rng));
+    }
     for _ in 0..rng.below(4) {
         let field = *rng.pick(&FIELDS);
         if data.keys().all(|k| !overlaps(k, field)) {
@@ -538,6 +581,11 @@ fn random_update_data(rng: &mut Rng) -> Value {
 }
 
 fn random_transform(rng: &mut Rng, may_delete: bool) -> Value {
+    // Increments of `n`, often: documents move within, into and out of the live queries' results.
+    if rng.below(3) == 0 {
+        let by = rng.pick(&[json!(1), json!(-1), json!(2), json!(-4), json!(0.5)]).clone();
+        return json!({"field": "n", "increment": by});
+    }
     let field = *rng.pick(&FIELDS);
     match rng.below(if may_delete { 9 } else { 8 }) {
         0 | 1 => {
@@ -580,12 +628,14 @@ fn random_condition(rng: &mut Rng, docs: &Docs, path: &str, now: &Option<(Option
     }
 }
 
-fn random_write(rng: &mut Rng, docs: &Docs, pending: &Pending) -> Value {
+/// A write, mostly to a document of `home`, the commit's collection.
+fn random_write(rng: &mut Rng, docs: &Docs, pending: &Pending, home: &str) -> Value {
     let path = if !pending.is_empty() && rng.below(3) == 0 {
         let paths: Vec<&String> = pending.keys().collect();
         (*rng.pick(&paths)).clone()
     } else {
-        format!("{}/{}", rng.pick(&COLLECTIONS), rng.pick(&IDS))
+        let collection = if rng.below(4) != 0 { home } else { rng.pick(&COLLECTIONS) };
+        format!("{collection}/{}", rng.pick(&IDS))
     };
     let now = state(docs, pending, &path);
     let mut op =
@@ -637,10 +687,12 @@ fn random_malformed_write(rng: &mut Rng) -> Value {
 
 fn random_commit(rng: &mut Rng, docs: &Docs, ts: i64) -> Vec<Value> {
     let count = 1 + rng.below(4) + if rng.below(5) == 0 { rng.below(6) } else { 0 };
+    // Most writes on one collection: a commit changes several documents of a query's result at once.
+    let home = *rng.pick(&COLLECTIONS);
     let mut pending = Pending::new();
     let mut writes = Vec::new();
     for _ in 0..count {
-        let write = random_write(rng, docs, &pending);
+        let write = random_write(rng, docs, &pending, home);
         // A write that fails leaves the state for the next ones as it was; the commit fails anyway.
         let _ = step(docs, &mut pending, &write, ts);
         writes.push(write);
@@ -747,14 +799,225 @@ fn listing(docs: &Docs, collection: &str) -> BTreeMap<String, (u64, Value)> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Listeners: a connection that subscribes to every collection and a few documents and follows them.
+// Live queries: a few on every collection, and their results as the rules of
+// crates/protocol/src/query/mod.rs give them, computed plainly.
+
+/// The live queries every listener holds on each collection. The model reads their `where` (`==`,
+/// `!=`, `<`, `<=`, `>`, `>=`), `orderBy` and `limit` as written.
+const QUERIES: [&str; 7] = [
+    // Numbers only (a range filter keeps its operand's type), largest first, ties by id descending.
+    r#"{"where":[["n",">=",-1000000]],"orderBy":[["n","desc"]],"limit":2}"#,
+    // Every type of `n`, null < booleans < numbers < strings < arrays < objects; ties by id ascending.
+    r#"{"orderBy":[["n","asc"]],"limit":3}"#,
+    // No orderBy: by id.
+    r#"{"where":[["s","==","x"]],"limit":2}"#,
+    // Both fields present; ties by id in the direction of the last orderBy (ascending).
+    r#"{"where":[["s","!=","x"]],"orderBy":[["s","desc"],["n","asc"]],"limit":2}"#,
+    // No limit.
+    r#"{"where":[["s","==","y"]],"orderBy":[["n","desc"]]}"#,
+    // Arrays (and objects above them) compared element by element: `tags` is mostly a list.
+    r#"{"orderBy":[["tags","desc"]],"limit":2}"#,
+    // Objects compared member by member: `m` is mostly an object.
+    r#"{"orderBy":[["m","desc"]],"limit":2}"#,
+];
+
+fn live_queries() -> Vec<Value> {
+    QUERIES.iter().map(|q| serde_json::from_str(q).unwrap()).collect()
+}
+
+fn type_rank(value: &Value) -> u8 {
+    match value {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    }
+}
+
+/// The order of values: across types by [`type_rank`]; numbers by value, strings by their bytes,
+/// arrays element by element (a start of another first), objects member by member in key order
+/// (key, then value; fewer members first).
+fn value_order(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap().partial_cmp(&y.as_f64().unwrap()).unwrap(),
+        (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Array(x), Value::Array(y)) => {
+            lexicographic(x.iter().zip(y).map(|(a, b)| value_order(a, b)), x.len().cmp(&y.len()))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let members = |o: &Map<String, Value>| {
+                let mut members: Vec<(String, Value)> = o.clone().into_iter().collect();
+                members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                members
+            };
+            let (x, y) = (members(x), members(y));
+            let pairs = x.iter().zip(&y);
+            lexicographic(
+                pairs.map(|((ka, va), (kb, vb))| ka.as_bytes().cmp(kb.as_bytes()).then_with(|| value_order(va, vb))),
+                x.len().cmp(&y.len()),
+            )
+        }
+        _ => type_rank(a).cmp(&type_rank(b)),
+    }
+}
+
+/// The first of `orders` that is not equal, else `lengths`.
+fn lexicographic(mut orders: impl Iterator<Item = Ordering>, lengths: Ordering) -> Ordering {
+    orders.find(|o| o.is_ne()).unwrap_or(lengths)
+}
+
+/// Whether `data` passes `[field, op, operand]`: the field present, and for a range, of the
+/// operand's type.
+fn passes(data: &Value, filter: &Value) -> bool {
+    let (field, op, operand) = (filter[0].as_str().unwrap(), filter[1].as_str().unwrap(), &filter[2]);
+    let Some(value) = get_field(data, &field_path(field)) else { return false };
+    let order = value_order(value, operand);
+    match op {
+        "==" => order.is_eq(),
+        "!=" => order.is_ne(),
+        _ if type_rank(value) != type_rank(operand) => false,
+        "<" => order.is_lt(),
+        "<=" => order.is_le(),
+        ">" => order.is_gt(),
+        ">=" => order.is_ge(),
+        other => panic!("an operator the model knows: {other}"),
+    }
+}
+
+/// The query's `orderBy`: each field and whether it is descending.
+fn order_by(query: &Value) -> Vec<(String, bool)> {
+    let orders = query["orderBy"].as_array().cloned().unwrap_or_default();
+    orders.iter().map(|o| (o[0].as_str().unwrap().to_owned(), o[1] == "desc")).collect()
+}
+
+fn limit(query: &Value) -> usize {
+    query["limit"].as_u64().map_or(usize::MAX, |l| l as usize)
+}
+
+/// The query's order of two documents, by their `orderBy` values and then their ids, the ids in the
+/// direction of the last `orderBy` (ascending without one).
+fn query_order(order: &[(String, bool)], a: (&str, &[Value]), b: (&str, &[Value])) -> Ordering {
+    for ((_, descending), (x, y)) in order.iter().zip(a.1.iter().zip(b.1)) {
+        let o = value_order(x, y);
+        if o.is_ne() {
+            return if *descending { o.reverse() } else { o };
+        }
+    }
+    let by_id = a.0.as_bytes().cmp(b.0.as_bytes());
+    if order.last().is_some_and(|(_, descending)| *descending) { by_id.reverse() } else { by_id }
+}
+
+/// Entries of `documents` in the query's order; `values` gives a document's `orderBy` values (or
+/// leaves it out).
+fn in_query_order(
+    query: &Value,
+    documents: &BTreeMap<String, (u64, Value)>,
+    values: impl Fn(&Value, &str) -> Option<Value>,
+) -> Vec<Value> {
+    let order = order_by(query);
+    let mut keyed: Vec<(&String, Vec<Value>, Value)> = documents
+        .iter()
+        .filter_map(|(id, (v, d))| {
+            let key: Option<Vec<Value>> = order.iter().map(|(field, _)| values(d, field)).collect();
+            Some((id, key?, entry(id, *v, d)))
+        })
+        .collect();
+    keyed.sort_by(|a, b| query_order(&order, (a.0, &a.1), (b.0, &b.1)));
+    keyed.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// Every document of the collection (by id) in the query's result, in order, without the limit.
+fn query_matches(query: &Value, documents: &BTreeMap<String, (u64, Value)>) -> Vec<Value> {
+    let filters = query["where"].as_array().cloned().unwrap_or_default();
+    let passing: BTreeMap<String, (u64, Value)> = documents
+        .iter()
+        .filter(|(_, (_, d))| filters.iter().all(|f| passes(d, f)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // A document missing an orderBy field is not in the result.
+    in_query_order(query, &passing, |d, field| get_field(d, &field_path(field)).cloned())
+}
+
+/// The query's result on the collection's documents (by id): its entries in order, cut to the limit.
+fn query_result(query: &Value, documents: &BTreeMap<String, (u64, Value)>) -> Vec<Value> {
+    let mut result = query_matches(query, documents);
+    result.truncate(limit(query));
+    result
+}
+
+/// What a client shows of a live query: the documents it holds, ordered as it keys them (the server
+/// said they are in the result, so no filter is evaluated again, and a missing orderBy field reads as
+/// null), cut to the limit.
+fn query_shown(query: &Value, held: &BTreeMap<String, (u64, Value)>) -> Vec<Value> {
+    let mut shown =
+        in_query_order(query, held, |d, field| Some(get_field(d, &field_path(field)).cloned().unwrap_or(Value::Null)));
+    shown.truncate(limit(query));
+    shown
+}
+
+fn ids_of(entries: &[Value]) -> Vec<&str> {
+    entries.iter().map(|e| e["id"].as_str().unwrap()).collect()
+}
+
+/// How a live query's view differs from the query's result, if it does: what it shows (cut to the
+/// limit), or documents it still holds past the limit (hidden now, shown once those above leave).
+fn query_difference(query: &Value, held: &BTreeMap<String, (u64, Value)>, result: &[Value]) -> Option<String> {
+    let shown = query_shown(query, held);
+    if shown != result {
+        return Some(format!(
+            "shows {:?}: {}\nthe query's result is {:?}: {}",
+            ids_of(&shown),
+            json!(shown),
+            ids_of(result),
+            json!(result)
+        ));
+    }
+    if held.len() != result.len() {
+        let all = query_shown(&json!({"orderBy": query["orderBy"]}), held);
+        return Some(format!(
+            "shows the result {:?}, but still holds {:?} past the limit (a client shows them when those above leave)",
+            ids_of(result),
+            ids_of(&all).into_iter().filter(|id| !ids_of(result).contains(id)).collect::<Vec<_>>()
+        ));
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Listeners: a connection that subscribes to every collection (plainly and through each live query)
+// and a few documents, and follows them.
 
 const WATCHED: [&str; 4] = ["rooms/a", "rooms/b", "users/c", "notes/f"];
 const SENTINEL: &str = "sentinel/s";
 
+/// The acknowledged versions, each with the model's documents as of it (after that commit).
+type Acked = BTreeMap<u64, Docs>;
+
+/// The model's documents as of `version`: after the last acknowledged commit at or before it.
+fn as_of(acked: &Acked, version: u64) -> Docs {
+    acked.range(..=version).next_back().map(|(_, docs)| docs.clone()).unwrap_or_default()
+}
+
 enum Sub {
-    Collection { path: String, docs: BTreeMap<String, (u64, Value)>, version: Option<u64> },
-    Document { path: String, seen: Option<(u64, bool, Value)> },
+    Collection {
+        path: String,
+        docs: BTreeMap<String, (u64, Value)>,
+        version: Option<u64>,
+    },
+    Document {
+        path: String,
+        seen: Option<(u64, bool, Value)>,
+    },
+    /// A live query: the documents the view holds (by id), as the client keeps them.
+    Query {
+        path: String,
+        query: Value,
+        docs: BTreeMap<String, (u64, Value)>,
+        version: Option<u64>,
+    },
 }
 
 struct Listener {
@@ -777,22 +1040,32 @@ impl Listener {
             client.send(json!({"type": "subscribe", "id": id, "path": path})).await;
             subs.insert(id, Sub::Document { path: path.to_string(), seen: None });
         }
+        for (c, path) in COLLECTIONS.iter().enumerate() {
+            for (q, query) in live_queries().into_iter().enumerate() {
+                let id = 100 + 10 * c as u64 + q as u64;
+                client.send(json!({"type": "subscribe", "id": id, "path": path, "query": query})).await;
+                subs.insert(id, Sub::Query { path: path.to_string(), query, docs: BTreeMap::new(), version: None });
+            }
+        }
         let mut listener = Self { node: index, client, subs };
         for frame in listener.client.sync().await {
-            listener.apply(&frame, &BTreeSet::new());
+            listener.apply(&frame, &Acked::new());
         }
         for sub in listener.subs.values() {
             match sub {
                 Sub::Collection { path, version, .. } => assert!(version.is_some(), "{path} listed"),
                 Sub::Document { path, seen } => assert!(seen.is_some(), "{path} snapshot"),
+                Sub::Query { path, query, version, .. } => assert!(version.is_some(), "{path} {query} listed"),
             }
         }
         listener
     }
 
     /// Follows one frame. Every `changes` frame is a newer commit than the last (so a commit comes as
-    /// at most one frame per subscription) and every change in it carries the frame's version.
-    fn apply(&mut self, frame: &Value, acked: &BTreeSet<u64>) {
+    /// at most one frame per subscription) and every change in it carries the frame's version (a live
+    /// query's: the document's, at most the frame's). A live query's frame is applied as the client
+    /// applies it, and leaves the view showing the query's result as of the frame's version.
+    fn apply(&mut self, frame: &Value, acked: &Acked) {
         let node = self.node;
         let id = frame["id"]
             .as_u64()
@@ -818,7 +1091,10 @@ impl Listener {
                     version > previous,
                     "node {node}, {path}: one changes frame per commit, in order: {frame} after {previous}"
                 );
-                assert!(acked.contains(&version), "node {node}, {path}: changes of an acknowledged commit: {frame}");
+                assert!(
+                    acked.contains_key(&version),
+                    "node {node}, {path}: changes of an acknowledged commit: {frame}"
+                );
                 for change in frame["changes"].as_array().unwrap() {
                     assert_eq!(
                         change["version"], version,
@@ -850,11 +1126,86 @@ impl Listener {
                         "node {node}, {path}: snapshots in version order: {frame} after {previous}"
                     );
                     assert!(
-                        acked.contains(&version),
+                        acked.contains_key(&version),
                         "node {node}, {path}: a snapshot of an acknowledged commit: {frame}"
                     );
                 }
                 *seen = Some((version, frame["exists"].as_bool().unwrap(), frame["data"].clone()));
+            }
+            ("collection", Sub::Query { path, query, docs, version: last }) => {
+                // The first frame, or (a queue that overflowed) the result instead of the changes.
+                if let Some(previous) = *last {
+                    assert!(
+                        version >= previous,
+                        "node {node}, {path} {query}: a result older than {previous}: {frame}"
+                    );
+                }
+                let listed = frame["docs"].as_array().unwrap().clone();
+                *docs = listed
+                    .iter()
+                    .map(|d| {
+                        (d["id"].as_str().unwrap().to_owned(), (d["version"].as_u64().unwrap(), d["data"].clone()))
+                    })
+                    .collect();
+                *last = Some(version);
+                let result = query_result(query, &listing(&as_of(acked, version), path));
+                assert_eq!(
+                    json!(listed),
+                    json!(result),
+                    "node {node}, {path} {query}: the listing at {version} (left) is the query's result (right)"
+                );
+            }
+            ("changes", Sub::Query { path, query, docs, version: last }) => {
+                let previous = last.unwrap();
+                assert!(
+                    version > previous,
+                    "node {node}, {path} {query}: one changes frame per commit, in order: {frame} after {previous}"
+                );
+                assert!(
+                    acked.contains_key(&version),
+                    "node {node}, {path} {query}: changes of an acknowledged commit: {frame}"
+                );
+                // What the client cannot apply as the server meant it: the server sends the net change
+                // of a commit, each document once, and every change newer than what the view holds.
+                let mut odd = Vec::new();
+                let mut named = BTreeSet::new();
+                for change in frame["changes"].as_array().unwrap() {
+                    let doc_id = change["id"].as_str().unwrap().to_owned();
+                    let kind = change["type"].as_str().unwrap();
+                    let at = change["version"].as_u64().unwrap_or_else(|| panic!("a version: {frame}"));
+                    assert!(at <= version, "node {node}, {path} {query}: a change newer than its frame: {frame}");
+                    if !named.insert(doc_id.clone()) {
+                        odd.push(format!("{doc_id} named twice"));
+                    }
+                    // The client's rule (src/core/collection.rs, `CollectionView::apply`): a change no
+                    // newer than the document the view holds is ignored; else it goes, and an added or
+                    // modified one comes in with its data.
+                    let held = docs.get(&doc_id).map(|(v, _)| *v);
+                    match (kind, held) {
+                        (_, Some(held)) if held >= at => {
+                            odd.push(format!("{kind} {doc_id} at {at}, ignored: the view holds it at {held}"));
+                            continue;
+                        }
+                        ("removed", None) => odd.push(format!("removed {doc_id}, which the view does not hold")),
+                        ("added", Some(_)) => odd.push(format!("added {doc_id}, which the view holds")),
+                        ("modified", None) => odd.push(format!("modified {doc_id}, which the view does not hold")),
+                        ("removed" | "added" | "modified", _) => {}
+                        (other, _) => panic!("node {node}: a change type: {other}: {frame}"),
+                    }
+                    docs.remove(&doc_id);
+                    if kind != "removed" {
+                        docs.insert(doc_id, (at, change["data"].clone()));
+                    }
+                }
+                *last = Some(version);
+                let result = query_result(query, &listing(&as_of(acked, version), path));
+                if let Some(difference) = query_difference(query, docs, &result) {
+                    panic!(
+                        "node {node}, {path} {query}: after the changes frame at {version}, the view {difference}\n\
+                         the frame: {frame}\nthe changes the client could not apply as sent: {odd:?}"
+                    );
+                }
+                assert!(odd.is_empty(), "node {node}, {path} {query}: {odd:?} in {frame}");
             }
             _ => panic!("node {node}: an unexpected frame: {frame}"),
         }
@@ -881,13 +1232,19 @@ impl Listener {
                     }
                 }
                 Sub::Document { .. } => {}
+                Sub::Query { path, query, docs: held, .. } => {
+                    if let Some(difference) = query_difference(query, held, &query_result(query, &listing(docs, path)))
+                    {
+                        return Some(format!("{path} {query}: the view {difference}"));
+                    }
+                }
             }
         }
         None
     }
 
     /// Reads frames until the view equals the model (a listener on another node may lag a little).
-    async fn converge(&mut self, docs: &Docs, acked: &BTreeSet<u64>, what: &str) {
+    async fn converge(&mut self, docs: &Docs, acked: &Acked, what: &str) {
         while let Some(difference) = self.difference(docs) {
             let frame = tokio::time::timeout(Duration::from_secs(4), self.client.recv()).await.unwrap_or_else(|_| {
                 panic!("{what}\nthe listener on node {} did not converge: {difference}", self.node)
@@ -897,7 +1254,7 @@ impl Listener {
     }
 
     /// Reads frames until the sentinel document exists: everything committed before it has arrived.
-    async fn drain_until_sentinel(&mut self, acked: &BTreeSet<u64>) {
+    async fn drain_until_sentinel(&mut self, acked: &Acked) {
         let sentinel = self
             .subs
             .iter()
@@ -916,6 +1273,29 @@ impl Listener {
 // ---------------------------------------------------------------------------------------------------
 // 1. The model-based test.
 
+/// In how many live queries a commit (`written`: the paths it wrote) made the change a client once
+/// kept wrong: a shown document it wrote, still matching, pushed out past the limit by another
+/// document of the commit arriving above it.
+fn pushed_out_by_the_same_commit(before: &Docs, after: &Docs, written: &BTreeSet<String>) -> usize {
+    let mut count = 0;
+    for collection in COLLECTIONS {
+        let ours: BTreeSet<String> =
+            written.iter().filter_map(|p| p.strip_prefix(&format!("{collection}/")).map(str::to_owned)).collect();
+        for query in live_queries() {
+            let (was, now) = (listing(before, collection), listing(after, collection));
+            let (was, all) = (query_result(&query, &was), query_matches(&query, &now));
+            let shown = &all[..all.len().min(limit(&query))];
+            let (was, shown, all) = (ids_of(&was), ids_of(shown), ids_of(&all));
+            let out = ours
+                .iter()
+                .any(|a| was.contains(&a.as_str()) && !shown.contains(&a.as_str()) && all.contains(&a.as_str()));
+            let came = ours.iter().any(|c| shown.contains(&c.as_str()) && !was.contains(&c.as_str()));
+            count += usize::from(out && came);
+        }
+    }
+    count
+}
+
 /// Stand-ins for a commit's server timestamp while the model does not know it yet.
 const TA: i64 = 1_000_000_000_000;
 const TB: i64 = TA + 7_919;
@@ -931,7 +1311,7 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
         listeners.push(Listener::open(node, i).await);
     }
     let mut docs = Docs::new();
-    let mut acked = BTreeSet::new();
+    let mut acked = Acked::new();
     let (mut last_version, mut last_ts) = (0_u64, i64::MIN);
     // Commits sent with a key and acknowledged: how they were sent and their version.
     let mut keyed: Vec<(Form, Value, u64)> = Vec::new();
@@ -969,7 +1349,6 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
                         assert!(version >= last_version, "{what}\nversion {version} after {last_version}");
                     }
                     last_version = last_version.max(version);
-                    acked.insert(version);
                     if key.is_some() {
                         keyed.push((form, message.clone(), version));
                     }
@@ -1004,6 +1383,8 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
                         }
                         None => with_a,
                     };
+                    let before = docs.clone();
+                    let written: BTreeSet<String> = outcome.keys().cloned().collect();
                     for (path, after) in outcome {
                         let want = after.map(|d| (version, d));
                         assert_eq!(
@@ -1015,7 +1396,10 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
                             None => docs.remove(&path),
                         };
                     }
+                    acked.insert(version, docs.clone());
                     *tally.entry("applied".into()).or_default() += 1;
+                    let pushed_out = pushed_out_by_the_same_commit(&before, &docs, &written);
+                    *tally.entry("pushed out by the same commit".into()).or_default() += pushed_out;
                 }
                 (_, Answer::Refused { code, .. }) => *tally.entry(code).or_default() += 1,
                 _ => unreachable!("check_answer matched them"),
@@ -1040,7 +1424,7 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
 
     // Nothing more arrives than the model knows of: a last write, and every frame before it.
     let answer = writers[0].ask(json!({"type": "set", "path": SENTINEL, "data": {"end": true}})).await;
-    acked.insert(answer["version"].as_u64().unwrap_or_else(|| panic!("{answer}")));
+    acked.insert(answer["version"].as_u64().unwrap_or_else(|| panic!("{answer}")), docs.clone());
     for listener in &mut listeners {
         listener.drain_until_sentinel(&acked).await;
         if let Some(difference) = listener.difference(&docs) {
@@ -1050,7 +1434,14 @@ async fn random_commits_do_what_the_model_says(nodes: &[TestServer], seed: u64, 
     println!("seed {seed}, {steps} commits on {} node(s): {tally:?}", nodes.len());
     let count = |what: &str| tally.get(what).copied().unwrap_or(0);
     assert!(count("applied") * 3 >= steps, "a third of the commits apply: {tally:?}");
-    for what in ["failed-precondition", "not-found", "already-exists", "invalid-argument", "timestamped"] {
+    for what in [
+        "failed-precondition",
+        "not-found",
+        "already-exists",
+        "invalid-argument",
+        "timestamped",
+        "pushed out by the same commit",
+    ] {
         assert!(count(what) > 0, "some commits are {what}: {tally:?}");
     }
 }

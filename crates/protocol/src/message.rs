@@ -55,7 +55,7 @@ pub enum ClientMessage<D> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
         /// Deep-merge `data` into the document instead of replacing it.
-        #[serde(default, skip_serializing_if = "is_false")]
+        #[serde(default, skip_serializing_if = "crate::write::is_false")]
         merge: bool,
         /// Applied after `data`, in order.
         #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
@@ -233,15 +233,9 @@ impl<D> ServerMessage<D> {
                 };
                 ServerMessage::Snapshot { id, path, version, exists, data }
             }
-            Self::Collection { id, path, version, docs } => ServerMessage::Collection {
-                id,
-                path,
-                version,
-                docs: docs
-                    .into_iter()
-                    .map(|d| Some(DocEntry { id: d.id, version: d.version, data: f(d.data)? }))
-                    .collect::<Option<_>>()?,
-            },
+            Self::Collection { id, path, version, docs } => {
+                ServerMessage::Collection { id, path, version, docs: map_docs(docs, &mut f)? }
+            }
             Self::Changes { id, version, changes } => ServerMessage::Changes {
                 id,
                 version,
@@ -257,14 +251,9 @@ impl<D> ServerMessage<D> {
                     .collect::<Option<_>>()?,
             },
             Self::Unchanged { id, version } => ServerMessage::Unchanged { id, version },
-            Self::Result { req, version, docs } => ServerMessage::Result {
-                req,
-                version,
-                docs: docs
-                    .into_iter()
-                    .map(|d| Some(DocEntry { id: d.id, version: d.version, data: f(d.data)? }))
-                    .collect::<Option<_>>()?,
-            },
+            Self::Result { req, version, docs } => {
+                ServerMessage::Result { req, version, docs: map_docs(docs, &mut f)? }
+            }
             Self::Ack { req, version } => ServerMessage::Ack { req, version },
             Self::Error { id, req, code, message, write } => ServerMessage::Error { id, req, code, message, write },
             Self::Pong => ServerMessage::Pong,
@@ -273,8 +262,9 @@ impl<D> ServerMessage<D> {
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+/// `docs` with each one's data converted by `f`; `None` if `f` refuses one.
+fn map_docs<D, E>(docs: Vec<DocEntry<D>>, f: &mut impl FnMut(D) -> Option<E>) -> Option<Vec<DocEntry<E>>> {
+    docs.into_iter().map(|d| Some(DocEntry { id: d.id, version: d.version, data: f(d.data)? })).collect()
 }
 
 /// One document in a `collection` or `result` message.

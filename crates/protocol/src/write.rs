@@ -94,7 +94,8 @@ impl<D> Write<D> {
     }
 }
 
-fn is_false(b: &bool) -> bool {
+/// For `skip_serializing_if`: a `false` flag is left out of the frame.
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 

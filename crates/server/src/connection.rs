@@ -355,24 +355,14 @@ impl Session {
         let allowed = commit.and_then(|commit| self.access.check_commit(self.caller()?, &commit).map(|()| commit));
         let commit = match allowed {
             Ok(commit) => commit,
-            Err(mut e) => {
-                if !indexed {
-                    e.write = None;
-                }
-                return self.send_error(None, Some(req), e);
-            }
+            Err(e) => return self.send_error(None, Some(req), e.indexed(indexed)),
         };
         let (outbox, metrics, in_flight) = (self.outbox.clone(), self.metrics.clone(), self.writes_in_flight.clone());
         in_flight.fetch_add(1, Ordering::AcqRel);
         let reply = Box::new(move |result: Result<u64, ApiError>| {
             match result {
                 Ok(version) => outbox.push(frames::ack(req, version)),
-                Err(mut e) => {
-                    if !indexed {
-                        e.write = None;
-                    }
-                    send_error(&outbox, &metrics, None, Some(req), e)
-                }
+                Err(e) => send_error(&outbox, &metrics, None, Some(req), e.indexed(indexed)),
             }
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });

@@ -25,6 +25,15 @@ impl ApiError {
         Self { code, message: message.into(), write: None }
     }
 
+    /// The same error, keeping the index of the write it blames only where the request had a list of
+    /// writes to point into (`indexed`: a `commit`, not a one-write message).
+    pub fn indexed(mut self, indexed: bool) -> Self {
+        if !indexed {
+            self.write = None;
+        }
+        self
+    }
+
     /// The same error, blamed on write `index` of a commit.
     pub fn at_write(mut self, index: usize) -> Self {
         self.write = Some(index as u32);

@@ -207,19 +207,12 @@ async fn run_commit(
     commit: Result<Commit, ApiError>,
     indexed: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let outcome = match commit.and_then(|commit| user(state, headers).map(|user| (commit, user))) {
-        Ok((commit, user)) => match state.access.check_commit(user.as_ref(), &commit) {
-            Ok(()) => state.engine.commit(commit).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let outcome = async {
+        let commit = commit?;
+        state.access.check_commit(user(state, headers)?.as_ref(), &commit)?;
+        state.engine.commit(commit).await
     };
-    let version = outcome.map_err(|mut e| {
-        if !indexed {
-            e.write = None;
-        }
-        e
-    })?;
+    let version = outcome.await.map_err(|e| e.indexed(indexed))?;
     Ok(Json(json!({ "version": version })))
 }
 

@@ -181,10 +181,7 @@ impl Commit {
 
     /// A commit of one write (what `set`, `update` and `delete` are).
     pub fn one(write: Write<Value>, key: Option<String>) -> Result<Self, ApiError> {
-        Self::parse(vec![write], key).map_err(|mut e| {
-            e.write = None; // there is no list to point into
-            e
-        })
+        Self::parse(vec![write], key).map_err(|e| e.indexed(false)) // there is no list to point into
     }
 
     /// Whether any write takes the commit's time.
